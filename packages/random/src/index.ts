@@ -1,0 +1,1 @@
+export { deriveSeed, hashString, Random } from './random.js';
