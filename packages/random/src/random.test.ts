@@ -43,13 +43,17 @@ describe('Random', () => {
 
   it('samples k distinct items and shuffles to a permutation', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 0, max: 30 }), (seed, k) => {
-        const items = Array.from({ length: 30 }, (_, i) => i);
-        const picked = new Random(seed).sample(items, k);
-        expect(new Set(picked).size).toBe(k);
-        const shuffled = new Random(seed).shuffle(items.slice());
-        expect(shuffled.slice().sort((x, y) => x - y)).toEqual(items);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        fc.integer({ min: 0, max: 30 }),
+        (seed, k) => {
+          const items = Array.from({ length: 30 }, (_, i) => i);
+          const picked = new Random(seed).sample(items, k);
+          expect(new Set(picked).size).toBe(k);
+          const shuffled = new Random(seed).shuffle(items.slice());
+          expect(shuffled.slice().sort((x, y) => x - y)).toEqual(items);
+        },
+      ),
     );
   });
 
