@@ -1,1 +1,19 @@
-export {};
+export {
+  AUGMENTATION_TYPES,
+  AUGMENTATIONS,
+  type AugmentationSetting,
+  type AugmentationType,
+} from './augmentations.js';
+export { formatPath, formatProblem, type SweepProblem, SweepValidationError } from './errors.js';
+export { expandSweep, pretrainKey, type Trial, type TrialConfig } from './expand.js';
+export { canonicalJson, stableHash } from './hash.js';
+export { METHOD_NAMES, METHODS, type Method } from './methods.js';
+export * from './schema.js';
+export {
+  findProblems,
+  type LoadedSweep,
+  loadSweepFile,
+  parseSweepYaml,
+  type ValidateOptions,
+  validateSweep,
+} from './validate.js';

@@ -1,0 +1,94 @@
+import { getMaskPattern, type MaskSetting, resolveMaskSetting } from '@masksweep/masks';
+import { AUGMENTATIONS, type AugmentationSetting } from './augmentations.js';
+import { stableHash } from './hash.js';
+import { METHODS, type Method } from './methods.js';
+import type {
+  AugmentationSpec,
+  DatasetsSpec,
+  MaskEntrySpec,
+  ModelSpec,
+  StageSpec,
+  SweepResource,
+} from './schema.js';
+
+/** Everything one trial runs with, fully resolved: the same config always gives the same run. */
+export interface TrialConfig {
+  method: Method;
+  /** SparK's mask; null for methods without one (SimCLR, MFF). */
+  mask: MaskSetting | null;
+  augmentation: AugmentationSetting;
+  seed: number;
+  data: DatasetsSpec;
+  /** The network of this method only (ConvNeXt, ResNet or ViT). */
+  model: ModelSpec[keyof ModelSpec];
+  pretrain: StageSpec;
+  finetune: StageSpec;
+}
+
+export interface Trial {
+  /** `<sweep>-<hash of config>`: stable across re-expansion, unique per config and seed. */
+  name: string;
+  seed: number;
+  /** Hash of what pre-training depends on; trials sharing it share one pre-training run. */
+  pretrainKey: string;
+  config: TrialConfig;
+}
+
+/**
+ * The trials of a validated Sweep: the union of its grids (each a cross-product of methods,
+ * mask settings, augmentations and seeds), de-duplicated, in a stable order.
+ */
+export function expandSweep(sweep: SweepResource): Trial[] {
+  const { spec } = sweep;
+  const gridSize = spec.datasets.imageSize / 32;
+  const trials = new Map<string, Trial>();
+  for (const grid of spec.grids) {
+    const masks = grid.masks.flatMap((entry) => maskSettings(entry, gridSize));
+    for (const method of grid.methods) {
+      for (const mask of METHODS[method].usesMask ? masks : [null]) {
+        for (const augmentationSpec of grid.augmentations) {
+          for (const seed of spec.seeds) {
+            const config: TrialConfig = {
+              method,
+              mask,
+              augmentation: resolveAugmentation(augmentationSpec),
+              seed,
+              data: spec.datasets,
+              model: spec.model[METHODS[method].model],
+              pretrain: { ...spec.budgets.pretrain, ...spec.budgets.perMethod?.[method]?.pretrain },
+              finetune: { ...spec.budgets.finetune, ...spec.budgets.perMethod?.[method]?.finetune },
+            };
+            const name = `${sweep.metadata.name}-${stableHash(config)}`;
+            if (!trials.has(name))
+              trials.set(name, { name, seed, pretrainKey: pretrainKey(config), config });
+          }
+        }
+      }
+    }
+  }
+  return [...trials.values()];
+}
+
+/**
+ * What pre-training depends on: method, mask, network, pre-training stage, the pre-training
+ * data and how it is read, and the seed. Fine-tuning settings, the downstream data and the
+ * augmentation are left out, so every fine-tuning trial that shares these reuses one run.
+ */
+export function pretrainKey(config: TrialConfig): string {
+  const { method, mask, model, pretrain, seed, data } = config;
+  const pretrainData = { source: data.pretrain, imageSize: data.imageSize, resize: data.resize };
+  return `pt-${stableHash({ method, mask, model, pretrain, seed, data: pretrainData })}`;
+}
+
+function maskSettings(entry: MaskEntrySpec, gridSize: number): MaskSetting[] {
+  const { type, ratios, sizes, ...options } = entry;
+  const pattern = getMaskPattern(type);
+  const values = (pattern.axis === 'ratio' ? ratios : sizes) ?? [];
+  return values.map((value) =>
+    resolveMaskSetting({ type, [pattern.axis]: value, ...options }, gridSize),
+  );
+}
+
+function resolveAugmentation(spec: AugmentationSpec): AugmentationSetting {
+  return { ...structuredClone(AUGMENTATIONS[spec.type]), ...spec } as AugmentationSetting;
+}

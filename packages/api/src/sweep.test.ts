@@ -1,0 +1,213 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import {
+  expandSweep,
+  findProblems,
+  loadSweepFile,
+  SweepValidationError,
+  validateSweep,
+} from './index.js';
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const paperFile = join(repo, 'k8s/examples/paper.yaml');
+const paper = parse(readFileSync(paperFile, 'utf8'));
+
+function minimal(overrides: Record<string, unknown> = {}) {
+  return {
+    apiVersion: 'masksweep.io/v1alpha1',
+    kind: 'Sweep',
+    metadata: { name: 'small' },
+    spec: {
+      datasets: {
+        pretrain: { phantom: { count: 20 } },
+        downstream: { phantom: { count: 20, seed: 1 } },
+        imageSize: 64,
+      },
+      grids: [{ methods: ['spark'], masks: [{ type: 'mesh', ratios: [0.5] }] }],
+      ...overrides,
+    },
+  };
+}
+
+function problemsOf(raw: unknown, options = {}) {
+  return findProblems(raw, options).problems.map((p) => `${p.path}: ${p.message}`);
+}
+
+describe("the paper's Sweep", () => {
+  const sweep = validateSweep(paper);
+
+  it('expands to 28 trials and 16 pre-training keys per seed', () => {
+    const trials = expandSweep(sweep);
+    expect(trials).toHaveLength(28);
+    expect(new Set(trials.map((t) => t.pretrainKey)).size).toBe(16);
+    expect(new Set(trials.map((t) => t.name)).size).toBe(28);
+  });
+
+  it('gives the same names on re-expansion and new names for a new seed', () => {
+    const once = expandSweep(sweep).map((t) => t.name);
+    expect(expandSweep(validateSweep(structuredClone(paper))).map((t) => t.name)).toEqual(once);
+    const twoSeeds = structuredClone(paper);
+    twoSeeds.spec.seeds = [0, 1];
+    const trials = expandSweep(validateSweep(twoSeeds));
+    expect(trials).toHaveLength(56);
+    expect(new Set(trials.map((t) => t.pretrainKey)).size).toBe(32);
+    expect(trials.filter((t) => t.seed === 0).map((t) => t.name)).toEqual(once);
+  });
+
+  it('shares pre-training across augmentations but not across masks or methods', () => {
+    const trials = expandSweep(sweep);
+    const sparkRandom60 = trials.filter(
+      (t) =>
+        t.config.method === 'spark' &&
+        t.config.mask?.type === 'random' &&
+        t.config.mask.ratio === 0.6,
+    );
+    expect(sparkRandom60).toHaveLength(5);
+    expect(new Set(sparkRandom60.map((t) => t.pretrainKey)).size).toBe(1);
+    const simclr = trials.filter((t) => t.config.method === 'simclr');
+    expect(simclr).toHaveLength(5);
+    expect(
+      simclr.every((t) => t.config.mask === null && t.config.pretrain.optimizer === 'lars'),
+    ).toBe(true);
+    const dense = trials.find((t) => t.config.method === 'spark-dense');
+    expect(dense?.pretrainKey).not.toBe(sparkRandom60[0]?.pretrainKey);
+  });
+
+  it('resolves defaults into every trial, so writing a default changes nothing', () => {
+    const explicit = structuredClone(paper);
+    explicit.spec.grids[1].masks[3].rounding = 'halfEven';
+    explicit.spec.grids[1].masks[3].overflow = 'error';
+    expect(expandSweep(validateSweep(explicit)).map((t) => t.name)).toEqual(
+      expandSweep(sweep).map((t) => t.name),
+    );
+    const mesh = expandSweep(sweep).find((t) => t.config.mask?.type === 'mesh');
+    expect(mesh?.config.mask).toMatchObject({
+      parityChoice: 'perImage',
+      parityRule: 'checkerboard',
+    });
+  });
+
+  it.skipIf(!existsSync(join(repo, '../shared/data/head-ct-hemorrhage')))(
+    'finds its dataset folders',
+    () => {
+      const { sweep: loaded } = loadSweepFile(paperFile, { checkData: true });
+      expect(loaded.metadata.name).toBe('paper');
+    },
+  );
+});
+
+describe('an invalid Sweep', () => {
+  it('names an unknown mask type and the known ones', () => {
+    const raw = minimal({
+      grids: [{ methods: ['spark'], masks: [{ type: 'chess', ratios: [0.5] }] }],
+    });
+    expect(problemsOf(raw)).toEqual([
+      'spec.grids[0].masks[0].type: must be one of random, mesh, square, blockwise; got "chess"',
+    ]);
+  });
+
+  it('names a ratio outside (0, 1)', () => {
+    const raw = minimal({
+      grids: [{ methods: ['spark'], masks: [{ type: 'random', ratios: [0.5, 1.5] }] }],
+    });
+    expect(problemsOf(raw)).toEqual([
+      expect.stringMatching(
+        /^spec\.grids\[0\]\.masks\[0\]\.ratios\[1\]: expected number to be less than 1; got 1\.5$/,
+      ),
+    ]);
+  });
+
+  it('names a square larger than the grid', () => {
+    const raw = minimal({
+      grids: [{ methods: ['spark'], masks: [{ type: 'square', sizes: [1, 3] }] }],
+    });
+    expect(problemsOf(raw)).toEqual([
+      expect.stringMatching(
+        /^spec\.grids\[0\]\.masks\[0\]\.sizes\[1\]: square of 3x3 patches .* 2x2 grid/,
+      ),
+    ]);
+  });
+
+  it('names a mesh ratio under 0.5 with overflow error, and accepts it with clamp', () => {
+    const raw = minimal({
+      grids: [{ methods: ['spark'], masks: [{ type: 'mesh', ratios: [0.4] }] }],
+      datasets: { pretrain: { phantom: {} }, downstream: { phantom: {} } },
+    });
+    expect(problemsOf(raw)).toEqual([
+      expect.stringMatching(
+        /^spec\.grids\[0\]\.masks\[0\]\.ratios\[0\]: mesh ratio 0\.4 keeps 29 patches visible/,
+      ),
+    ]);
+    const clamped = minimal({
+      grids: [{ methods: ['spark'], masks: [{ type: 'mesh', ratios: [0.4], overflow: 'clamp' }] }],
+      datasets: { pretrain: { phantom: {} }, downstream: { phantom: {} } },
+    });
+    expect(problemsOf(clamped)).toEqual([]);
+  });
+
+  it('names a missing dataset folder', () => {
+    const raw = minimal({
+      datasets: { pretrain: { path: 'no/such/folder' }, downstream: { phantom: {} } },
+    });
+    expect(problemsOf(raw, { checkData: true, baseDir: tmpdir() })).toEqual([
+      expect.stringMatching(
+        /^spec\.datasets\.pretrain\.path: dataset folder .*no\/such\/folder does not exist$/,
+      ),
+    ]);
+    expect(problemsOf(raw, { checkData: false })).toEqual([]);
+  });
+
+  it('names unknown fields, wrong augmentation parameters, bad splits and both data sources', () => {
+    const raw = minimal({
+      grids: [
+        {
+          methods: ['spark'],
+          masks: [{ type: 'random', ratios: [0.5] }],
+          augmentations: [{ type: 'mixup', p: 0.3 }],
+        },
+      ],
+      datasets: {
+        pretrain: { phantom: {}, path: 'x' },
+        downstream: { phantom: {} },
+        imageSize: 64,
+        splits: { train: 0.5, val: 0.1, test: 0.1 },
+      },
+    });
+    expect(problemsOf(raw)).toEqual([
+      'spec.datasets.splits: train + val + test must be 1, got 0.7',
+      'spec.datasets.pretrain: give exactly one of path or phantom',
+      "spec.grids[0].augmentations[0].p: augmentation 'mixup' takes alpha",
+    ]);
+    expect(problemsOf(minimal({ seed: [1] }))).toEqual(['spec.seed: unknown field']);
+    expect(problemsOf({ ...minimal(), kind: 'Experiment' })).toEqual([
+      'kind: must be "Sweep"; got "Experiment"',
+    ]);
+  });
+
+  it('reports a YAML syntax error and a bad field with their lines', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sweep-'));
+    const broken = join(dir, 'broken.yaml');
+    writeFileSync(
+      broken,
+      'apiVersion: masksweep.io/v1alpha1\nkind: Sweep\nspec:\n  grids: [\n    methods: x\n',
+    );
+    expect(() => loadSweepFile(broken)).toThrow(SweepValidationError);
+    expect(() => loadSweepFile(broken)).toThrow(/broken\.yaml:\d+:\d+: YAML syntax error/);
+
+    const bad = join(dir, 'bad.yaml');
+    const text = stringify(
+      minimal({ grids: [{ methods: ['spark'], masks: [{ type: 'mesh', ratios: [0.3] }] }] }),
+    );
+    writeFileSync(bad, text);
+    const line = text.split('\n').findIndex((l) => l.includes('0.3')) + 1;
+    expect(() => loadSweepFile(bad)).toThrow(
+      new RegExp(
+        `bad\\.yaml:${line}:\\d+: spec\\.grids\\[0\\]\\.masks\\[0\\]\\.ratios\\[0\\]: mesh ratio 0\\.3`,
+      ),
+    );
+  });
+});
