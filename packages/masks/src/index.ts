@@ -18,6 +18,7 @@ export {
   type MaskGenerator,
   type MaskPattern,
   type MaskSetting,
+  maskLabel,
   maskTypes,
   registerMaskPattern,
   resolveMaskSetting,

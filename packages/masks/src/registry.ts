@@ -97,6 +97,13 @@ function optionNames(pattern: MaskPattern): string {
   return [pattern.axis, ...Object.keys(pattern.options.properties)].join(', ');
 }
 
+/** A short name for people: `random 0.6`, `mesh 0.7`, `square 2x2`. */
+export function maskLabel(setting: MaskSetting): string {
+  return setting.size !== undefined
+    ? `${setting.type} ${setting.size}x${setting.size}`
+    : `${setting.type} ${setting.ratio}`;
+}
+
 export interface MaskGenerator {
   readonly setting: MaskSetting;
   readonly gridSize: number;
