@@ -8,8 +8,7 @@ export interface RgbImage {
   rgb: Uint8Array;
 }
 
-/** How much of the slice shows through a masked patch, and the patch colour over it. */
-const MASK_SHOW_THROUGH = 0.2;
+/** Masked patches are opaque: the encoder sees nothing of them. */
 const MASK_RGB = [110, 120, 135];
 const GRID_LINE_WEIGHT = 0.35;
 
@@ -40,9 +39,7 @@ export function renderMaskOverlay(
       const masked = mask[row * gridSize + cellOf(x, width)] === 1;
       const line = onLine(x, width) || onLine(y, height);
       for (let c = 0; c < 3; c++) {
-        let value = masked
-          ? MASK_SHOW_THROUGH * gray + (1 - MASK_SHOW_THROUGH) * (MASK_RGB[c] as number)
-          : gray;
+        let value = masked ? (MASK_RGB[c] as number) : gray;
         if (line) value = (1 - GRID_LINE_WEIGHT) * value + GRID_LINE_WEIGHT * 255;
         rgb[(y * width + x) * 3 + c] = Math.round(value);
       }

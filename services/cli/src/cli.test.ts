@@ -21,8 +21,9 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-async function run(...argv: string[]) {
-  const code = await main(argv);
+/** `run('masks sample --count 2', file)`: the words of the command, then arguments that may hold spaces. */
+async function run(command: string, ...paths: string[]) {
+  const code = await main([...command.split(' '), ...paths]);
   return { code, stdout: out.join('\n'), stderr: err.join('\n') };
 }
 
@@ -58,28 +59,21 @@ describe('masksweep validate', () => {
   it('refuses a missing file and bad usage with distinct exit codes', async () => {
     expect((await run('validate', '/no/such/sweep.yaml')).code).toBe(1);
     expect(err.join('\n')).toMatch(/\/no\/such\/sweep\.yaml: cannot read/);
-    expect((await run('validate', 'x.yaml', '--format', 'xml')).code).toBe(2);
+    expect((await run('validate x.yaml --format xml')).code).toBe(2);
     expect((await run('frobnicate')).code).toBe(2);
   });
 });
 
+/** The grids `masks sample ... --format json` prints. */
+async function sampleJson(options: string): Promise<number[][][]> {
+  out = [];
+  expect((await run(`masks sample ${options} --format json`)).code).toBe(0);
+  return JSON.parse(out.join(''));
+}
+
 describe('masksweep masks', () => {
   it('samples grids of 0/1 with the specified masked count, the same for the same seed', async () => {
-    await run(
-      'masks',
-      'sample',
-      '--type',
-      'mesh',
-      '--ratio',
-      '0.7',
-      '--count',
-      '5',
-      '--seed',
-      '3',
-      '--format',
-      'json',
-    );
-    const grids = JSON.parse(out.join('')) as number[][][];
+    const grids = await sampleJson('--type mesh --ratio 0.7 --count 5 --seed 3');
     expect(grids).toHaveLength(5);
     for (const grid of grids) {
       expect(grid).toHaveLength(7);
@@ -88,67 +82,23 @@ describe('masksweep masks', () => {
       );
       expect(grid.flat().filter((c) => c === 1)).toHaveLength(34);
     }
-    out = [];
-    await run(
-      'masks',
-      'sample',
-      '--type',
-      'mesh',
-      '--ratio',
-      '0.7',
-      '--count',
-      '5',
-      '--seed',
-      '3',
-      '--format',
-      'json',
-    );
-    expect(JSON.parse(out.join(''))).toEqual(grids);
+    expect(await sampleJson('--type mesh --ratio 0.7 --count 5 --seed 3')).toEqual(grids);
   });
 
   it('takes square sizes, other grids and generator options', async () => {
-    await run(
-      'masks',
-      'sample',
-      '--type',
-      'square',
-      '--size',
-      '2',
-      '--grid',
-      '4',
-      '--count',
-      '3',
-      '--format',
-      'json',
-    );
-    for (const grid of JSON.parse(out.join('')) as number[][][])
+    for (const grid of await sampleJson('--type square --size 2 --grid 4 --count 3')) {
       expect(grid.flat().filter(Boolean)).toHaveLength(4);
-    out = [];
-    await run(
-      'masks',
-      'sample',
-      '--type',
-      'mesh',
-      '--ratio',
-      '0.4',
-      '--option',
-      'overflow=fillOther',
-      '--format',
-      'json',
-    );
-    expect(
-      (JSON.parse(out.join('')) as number[][][])[0]?.flat().filter((c) => c === 0),
-    ).toHaveLength(29);
+    }
+    const [filled] = await sampleJson('--type mesh --ratio 0.4 --option overflow=fillOther');
+    expect(filled?.flat().filter((c) => c === 0)).toHaveLength(29);
   });
 
   it('names the bad option', async () => {
-    const { code, stderr } = await run('masks', 'sample', '--type', 'mesh', '--ratio', '0.4');
+    const { code, stderr } = await run('masks sample --type mesh --ratio 0.4');
     expect(code).toBe(1);
     expect(stderr).toMatch(/ratio: mesh ratio 0\.4 keeps 29 patches visible/);
-    expect((await run('masks', 'sample', '--type', 'star')).stderr).toMatch(
-      /unknown mask type 'star'/,
-    );
-    expect((await run('masks', 'sample', '--type', 'random', '--count', 'many')).code).toBe(2);
+    expect((await run('masks sample --type star')).stderr).toMatch(/unknown mask type 'star'/);
+    expect((await run('masks sample --type random --count many')).code).toBe(2);
   });
 
   it('renders a mask over a slice: masked patches gray, visible ones the slice', async () => {

@@ -13,7 +13,7 @@ import {
 } from '@masksweep/masks';
 import { Random } from '@masksweep/random';
 import { Command } from 'commander';
-import { collectOption, parseFormat, parseInteger, parseNumber } from '../options.js';
+import { collectOption, parseFormat, parseInteger, parseNumber, UsageError } from '../options.js';
 import { table } from '../table.js';
 
 interface SettingOptions {
@@ -26,9 +26,13 @@ interface SettingOptions {
 }
 
 /** The options every mask subcommand shares: what to draw and with which seed. */
-function withSettingOptions(command: Command): Command {
-  return command
-    .requiredOption('--type <type>', `mask type: ${maskTypes().join(', ')}`)
+function withSettingOptions(command: Command, { typeRequired = true } = {}): Command {
+  const typeHelp = `mask type: ${maskTypes().join(', ')}`;
+  return (
+    typeRequired
+      ? command.requiredOption('--type <type>', typeHelp)
+      : command.option('--type <type>', typeHelp)
+  )
     .option(
       '--ratio <r>',
       'mask ratio in (0, 1), for ratio-based types',
@@ -53,6 +57,13 @@ function settingOf(options: SettingOptions): MaskSetting {
     [axis]: axis === 'ratio' ? options.ratio : options.size,
     ...options.option,
   };
+}
+
+interface RenderOptions {
+  image: string;
+  out: string;
+  px?: number;
+  unmasked?: boolean;
 }
 
 export function masksCommand(): Command {
@@ -91,18 +102,26 @@ export function masksCommand(): Command {
       }
     });
 
-  withSettingOptions(masks.command('render'))
-    .description("draw one mask over a CT slice as a PNG, like the paper's figures 6-10")
+  withSettingOptions(masks.command('render'), { typeRequired: false })
+    .description("draw one mask over a CT slice as a PNG, like the paper's figures 5-10")
     .requiredOption('--image <png>', 'the slice (any size; converted to gray and resized)')
     .requiredOption('--out <png>', 'where to write the picture')
     .option('--px <n>', 'picture side in px (default: 32 per patch)', parseInteger('--px', 8))
-    .action(async (options: SettingOptions & { image: string; out: string; px?: number }) => {
-      const generator = createMaskGenerator(settingOf(options), options.grid);
-      const [mask] = generator.generate(1, new Random(options.seed)) as [MaskGrid];
-      const image = await decodeGray(options.image, { size: options.px ?? options.grid * 32 });
-      await writeRgbPng(renderMaskOverlay(image, mask, options.grid), options.out);
+    .option('--unmasked', "only the patch grid, no mask (the paper's figure 5)")
+    .action(async (options: Partial<SettingOptions> & RenderOptions) => {
+      const grid = options.grid ?? 7;
+      let mask: MaskGrid = new Uint8Array(grid * grid);
+      let label = 'unmasked';
+      if (!options.unmasked) {
+        if (!options.type) throw new UsageError('masks render needs --type, or --unmasked');
+        const generator = createMaskGenerator(settingOf(options as SettingOptions), grid);
+        mask = (generator.generate(1, new Random(options.seed ?? 0)) as [MaskGrid])[0];
+        label = maskLabel(generator.setting);
+      }
+      const image = await decodeGray(options.image, { size: options.px ?? grid * 32 });
+      await writeRgbPng(renderMaskOverlay(image, mask, grid), options.out);
       console.log(
-        `wrote ${options.out}: ${maskLabel(generator.setting)}, ${maskedCount(mask)} of ${mask.length} patches masked`,
+        `wrote ${options.out}: ${label}, ${maskedCount(mask)} of ${mask.length} patches masked`,
       );
     });
 
