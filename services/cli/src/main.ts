@@ -11,6 +11,7 @@ export function buildProgram(): Command {
     .description('sweeps of masked-image-modelling studies: validate, run and inspect them')
     .version('0.1.0')
     .exitOverride()
+    .configureOutput({ writeErr: (text) => console.error(text.trimEnd()) })
     .showHelpAfterError('(add --help for usage)')
     .addCommand(validateCommand())
     .addCommand(masksCommand())
