@@ -63,7 +63,7 @@ export class ConvNeXtEncoder extends ParamLayer {
   readonly layerScaleInit: number;
   private downsamples: Downsample[] = [];
   private stages: Block[][] = [];
-  private readonly dropRng: Random;
+  private dropRng: Random;
 
   constructor(args: ConvNeXtEncoderArgs) {
     super(args);
@@ -79,6 +79,11 @@ export class ConvNeXtEncoder extends ParamLayer {
     this.dropPathRate = args.dropPathRate ?? 0;
     this.layerScaleInit = args.layerScaleInit ?? 1e-6;
     this.dropRng = new Random(this.seed).fork('drop-path');
+  }
+
+  /** Restarts the drop-path draws, so a run resumed at an epoch draws what it drew before. */
+  reseedDropPath(seed: number): void {
+    this.dropRng = new Random(seed);
   }
 
   override build(): void {

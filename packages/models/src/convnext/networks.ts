@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { assignByName } from '../checkpoint.js';
 import { ClassifierHead } from './classifier-head.js';
 import { SparKDecoder } from './decoder.js';
 import { ConvNeXtEncoder } from './encoder.js';
@@ -31,8 +32,9 @@ abstract class LayeredNetwork {
     return Object.values(this.layers()).flatMap((layer) => layer.trainableVariables());
   }
 
+  /** Frees the weights (tfjs-layers' own dispose only counts symbolic uses). */
   dispose(): void {
-    for (const layer of Object.values(this.layers())) layer.dispose();
+    tf.dispose([...this.namedWeights().values()]);
   }
 }
 
@@ -146,19 +148,10 @@ export class ConvNeXtClassifier extends LayeredNetwork {
    * them); returns how many were copied. The head starts fresh, as in MMPreTrain.
    */
   loadEncoder(weights: Map<string, tf.Tensor>): number {
-    let copied = 0;
-    for (const [name, variable] of this.namedWeights()) {
-      if (!name.startsWith('encoder.')) continue;
-      const source = weights.get(name);
-      if (!source) throw new Error(`pre-trained weights have no ${name}`);
-      if (source.shape.join() !== variable.shape.join()) {
-        throw new Error(
-          `pre-trained ${name} has shape [${source.shape}], the network [${variable.shape}]`,
-        );
-      }
-      variable.assign(source);
-      copied++;
-    }
-    return copied;
+    const encoder = new Map(
+      [...this.namedWeights()].filter(([name]) => name.startsWith('encoder.')),
+    );
+    assignByName(encoder, weights, 'the pre-trained weights');
+    return encoder.size;
   }
 }
