@@ -12,9 +12,9 @@ import { METHOD_NAMES } from './methods.js';
 export const API_GROUP = 'masksweep.io';
 export const API_VERSION = `${API_GROUP}/v1alpha1`;
 
-function stringEnum<T extends string>(
+function stringEnum<const T extends string>(
   values: readonly T[],
-  options: { default?: T; description?: string } = {},
+  options: { default?: NoInfer<T>; description?: string } = {},
 ) {
   return Type.Union(
     values.map((v) => Type.Literal(v)),

@@ -1,0 +1,233 @@
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Trial } from '@masksweep/api';
+import { normalize } from '@masksweep/data';
+import { writeRgbPng } from '@masksweep/masks';
+import { loadTensors, saveTensors } from '@masksweep/models';
+import { Random } from '@masksweep/random';
+import * as tf from '@tensorflow/tfjs-core';
+import { imageBatch } from './batches.js';
+import { type EpochReport, type Evaluation, evaluate, finetune } from './finetune.js';
+import { gradCam, overlayHeatmap } from './grad-cam.js';
+import { metricOf } from './metrics.js';
+import { pretrainSpark, type StepEvent } from './pretrain.js';
+import { bootstrapInterval, type Interval } from './statistics.js';
+import { loadTrialData, type SampleSet } from './trial-data.js';
+
+export interface RunTrialOptions {
+  trial: Trial;
+  /** Where relative dataset paths start (the Sweep file's folder). */
+  baseDir: string;
+  /** The trial's own folder: result.json and its artifacts. */
+  outDir: string;
+  /** Shared store of pre-training runs, keyed by pretrainKey. */
+  artifactDir: string;
+  /** Fine-tune from a randomly initialised encoder (the no-pre-training baseline). */
+  skipPretraining?: boolean;
+  /** Grad-CAM overlays for at most this many positive test images. */
+  gradCamLimit?: number;
+  onStep?: (event: StepEvent) => void;
+  log?: (message: string) => void;
+}
+
+export interface TrialResult {
+  trial: string;
+  pretrainKey: string;
+  seed: number;
+  backend: string;
+  config: Trial['config'];
+  pretrain: { reused: boolean; skipped: boolean; epochLosses: number[]; seconds: number };
+  finetune: { epochs: EpochReport[]; classWeights: number[]; seconds: number };
+  test: Omit<Evaluation, 'labels' | 'predictions' | 'probabilities'> & {
+    /** Percentile-bootstrap 95 % intervals over the test samples (2,000 resamples, seeded). */
+    intervals: Record<(typeof INTERVAL_METRICS)[number], Interval>;
+    predictions: Array<{ id: string; label: number; prediction: number; probabilities: number[] }>;
+  };
+  artifacts: string[];
+  skipped: { pretrain: number; downstream: number };
+}
+
+const INTERVAL_METRICS = ['f1', 'recall', 'precision', 'accuracy', 'macroF1'] as const;
+
+/** A trial's method has no trainer yet. */
+export class UnsupportedMethodError extends Error {
+  override readonly name = 'UnsupportedMethodError';
+}
+
+/**
+ * One trial end to end: load and split the data, pre-train (or reuse the pre-training run
+ * of the same key from the artifact store), fine-tune, evaluate on the test split, draw
+ * Grad-CAM for positive test images, and write result.json atomically.
+ */
+export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
+  const { trial, log = () => {} } = options;
+  const { config } = trial;
+  if (config.method !== 'spark' && config.method !== 'spark-dense') {
+    throw new UnsupportedMethodError(
+      `method ${config.method} has no trainer yet (SimCLR and MFF come with the baselines)`,
+    );
+  }
+  if (!config.mask) throw new Error(`trial ${trial.name}: SparK needs a mask`);
+  const model = config.model as {
+    depths: number[];
+    widths: number[];
+    dropPath: number;
+    decoderWidth: number;
+  };
+  mkdirSync(options.outDir, { recursive: true });
+
+  const data = await loadTrialData(config.data, options.baseDir);
+  log(
+    `data: ${data.pretrain.length} pre-training images; ${data.train.ids.length}/${data.val.ids.length}/${data.test.ids.length} train/val/test`,
+  );
+
+  const pretrainDir = join(options.artifactDir, 'pretrain', trial.pretrainKey);
+  const weightsFile = join(pretrainDir, 'weights.bin');
+  const started = performance.now();
+  let pretrained: Map<string, tf.Tensor> | undefined;
+  const pretrain = {
+    reused: false,
+    skipped: Boolean(options.skipPretraining),
+    epochLosses: [] as number[],
+    seconds: 0,
+  };
+  if (options.skipPretraining) {
+    log('pre-training skipped: random initialisation');
+  } else if (existsSync(weightsFile)) {
+    const loaded = loadTensors(weightsFile);
+    pretrained = loaded.tensors;
+    pretrain.reused = true;
+    pretrain.epochLosses = loaded.meta.epochLosses as number[];
+    log(`pre-training ${trial.pretrainKey} reused from ${weightsFile}`);
+  } else {
+    const run = await pretrainSpark({
+      method: config.method,
+      mask: config.mask,
+      model,
+      stage: config.pretrain,
+      images: data.pretrain,
+      seed: config.seed,
+      checkpointFile: join(pretrainDir, 'checkpoint.bin'),
+      onStep: options.onStep,
+      onEpoch: ({ epoch, meanLoss }) =>
+        log(`pretrain epoch ${epoch + 1}/${config.pretrain.epochs}: loss ${meanLoss.toFixed(4)}`),
+    });
+    pretrained = new Map(
+      [...run.network.namedWeights()].filter(([name]) => name.startsWith('encoder.')),
+    );
+    saveTensors(weightsFile, pretrained, {
+      epochLosses: run.epochLosses,
+      stepLosses: run.stepLosses,
+      pretrainKey: trial.pretrainKey,
+    });
+    // The finished weights supersede the resumable checkpoint.
+    rmSync(join(pretrainDir, 'checkpoint.bin'), { force: true });
+    pretrain.epochLosses = run.epochLosses;
+    pretrained = new Map([...pretrained].map(([name, v]) => [name, tf.clone(v)]));
+    run.network.dispose();
+  }
+  pretrain.seconds = (performance.now() - started) / 1000;
+
+  const finetuneStarted = performance.now();
+  const tuned = await finetune({
+    model,
+    numClasses: 2,
+    stage: config.finetune,
+    augmentation: config.augmentation,
+    train: data.train,
+    val: data.val,
+    pretrained,
+    seed: config.seed,
+    onStep: options.onStep,
+    onEpoch: ({ epoch, trainLoss, val }) =>
+      log(
+        `finetune epoch ${epoch + 1}/${config.finetune.epochs}: loss ${trainLoss.toFixed(4)}, val F1 ${val.f1.toFixed(3)}`,
+      ),
+  });
+  if (pretrained) tf.dispose([...pretrained.values()]);
+  const finetuneSeconds = (performance.now() - finetuneStarted) / 1000;
+
+  const test = evaluate(tuned.classifier, data.test, 2);
+  const artifacts = await writeGradCams(
+    tuned.classifier,
+    data.test,
+    options.outDir,
+    options.gradCamLimit ?? 8,
+  );
+  tuned.classifier.dispose();
+
+  const result: TrialResult = {
+    trial: trial.name,
+    pretrainKey: trial.pretrainKey,
+    seed: trial.seed,
+    backend: tf.getBackend(),
+    config,
+    pretrain,
+    finetune: { epochs: tuned.epochs, classWeights: tuned.classWeights, seconds: finetuneSeconds },
+    test: {
+      intervals: Object.fromEntries(
+        INTERVAL_METRICS.map((name) => [
+          name,
+          bootstrapInterval(test.labels, test.predictions, metricOf(name), {
+            rng: new Random(config.seed).fork('bootstrap', name),
+          }),
+        ]),
+      ) as TrialResult['test']['intervals'],
+      confusion: test.confusion,
+      metrics: test.metrics,
+      predictions: data.test.ids.map((id, i) => ({
+        id,
+        label: test.labels[i] as number,
+        prediction: test.predictions[i] as number,
+        probabilities: test.probabilities[i] as number[],
+      })),
+    },
+    artifacts,
+    skipped: { pretrain: data.skipped.pretrain.length, downstream: data.skipped.downstream.length },
+  };
+  writeJsonAtomically(join(options.outDir, 'result.json'), result);
+  log(
+    `test: F1 ${test.metrics.f1.toFixed(3)}, recall ${test.metrics.recall.toFixed(3)}, precision ${test.metrics.precision.toFixed(3)}`,
+  );
+  return result;
+}
+
+async function writeGradCams(
+  classifier: Parameters<typeof gradCam>[0],
+  test: SampleSet,
+  outDir: string,
+  limit: number,
+): Promise<string[]> {
+  const positives = test.ids
+    .map((id, i) => ({ id, i }))
+    .filter(({ i }) => test.labels[i] === 1)
+    .slice(0, limit);
+  if (positives.length === 0) return [];
+  const images = positives.map(({ i }) => test.images[i] as (typeof test.images)[number]);
+  const maps = tf.tidy(() =>
+    gradCam(
+      classifier,
+      imageBatch(images.map((image) => normalize(image))),
+      positives.map(() => 1),
+    ).arraySync(),
+  );
+  mkdirSync(join(outDir, 'gradcam'), { recursive: true });
+  const written: string[] = [];
+  for (const [k, { id }] of positives.entries()) {
+    const image = images[k] as (typeof images)[number];
+    const rgb = overlayHeatmap(image.data, Float32Array.from((maps[k] as number[][]).flat()));
+    const file = join(
+      'gradcam',
+      `${id.replace(/\.[a-z]+$/i, '').replace(/[^a-zA-Z0-9._-]+/g, '_')}.png`,
+    );
+    await writeRgbPng({ width: image.width, height: image.height, rgb }, join(outDir, file));
+    written.push(file);
+  }
+  return written;
+}
+
+function writeJsonAtomically(file: string, value: unknown): void {
+  const partial = `${file}.partial-${process.pid}`;
+  writeFileSync(partial, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(partial, file);
+}
