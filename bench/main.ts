@@ -18,6 +18,9 @@ export interface Benchmark {
 const benchmarks: Record<string, () => Promise<Benchmark>> = {
   masks: async () => (await import('./masks.js')).default,
   'data-pipeline': async () => (await import('./data-pipeline.js')).default,
+  'train-step': async () => (await import('./train-step.js')).default,
+  'spark-quality': async () => (await import('./spark-quality.js')).default,
+  kernels: async () => (await import('./kernels.js')).default,
 };
 
 async function main(argv: string[]): Promise<void> {

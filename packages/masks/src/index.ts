@@ -23,5 +23,5 @@ export {
   registerMaskPattern,
   resolveMaskSetting,
 } from './registry.js';
-export { renderMaskOverlay, writeRgbPng } from './render.js';
+export { type RgbImage, renderMaskOverlay, writeRgbPng } from './render.js';
 export { ROUNDINGS, type Rounding, roundCount } from './rounding.js';

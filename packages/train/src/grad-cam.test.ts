@@ -10,19 +10,21 @@ beforeAll(async () => {
 });
 
 describe('Grad-CAM', () => {
-  const classifier = new ConvNeXtClassifier({
-    depths: [1, 1, 1, 1],
-    widths: [8, 16, 32, 64],
-    dropPath: 0,
-    decoderWidth: 32,
-    numClasses: 2,
-    seed: 4,
-  });
+  const classifier = () =>
+    new ConvNeXtClassifier({
+      depths: [1, 1, 1, 1],
+      widths: [8, 16, 32, 64],
+      dropPath: 0,
+      decoderWidth: 32,
+      numClasses: 2,
+      seed: 4,
+    });
 
   it('gives one map per image at input size, scaled to [0, 1], without leaks', () => {
     const images = tf.randomNormal([2, 64, 64, 1], 0, 1, 'float32', 9) as tf.Tensor4D;
+    const net = classifier();
     const before = tf.memory().numTensors;
-    const maps = gradCam(classifier, images, [1, 0]);
+    const maps = gradCam(net, images, [1, 0]);
     expect(maps.shape).toEqual([2, 64, 64]);
     const values = maps.dataSync();
     expect(Math.min(...values)).toBeGreaterThanOrEqual(0);
@@ -33,8 +35,9 @@ describe('Grad-CAM', () => {
 
   it('depends on the class asked for', () => {
     const images = tf.randomNormal([1, 64, 64, 1], 0, 1, 'float32', 2) as tf.Tensor4D;
-    const one = gradCam(classifier, images, [1]).dataSync();
-    const zero = gradCam(classifier, images, [0]).dataSync();
+    const net = classifier();
+    const one = gradCam(net, images, [1]).dataSync();
+    const zero = gradCam(net, images, [0]).dataSync();
     expect(one).not.toEqual(zero);
   });
 });

@@ -112,10 +112,8 @@ export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
       onEpoch: ({ epoch, meanLoss }) =>
         log(`pretrain epoch ${epoch + 1}/${config.pretrain.epochs}: loss ${meanLoss.toFixed(4)}`),
     });
-    pretrained = new Map(
-      [...run.network.namedWeights()].filter(([name]) => name.startsWith('encoder.')),
-    );
-    saveTensors(weightsFile, pretrained, {
+    // The whole network is kept (the decoder too, for reconstructions); fine-tuning takes the encoder.
+    saveTensors(weightsFile, run.network.namedWeights(), {
       epochLosses: run.epochLosses,
       stepLosses: run.stepLosses,
       pretrainKey: trial.pretrainKey,
@@ -123,7 +121,7 @@ export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
     // The finished weights supersede the resumable checkpoint.
     rmSync(join(pretrainDir, 'checkpoint.bin'), { force: true });
     pretrain.epochLosses = run.epochLosses;
-    pretrained = new Map([...pretrained].map(([name, v]) => [name, tf.clone(v)]));
+    pretrained = new Map([...run.network.namedWeights()].map(([name, v]) => [name, tf.clone(v)]));
     run.network.dispose();
   }
   pretrain.seconds = (performance.now() - started) / 1000;

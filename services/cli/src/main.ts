@@ -1,8 +1,10 @@
 import { SweepValidationError } from '@masksweep/api';
 import { MaskOptionError } from '@masksweep/masks';
+import { DivergedError, UnsupportedMethodError } from '@masksweep/train';
 import { Command, CommanderError } from 'commander';
 import { dataCommand } from './commands/data.js';
 import { masksCommand } from './commands/masks.js';
+import { trainCommand } from './commands/train.js';
 import { validateCommand } from './commands/validate.js';
 import { UsageError } from './options.js';
 
@@ -15,7 +17,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .addCommand(validateCommand())
     .addCommand(masksCommand())
-    .addCommand(dataCommand());
+    .addCommand(dataCommand())
+    .addCommand(trainCommand());
 }
 
 /** Runs the CLI; returns the exit code (0 ok, 1 failed, 2 bad usage). */

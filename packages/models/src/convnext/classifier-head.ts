@@ -27,7 +27,7 @@ export class ClassifierHead extends ParamLayer {
     this.numClasses = args.numClasses;
   }
 
-  override build(): void {
+  override build(_inputShape?: unknown): void {
     const c = this.inChannels;
     const k = this.numClasses;
     this.normGamma = this.param('norm.gamma', [c], () => tf.ones([c]));

@@ -72,7 +72,7 @@ export class SparKDecoder extends ParamLayer {
     this.bnMomentum = args.bnMomentum ?? 0.1;
   }
 
-  override build(): void {
+  override build(_inputShape?: unknown): void {
     const coarseFirst = [...this.encoderWidths].reverse();
     this.densify = coarseFirst.map((c, i) => {
       const out = this.decoderWidth / 2 ** i;

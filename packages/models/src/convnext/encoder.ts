@@ -86,7 +86,7 @@ export class ConvNeXtEncoder extends ParamLayer {
     this.dropRng = new Random(seed);
   }
 
-  override build(): void {
+  override build(_inputShape?: unknown): void {
     const [w0] = this.widths as [number];
     // downsamples[0] is the stem: conv 4x4/4 then LN; the others LN then conv 2x2/2.
     this.downsamples = this.widths.map((width, i) => {

@@ -3,9 +3,12 @@ import '@tensorflow/tfjs-layers';
 import { Random } from '@masksweep/random';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ClassifierHead } from './classifier-head.js';
+import { SparKDecoder } from './decoder.js';
 import { ConvNeXtEncoder } from './encoder.js';
 import { ConvNeXtClassifier, SparKNetwork } from './networks.js';
 import { maskAt } from './ops.js';
+import type { ParamLayer } from './param-layer.js';
 
 const SMALL = { depths: [1, 1, 2, 1], widths: [8, 16, 32, 64], dropPath: 0.1, decoderWidth: 32 };
 const B = 2;
@@ -113,6 +116,39 @@ describe('sparse ConvNeXt encoder', () => {
   });
 });
 
+describe.each<[string, () => ParamLayer, () => tf.Tensor[]]>([
+  [
+    'SparK decoder',
+    () => new SparKDecoder({ encoderWidths: SMALL.widths, decoderWidth: 32, seed: 2 }),
+    () => [...(encoder(true).apply([randomImage(1), activeMask()]) as tf.Tensor[]), activeMask()],
+  ],
+  [
+    'classifier head',
+    () => new ClassifierHead({ inChannels: 64, numClasses: 2, seed: 2 }),
+    () => [tf.randomNormal([B, 2, 2, 64], 0, 1, 'float32', 4)],
+  ],
+])('%s layer', (_name, make, inputs) => {
+  it('round-trips through its config and weights and leaks nothing in inference', () => {
+    const original = make();
+    original.build([]);
+    const cls = original.constructor as unknown as typeof ParamLayer &
+      tf.serialization.SerializableConstructor<ParamLayer>;
+    const restored = cls.fromConfig(cls, original.getConfig()) as ParamLayer;
+    restored.build([]);
+    restored.setWeights(original.getWeights());
+    const x = inputs();
+    const before = tf.memory().numTensors;
+    const difference = tf.tidy(
+      () =>
+        tf
+          .max(tf.abs(tf.sub(original.apply(x) as tf.Tensor, restored.apply(x) as tf.Tensor)))
+          .dataSync()[0],
+    );
+    expect(difference).toBe(0);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('SparK network', () => {
   function reconstructionLoss(net: SparKNetwork, image: tf.Tensor4D, active: tf.Tensor4D) {
     return tf.tidy(
@@ -136,7 +172,9 @@ describe('SparK network', () => {
           () => reconstructionLoss(net, image, active),
           variables,
         );
-        optimizer.applyGradients(grads);
+        optimizer.applyGradients(
+          grads as unknown as Parameters<typeof optimizer.applyGradients>[0],
+        );
         return value.dataSync()[0] as number;
       });
     const { grads, value } = tf.variableGrads(
