@@ -14,9 +14,9 @@ import { Random } from '@masksweep/random';
 import * as tf from '@tensorflow/tfjs-core';
 import { epochBatches, imageBatch } from './batches.js';
 import { weightedCrossEntropy } from './class-weighted-loss.js';
-import { DivergedError } from './diverged.js';
 import { type ClassificationMetrics, classificationMetrics, confusionMatrix } from './metrics.js';
-import { allFinite, clipByGlobalNorm, createOptimizer } from './optimizers.js';
+import { optimizerStep } from './optimizer-step.js';
+import { createOptimizer } from './optimizers.js';
 import { optimizerType, type StageConfig, type StepEvent } from './pretrain.js';
 import { learningRateAt } from './schedule.js';
 
@@ -105,25 +105,12 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
             batch.targets.flatMap((t) => [...t]),
             [indices.length, numClasses],
           );
-          const { value, grads } = tf.variableGrads(
+          return optimizerStep(
             () => weightedCrossEntropy(classifier.logits(x, true), y, weights),
-            named.map(([, v]) => v),
+            named,
+            optimizer,
+            { stage: 'finetune', step, lr, gradClip: stage.gradClip },
           );
-          const lossValue = value.dataSync()[0] as number;
-          const byName = new Map(named.map(([name, v]) => [name, grads[v.name] as tf.Tensor]));
-          const clipped = stage.gradClip
-            ? clipByGlobalNorm(byName, stage.gradClip)
-            : { grads: byName, norm: 0 };
-          if (!allFinite(lossValue) || !allFinite(clipped.norm)) {
-            throw new DivergedError(
-              'finetune',
-              step,
-              lr,
-              allFinite(lossValue) ? clipped.norm : lossValue,
-            );
-          }
-          optimizer.step(clipped.grads, lr);
-          return lossValue;
         });
         epochLoss += loss;
         const seconds = (performance.now() - started) / 1000;

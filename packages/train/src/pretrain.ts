@@ -12,8 +12,8 @@ import {
 import { deriveSeed, Random } from '@masksweep/random';
 import * as tf from '@tensorflow/tfjs-core';
 import { activeBatch, epochBatches, imageBatch } from './batches.js';
-import { DivergedError } from './diverged.js';
-import { allFinite, clipByGlobalNorm, createOptimizer, type OptimizerType } from './optimizers.js';
+import { optimizerStep } from './optimizer-step.js';
+import { createOptimizer, type OptimizerType } from './optimizers.js';
 import { learningRateAt } from './schedule.js';
 import { sparkReconstructionLoss } from './spark-loss.js';
 
@@ -123,26 +123,13 @@ export async function pretrainSpark(options: PretrainOptions): Promise<PretrainR
         const loss = tf.tidy(() => {
           const x = imageBatch(views);
           const active = activeBatch(masks.generate(indices.length, maskRng), gridSize);
-          const { value, grads } = tf.variableGrads(
+          return optimizerStep(
             () =>
               sparkReconstructionLoss(network.reconstruct(x, active, true), x, active, PATCH_SIZE),
-            named.map(([, v]) => v),
+            named,
+            optimizer,
+            { stage: 'pretrain', step, lr, gradClip: stage.gradClip },
           );
-          const lossValue = value.dataSync()[0] as number;
-          const byName = new Map(named.map(([name, v]) => [name, grads[v.name] as tf.Tensor]));
-          const clipped = stage.gradClip
-            ? clipByGlobalNorm(byName, stage.gradClip)
-            : { grads: byName, norm: Number.NaN };
-          if (!allFinite(lossValue) || (stage.gradClip && !allFinite(clipped.norm))) {
-            throw new DivergedError(
-              'pretrain',
-              step,
-              lr,
-              allFinite(lossValue) ? clipped.norm : lossValue,
-            );
-          }
-          optimizer.step(clipped.grads, lr);
-          return lossValue;
         });
         epochLoss += loss;
         result.stepLosses.push(loss);
