@@ -2,6 +2,7 @@ import type { GrayImage } from '@masksweep/data';
 import type { MaskGrid } from '@masksweep/masks';
 import type { Random } from '@masksweep/random';
 import * as tf from '@tensorflow/tfjs-core';
+import { learningRateAt } from './schedule.js';
 
 /** Images of one size as a [B, H, W, 1] tensor. */
 export function imageBatch(images: readonly GrayImage[]): tf.Tensor4D {
@@ -35,7 +36,38 @@ export function activeBatch(masks: readonly MaskGrid[], gridSize: number): tf.Te
  */
 export function epochBatches(count: number, batchSize: number, rng: Random): number[][] {
   const order = rng.shuffle(Array.from({ length: count }, (_, i) => i));
-  const full = Math.floor(count / batchSize);
-  if (full === 0) return count > 0 ? [order] : [];
-  return Array.from({ length: full }, (_, b) => order.slice(b * batchSize, (b + 1) * batchSize));
+  if (count < batchSize) return count > 0 ? [order] : [];
+  return Array.from({ length: batchesPerEpoch(count, batchSize) }, (_, b) =>
+    order.slice(b * batchSize, (b + 1) * batchSize),
+  );
+}
+
+/** How many batches epochBatches gives for `count` samples. */
+export function batchesPerEpoch(count: number, batchSize: number): number {
+  return count < batchSize ? Math.min(count, 1) : Math.floor(count / batchSize);
+}
+
+/**
+ * A stage's step plan: steps per epoch over `count` samples, the total, and the learning
+ * rate of each step (warm-up epochs, then the stage's schedule).
+ */
+export function stagePlan(
+  stage: {
+    epochs: number;
+    batchSize: number;
+    lr: number;
+    warmupEpochs: number;
+    schedule: 'cosine' | 'constant';
+  },
+  count: number,
+) {
+  const stepsPerEpoch = batchesPerEpoch(count, stage.batchSize);
+  const totalSteps = stage.epochs * stepsPerEpoch;
+  const schedule = {
+    baseLr: stage.lr,
+    warmupSteps: Math.min(stage.warmupEpochs * stepsPerEpoch, totalSteps),
+    totalSteps,
+    schedule: stage.schedule,
+  };
+  return { stepsPerEpoch, totalSteps, lrAt: (step: number) => learningRateAt(step, schedule) };
 }

@@ -12,13 +12,12 @@ import {
 import { ConvNeXtClassifier, type ConvNeXtConfig } from '@masksweep/models';
 import { Random } from '@masksweep/random';
 import * as tf from '@tensorflow/tfjs-core';
-import { epochBatches, imageBatch } from './batches.js';
+import { epochBatches, imageBatch, stagePlan } from './batches.js';
 import { weightedCrossEntropy } from './class-weighted-loss.js';
 import { type ClassificationMetrics, classificationMetrics, confusionMatrix } from './metrics.js';
 import { optimizerStep } from './optimizer-step.js';
 import { createOptimizer } from './optimizers.js';
 import { optimizerType, type StageConfig, type StepEvent } from './pretrain.js';
-import { learningRateAt } from './schedule.js';
 
 export interface LabelledImages {
   images: readonly GrayImage[];
@@ -79,14 +78,8 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
     { type: optimizerType(stage.optimizer), lr: stage.lr, weightDecay: stage.weightDecay },
     named.map(([name, variable]) => ({ name, variable })),
   );
-  const stepsPerEpoch = epochBatches(train.images.length, stage.batchSize, new Random(0)).length;
-  const totalSteps = stage.epochs * stepsPerEpoch;
-  const schedule = {
-    baseLr: stage.lr,
-    warmupSteps: Math.min(stage.warmupEpochs * stepsPerEpoch, totalSteps),
-    totalSteps,
-    schedule: stage.schedule,
-  };
+  const { stepsPerEpoch, totalSteps, lrAt } = stagePlan(stage, train.images.length);
+
   const result: FinetuneResult = { classifier, classWeights: weights, epochs: [] };
   try {
     for (let epoch = 0; epoch < stage.epochs; epoch++) {
@@ -97,7 +90,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
       for (const [b, indices] of batches.entries()) {
         const started = performance.now();
         const step = epoch * stepsPerEpoch + b;
-        const lr = learningRateAt(step, schedule);
+        const lr = lrAt(step);
         const batch = augmentBatch(indices, train, numClasses, options.augmentation, augmentRng);
         const loss = tf.tidy(() => {
           const x = imageBatch(batch.images.map((image) => normalize(image)));

@@ -11,10 +11,9 @@ import {
 } from '@masksweep/models';
 import { deriveSeed, Random } from '@masksweep/random';
 import * as tf from '@tensorflow/tfjs-core';
-import { activeBatch, epochBatches, imageBatch } from './batches.js';
+import { activeBatch, epochBatches, imageBatch, stagePlan } from './batches.js';
 import { optimizerStep } from './optimizer-step.js';
 import { createOptimizer, type OptimizerType } from './optimizers.js';
-import { learningRateAt } from './schedule.js';
 import { sparkReconstructionLoss } from './spark-loss.js';
 
 export interface StageConfig {
@@ -86,14 +85,7 @@ export async function pretrainSpark(options: PretrainOptions): Promise<PretrainR
     { type: optimizerType(stage.optimizer), lr: stage.lr, weightDecay: stage.weightDecay },
     named.map(([name, variable]) => ({ name, variable })),
   );
-  const stepsPerEpoch = epochBatches(images.length, stage.batchSize, new Random(0)).length;
-  const totalSteps = stage.epochs * stepsPerEpoch;
-  const schedule = {
-    baseLr: stage.lr,
-    warmupSteps: Math.min(stage.warmupEpochs * stepsPerEpoch, totalSteps),
-    totalSteps,
-    schedule: stage.schedule,
-  };
+  const { stepsPerEpoch, totalSteps, lrAt } = stagePlan(stage, images.length);
 
   const result: PretrainResult = { network, epochLosses: [], stepLosses: [] };
   let firstEpoch = 0;
@@ -112,7 +104,7 @@ export async function pretrainSpark(options: PretrainOptions): Promise<PretrainR
       for (const [b, indices] of batches.entries()) {
         const started = performance.now();
         const step = epoch * stepsPerEpoch + b;
-        const lr = learningRateAt(step, schedule);
+        const lr = lrAt(step);
         const views = indices.map((i) => {
           const crop = randomResizedCrop(images[i] as GrayImage, augmentRng, {
             size,
