@@ -22,9 +22,8 @@ import {
   SparKNetwork,
 } from '@masksweep/models';
 import { Random } from '@masksweep/random';
+import { classificationMetrics, confusionMatrix } from '@masksweep/stats';
 import {
-  classificationMetrics,
-  confusionMatrix,
   loadTrialData,
   patchify,
   progressReporter,

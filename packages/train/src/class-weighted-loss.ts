@@ -3,8 +3,9 @@
  * soft (Mixup/CutMix) targets, ℓ_i = −Σ_c w_c·ỹ_ic·log softmax(z_i)_c, and the loss is the
  * plain mean over the N samples — divided by N, not by Σ w (unlike PyTorch's weighted mean).
  */
+
+import { InvalidArgumentError } from '@masksweep/stats';
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidArgumentError } from './errors.js';
 
 export function weightedCrossEntropy(
   logits: tf.Tensor2D,

@@ -11,10 +11,14 @@ import {
 } from '@masksweep/data';
 import { ConvNeXtClassifier, type ConvNeXtConfig } from '@masksweep/models';
 import { Random } from '@masksweep/random';
+import {
+  type ClassificationMetrics,
+  classificationMetrics,
+  confusionMatrix,
+} from '@masksweep/stats';
 import * as tf from '@tensorflow/tfjs-core';
 import { epochBatches, imageBatch, stagePlan } from './batches.js';
 import { weightedCrossEntropy } from './class-weighted-loss.js';
-import { type ClassificationMetrics, classificationMetrics, confusionMatrix } from './metrics.js';
 import { optimizerStep } from './optimizer-step.js';
 import { createOptimizer } from './optimizers.js';
 import { optimizerType, type StageConfig, type StepEvent } from './pretrain.js';

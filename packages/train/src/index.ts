@@ -1,7 +1,5 @@
 export { weightedCrossEntropy } from './class-weighted-loss.js';
-export { normalQuantile, studentTQuantile } from './distributions.js';
 export { DivergedError } from './diverged.js';
-export { InvalidArgumentError } from './errors.js';
 export {
   type EpochReport,
   type Evaluation,
@@ -12,15 +10,6 @@ export {
   type LabelledImages,
 } from './finetune.js';
 export { gradCam, jet, overlayHeatmap } from './grad-cam.js';
-export {
-  type ClassificationMetrics,
-  type ClassScores,
-  type ConfusionMatrix,
-  classificationMetrics,
-  confusionMatrix,
-  type MetricName,
-  metricOf,
-} from './metrics.js';
 export {
   allFinite,
   clipByGlobalNorm,
@@ -41,13 +30,6 @@ export {
 export { progressReporter } from './progress.js';
 export { learningRateAt, weightDecayAt } from './schedule.js';
 export { patchify, sparkReconstructionLoss } from './spark-loss.js';
-export {
-  bootstrapInterval,
-  type Interval,
-  mcnemarExact,
-  meanInterval,
-  pairedBootstrapDifference,
-} from './statistics.js';
 export {
   type RunTrialOptions,
   runTrial,

@@ -6,8 +6,9 @@
  * The learning rate and weight decay are passed to every `step`, so schedules stay outside
  * the optimizer and a resumed run needs only the step number and `state()`.
  */
+
+import { checkNumber, InvalidArgumentError } from '@masksweep/stats';
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, InvalidArgumentError } from './errors.js';
 
 export type OptimizerType = 'adamw' | 'lamb' | 'sgd';
 

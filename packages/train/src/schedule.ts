@@ -3,7 +3,7 @@
  * LinearLR warm-up, then CosineAnnealingLR, and CosineAnnealingWeightDecay (ALGORITHMS.md 5).
  * Both are closed forms of the step, so a resumed run needs only the step number.
  */
-import { checkInteger, checkNumber, InvalidArgumentError } from './errors.js';
+import { checkInteger, checkNumber, InvalidArgumentError } from '@masksweep/stats';
 
 export type LearningRateShape = 'cosine' | 'constant';
 

@@ -5,13 +5,12 @@ import { normalize } from '@masksweep/data';
 import { writeRgbPng } from '@masksweep/masks';
 import { loadTensors, saveTensors } from '@masksweep/models';
 import { Random } from '@masksweep/random';
+import { bootstrapInterval, type Interval, metricOf } from '@masksweep/stats';
 import * as tf from '@tensorflow/tfjs-core';
 import { imageBatch } from './batches.js';
 import { type EpochReport, type Evaluation, evaluate, finetune } from './finetune.js';
 import { gradCam, overlayHeatmap } from './grad-cam.js';
-import { metricOf } from './metrics.js';
 import { pretrainSpark, type StepEvent } from './pretrain.js';
-import { bootstrapInterval, type Interval } from './statistics.js';
 import { loadTrialData, type SampleSet } from './trial-data.js';
 
 export interface RunTrialOptions {
