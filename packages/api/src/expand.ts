@@ -31,6 +31,8 @@ export interface Trial {
   seed: number;
   /** Hash of what pre-training depends on; trials sharing it share one pre-training run. */
   pretrainKey: string;
+  /** Hash of the config without its seed: the trials of one config over seeds share it. */
+  configKey: string;
   config: TrialConfig;
 }
 
@@ -60,7 +62,13 @@ export function expandSweep(sweep: SweepResource): Trial[] {
             };
             const name = `${sweep.metadata.name}-${stableHash(config)}`;
             if (!trials.has(name))
-              trials.set(name, { name, seed, pretrainKey: pretrainKey(config), config });
+              trials.set(name, {
+                name,
+                seed,
+                pretrainKey: pretrainKey(config),
+                configKey: configKey(config),
+                config,
+              });
           }
         }
       }
@@ -78,6 +86,12 @@ export function pretrainKey(config: TrialConfig): string {
   const { method, mask, model, pretrain, seed, data } = config;
   const pretrainData = { source: data.pretrain, imageSize: data.imageSize, resize: data.resize };
   return `pt-${stableHash({ method, mask, model, pretrain, seed, data: pretrainData })}`;
+}
+
+/** What a result is aggregated over seeds by: the whole config but its seed. */
+export function configKey(config: TrialConfig): string {
+  const { seed: _seed, ...rest } = config;
+  return `cfg-${stableHash(rest)}`;
 }
 
 function maskSettings(entry: MaskEntrySpec, gridSize: number): MaskSetting[] {

@@ -5,7 +5,7 @@ export {
   type AugmentationType,
 } from './augmentations.js';
 export { formatPath, formatProblem, type SweepProblem, SweepValidationError } from './errors.js';
-export { expandSweep, pretrainKey, type Trial, type TrialConfig } from './expand.js';
+export { configKey, expandSweep, pretrainKey, type Trial, type TrialConfig } from './expand.js';
 export { canonicalJson, stableHash } from './hash.js';
 export { METHOD_NAMES, METHODS, type Method } from './methods.js';
 export * from './schema.js';
