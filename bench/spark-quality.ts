@@ -27,6 +27,7 @@ import {
   loadTrialData,
   patchify,
   progressReporter,
+  runPretraining,
   runTrial,
   sparkReconstructionLoss,
   type TrialResult,
@@ -44,6 +45,7 @@ const benchmark: Benchmark = {
     sweep: 'the Sweep (default examples/ct-64.yaml)',
     out: 'where figures go (default docs/spark-64)',
     backend: 'auto, wasm, cpu, tensorflow',
+    stages: 'all (default), or pretrain: pre-train and draw reconstructions only',
   },
   async run(options) {
     const backend = await initBackend({ backend: options.backend as BackendChoice | undefined });
@@ -65,11 +67,44 @@ const benchmark: Benchmark = {
       finetuneSeconds: Math.round(r.finetune.seconds),
     });
 
+    // on the downstream test slices (another source) with a figure, and on pre-training images
+    const reconstructions = async (trial: Trial) => ({
+      downstreamTest: await reconstructionLoss(
+        trial,
+        artifactDir,
+        data.test.images,
+        data.pretrain,
+        join(outDir, `reconstruction-${trial.config.mask?.type}.png`),
+      ),
+      pretrainImages: await reconstructionLoss(
+        trial,
+        artifactDir,
+        data.pretrain.slice(0, 64),
+        data.pretrain,
+      ),
+    });
     const masks = [];
     for (const trial of expandSweep(sweep)) {
       const label = maskLabel(trial.config.mask ?? { type: 'none' });
       log(`== ${trial.name}: ${label}, pre-trained`);
       const started = performance.now();
+      if (options.stages === 'pretrain') {
+        const run = await runPretraining({
+          trial,
+          images: data.pretrain,
+          artifactDir,
+          onStep: progressReporter(log, 10_000),
+          log,
+        });
+        masks.push({
+          trial: trial.name,
+          mask: label,
+          pretrainSeconds: Math.round((performance.now() - started) / 1000),
+          pretrainLoss: run.epochLosses,
+          reconstruction: await reconstructions(trial),
+        });
+        continue;
+      }
       const pretrained = await runTrial({
         trial,
         baseDir,
@@ -88,22 +123,6 @@ const benchmark: Benchmark = {
         skipPretraining: true,
         log,
       });
-      const figure = join(outDir, `reconstruction-${trial.config.mask?.type}.png`);
-      const reconstructions = {
-        downstreamTest: await reconstructionLoss(
-          trial,
-          artifactDir,
-          data.test.images,
-          data.pretrain,
-          figure,
-        ),
-        pretrainImages: await reconstructionLoss(
-          trial,
-          artifactDir,
-          data.pretrain.slice(0, 64),
-          data.pretrain,
-        ),
-      };
       masks.push({
         trial: trial.name,
         mask: label,
@@ -111,7 +130,7 @@ const benchmark: Benchmark = {
         pretrainLoss: pretrained.pretrain.epochLosses,
         pretrained: summary(pretrained),
         randomInit: summary(scratch),
-        reconstruction: reconstructions,
+        reconstruction: await reconstructions(trial),
       });
     }
 
@@ -158,7 +177,7 @@ export default benchmark;
  * The norm-pix loss on masked patches of the network against two predictors without a
  * network: the mean pre-training image, and each patch's own mean (0 after normalisation);
  * with `file`, a figure of original | masked input | reconstruction | mean image for four
- * of the images.
+ * of the images (the last two keep the visible patches and fill the masked ones).
  * For display only, the predicted patches are mapped back with the true patch's mean and
  * spread, as SparK's and MAE's visualisations do (the loss figures do not use them).
  */
@@ -217,10 +236,7 @@ async function reconstructionLoss(
       meanImage: sparkReconstructionLoss(meanPrediction, x, active).dataSync()[0]!,
       patchMean: sparkReconstructionLoss(tf.zerosLike(x) as tf.Tensor4D, x, active).dataSync()[0]!,
       shown: tf
-        .concat(
-          [x, display(prediction, x), display(meanPrediction, x), tf.mul(x, maskAt(active, size))],
-          3,
-        )
+        .concat([x, composite(prediction, x, active), composite(meanPrediction, x, active)], 3)
         .arraySync() as number[][][][],
     };
   });
@@ -266,7 +282,16 @@ function unpatchify(patches: tf.Tensor, size: number): tf.Tensor4D {
   );
 }
 
-/** Predicted (normalised) patches shown in the target's pixel scale; visible patches stay the target's. */
+/** The visible patches of the target with the predicted ones in the masked places, as SparK draws it. */
+function composite(prediction: tf.Tensor4D, target: tf.Tensor4D, active: tf.Tensor4D): tf.Tensor4D {
+  const visible = maskAt(active, target.shape[1]);
+  return tf.add(
+    tf.mul(target, visible),
+    tf.mul(display(prediction, target), tf.sub(1, visible)),
+  ) as tf.Tensor4D;
+}
+
+/** Predicted (normalised) patches shown in the target's pixel scale. */
 function display(prediction: tf.Tensor4D, target: tf.Tensor4D): tf.Tensor4D {
   const size = target.shape[1];
   const t = patchify(target, PATCH_SIZE);

@@ -153,6 +153,13 @@ function stageSchema(defaults: {
       optimizer: stringEnum(OPTIMIZERS, { default: defaults.optimizer }),
       lr: Type.Number({ exclusiveMinimum: 0, default: defaults.lr }),
       weightDecay: Type.Number({ minimum: 0, default: defaults.weightDecay }),
+      weightDecayEnd: Type.Optional(
+        Type.Number({
+          minimum: 0,
+          description:
+            'weight decay at the last step, cosine-annealed from weightDecay (SparK: 0.04 to 0.2); constant when absent',
+        }),
+      ),
       warmupEpochs: Type.Integer({ minimum: 0, default: defaults.warmupEpochs }),
       schedule: stringEnum(['cosine', 'constant'] as const, { default: 'cosine' }),
       gradClip: Type.Optional(

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { assignByName, loadTensors, saveTensors } from './checkpoint.js';
+import { assignByName, loadTensors, readCheckpointMeta, saveTensors } from './checkpoint.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -27,6 +27,7 @@ describe('checkpoint files', () => {
     saveTensors(file, tensors, { epoch: 3 });
     const { tensors: loaded, meta } = loadTensors(file);
     expect(meta).toEqual({ epoch: 3 });
+    expect(readCheckpointMeta(file)).toEqual({ epoch: 3 });
     expect(loaded.get('encoder.x')?.arraySync()).toEqual([
       [1.5, -2],
       [3, 4],

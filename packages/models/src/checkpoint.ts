@@ -1,4 +1,12 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -60,15 +68,7 @@ export function loadTensors(file: string): {
   meta: Record<string, unknown>;
 } {
   const body = readFileSync(file);
-  const headerLength = body.readUInt32LE(0);
-  let header: Header;
-  try {
-    header = JSON.parse(body.subarray(4, 4 + headerLength).toString('utf8')) as Header;
-  } catch {
-    throw new Error(`${file} is not a masksweep checkpoint (unreadable header)`);
-  }
-  if (header.format !== 'masksweep-tensors-1')
-    throw new Error(`${file} is not a masksweep checkpoint`);
+  const { header, headerLength } = parseHeader(file, body);
   const start = 4 + headerLength;
   const tensors = new Map<string, tf.Tensor>();
   for (const { name, shape, dtype, offset } of header.tensors) {
@@ -83,6 +83,33 @@ export function loadTensors(file: string): {
     );
   }
   return { tensors, meta: header.meta };
+}
+
+/** The metadata of a checkpoint file, without reading its tensors. */
+export function readCheckpointMeta(file: string): Record<string, unknown> {
+  const descriptor = openSync(file, 'r');
+  try {
+    const length = Buffer.alloc(4);
+    readSync(descriptor, length, 0, 4, 0);
+    const head = Buffer.alloc(4 + length.readUInt32LE(0));
+    readSync(descriptor, head, 0, head.length, 0);
+    return parseHeader(file, head).header.meta;
+  } finally {
+    closeSync(descriptor);
+  }
+}
+
+function parseHeader(file: string, body: Buffer): { header: Header; headerLength: number } {
+  const headerLength = body.readUInt32LE(0);
+  let header: Header;
+  try {
+    header = JSON.parse(body.subarray(4, 4 + headerLength).toString('utf8')) as Header;
+  } catch {
+    throw new Error(`${file} is not a masksweep checkpoint (unreadable header)`);
+  }
+  if (header.format !== 'masksweep-tensors-1')
+    throw new Error(`${file} is not a masksweep checkpoint`);
+  return { header, headerLength };
 }
 
 /** Writes values into variables of the same names; every variable must be present. */

@@ -20,7 +20,7 @@ export {
   type InitBackendOptions,
   initBackend,
 } from './backend/select-backend.js';
-export { assignByName, loadTensors, saveTensors } from './checkpoint.js';
+export { assignByName, loadTensors, readCheckpointMeta, saveTensors } from './checkpoint.js';
 export { ClassifierHead, type ClassifierHeadArgs } from './convnext/classifier-head.js';
 export { SparKDecoder, type SparKDecoderArgs } from './convnext/decoder.js';
 export { ConvNeXtEncoder, type ConvNeXtEncoderArgs } from './convnext/encoder.js';

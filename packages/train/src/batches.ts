@@ -2,7 +2,7 @@ import type { GrayImage } from '@masksweep/data';
 import type { MaskGrid } from '@masksweep/masks';
 import type { Random } from '@masksweep/random';
 import * as tf from '@tensorflow/tfjs-core';
-import { learningRateAt } from './schedule.js';
+import { learningRateAt, weightDecayAt } from './schedule.js';
 
 /** Images of one size as a [B, H, W, 1] tensor. */
 export function imageBatch(images: readonly GrayImage[]): tf.Tensor4D {
@@ -48,14 +48,17 @@ export function batchesPerEpoch(count: number, batchSize: number): number {
 }
 
 /**
- * A stage's step plan: steps per epoch over `count` samples, the total, and the learning
- * rate of each step (warm-up epochs, then the stage's schedule).
+ * A stage's step plan: steps per epoch over `count` samples, the total, the learning rate
+ * of each step (warm-up epochs, then the stage's schedule) and its weight decay (constant,
+ * or cosine-annealed to `weightDecayEnd`).
  */
 export function stagePlan(
   stage: {
     epochs: number;
     batchSize: number;
     lr: number;
+    weightDecay: number;
+    weightDecayEnd?: number;
     warmupEpochs: number;
     schedule: 'cosine' | 'constant';
   },
@@ -69,5 +72,14 @@ export function stagePlan(
     totalSteps,
     schedule: stage.schedule,
   };
-  return { stepsPerEpoch, totalSteps, lrAt: (step: number) => learningRateAt(step, schedule) };
+  const { weightDecay, weightDecayEnd } = stage;
+  return {
+    stepsPerEpoch,
+    totalSteps,
+    lrAt: (step: number) => learningRateAt(step, schedule),
+    weightDecayAt: (step: number) =>
+      weightDecayEnd === undefined
+        ? weightDecay
+        : weightDecayAt(step, { base: weightDecay, final: weightDecayEnd, totalSteps }),
+  };
 }

@@ -82,7 +82,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
     { type: optimizerType(stage.optimizer), lr: stage.lr, weightDecay: stage.weightDecay },
     named.map(([name, variable]) => ({ name, variable })),
   );
-  const { stepsPerEpoch, totalSteps, lrAt } = stagePlan(stage, train.images.length);
+  const { stepsPerEpoch, totalSteps, lrAt, weightDecayAt } = stagePlan(stage, train.images.length);
 
   const result: FinetuneResult = { classifier, classWeights: weights, epochs: [] };
   try {
@@ -106,7 +106,13 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
             () => weightedCrossEntropy(classifier.logits(x, true), y, weights),
             named,
             optimizer,
-            { stage: 'finetune', step, lr, gradClip: stage.gradClip },
+            {
+              stage: 'finetune',
+              step,
+              lr,
+              weightDecay: weightDecayAt(step),
+              gradClip: stage.gradClip,
+            },
           );
         });
         epochLoss += loss;

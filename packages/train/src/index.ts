@@ -31,7 +31,10 @@ export { progressReporter } from './progress.js';
 export { learningRateAt, weightDecayAt } from './schedule.js';
 export { patchify, sparkReconstructionLoss } from './spark-loss.js';
 export {
+  type PretrainingRun,
+  type RunPretrainingOptions,
   type RunTrialOptions,
+  runPretraining,
   runTrial,
   type TrialResult,
   UnsupportedMethodError,

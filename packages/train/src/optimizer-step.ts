@@ -11,7 +11,7 @@ export function optimizerStep(
   loss: () => tf.Scalar,
   named: ReadonlyArray<[string, tf.Variable]>,
   optimizer: Optimizer,
-  at: { stage: string; step: number; lr: number; gradClip?: number },
+  at: { stage: string; step: number; lr: number; weightDecay: number; gradClip?: number },
 ): number {
   const { value, grads } = tf.variableGrads(
     loss,
@@ -28,6 +28,6 @@ export function optimizerStep(
       allFinite(lossValue) ? clipped.norm : lossValue,
     );
   }
-  optimizer.step(clipped.grads, at.lr);
+  optimizer.step(clipped.grads, at.lr, at.weightDecay);
   return lossValue;
 }

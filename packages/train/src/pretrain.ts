@@ -22,6 +22,7 @@ export interface StageConfig {
   optimizer: string;
   lr: number;
   weightDecay: number;
+  weightDecayEnd?: number;
   warmupEpochs: number;
   schedule: 'cosine' | 'constant';
   gradClip?: number;
@@ -85,7 +86,7 @@ export async function pretrainSpark(options: PretrainOptions): Promise<PretrainR
     { type: optimizerType(stage.optimizer), lr: stage.lr, weightDecay: stage.weightDecay },
     named.map(([name, variable]) => ({ name, variable })),
   );
-  const { stepsPerEpoch, totalSteps, lrAt } = stagePlan(stage, images.length);
+  const { stepsPerEpoch, totalSteps, lrAt, weightDecayAt } = stagePlan(stage, images.length);
 
   const result: PretrainResult = { network, epochLosses: [], stepLosses: [] };
   let firstEpoch = 0;
@@ -120,7 +121,13 @@ export async function pretrainSpark(options: PretrainOptions): Promise<PretrainR
               sparkReconstructionLoss(network.reconstruct(x, active, true), x, active, PATCH_SIZE),
             named,
             optimizer,
-            { stage: 'pretrain', step, lr, gradClip: stage.gradClip },
+            {
+              stage: 'pretrain',
+              step,
+              lr,
+              weightDecay: weightDecayAt(step),
+              gradClip: stage.gradClip,
+            },
           );
         });
         epochLoss += loss;

@@ -1,9 +1,14 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Trial } from '@masksweep/api';
-import { normalize } from '@masksweep/data';
+import { type GrayImage, normalize } from '@masksweep/data';
 import { writeRgbPng } from '@masksweep/masks';
-import { loadTensors, saveTensors } from '@masksweep/models';
+import {
+  type ConvNeXtConfig,
+  loadTensors,
+  readCheckpointMeta,
+  saveTensors,
+} from '@masksweep/models';
 import { Random } from '@masksweep/random';
 import { bootstrapInterval, type Interval, metricOf } from '@masksweep/stats';
 import * as tf from '@tensorflow/tfjs-core';
@@ -61,18 +66,7 @@ export class UnsupportedMethodError extends Error {
 export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
   const { trial, log = () => {} } = options;
   const { config } = trial;
-  if (config.method !== 'spark' && config.method !== 'spark-dense') {
-    throw new UnsupportedMethodError(
-      `method ${config.method} has no trainer yet (SimCLR and MFF come with the baselines)`,
-    );
-  }
-  if (!config.mask) throw new Error(`trial ${trial.name}: SparK needs a mask`);
-  const model = config.model as {
-    depths: number[];
-    widths: number[];
-    dropPath: number;
-    decoderWidth: number;
-  };
+  const { model } = sparkSettings(trial);
   mkdirSync(options.outDir, { recursive: true });
 
   const data = await loadTrialData(config.data, options.baseDir);
@@ -80,50 +74,20 @@ export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
     `data: ${data.pretrain.length} pre-training images; ${data.train.ids.length}/${data.val.ids.length}/${data.test.ids.length} train/val/test`,
   );
 
-  const pretrainDir = join(options.artifactDir, 'pretrain', trial.pretrainKey);
-  const weightsFile = join(pretrainDir, 'weights.bin');
-  const started = performance.now();
   let pretrained: Map<string, tf.Tensor> | undefined;
-  const pretrain = {
+  let pretrain: TrialResult['pretrain'] = {
     reused: false,
-    skipped: Boolean(options.skipPretraining),
-    epochLosses: [] as number[],
+    skipped: true,
+    epochLosses: [],
     seconds: 0,
   };
   if (options.skipPretraining) {
     log('pre-training skipped: random initialisation');
-  } else if (existsSync(weightsFile)) {
-    const loaded = loadTensors(weightsFile);
-    pretrained = loaded.tensors;
-    pretrain.reused = true;
-    pretrain.epochLosses = loaded.meta.epochLosses as number[];
-    log(`pre-training ${trial.pretrainKey} reused from ${weightsFile}`);
   } else {
-    const run = await pretrainSpark({
-      method: config.method,
-      mask: config.mask,
-      model,
-      stage: config.pretrain,
-      images: data.pretrain,
-      seed: config.seed,
-      checkpointFile: join(pretrainDir, 'checkpoint.bin'),
-      onStep: options.onStep,
-      onEpoch: ({ epoch, meanLoss }) =>
-        log(`pretrain epoch ${epoch + 1}/${config.pretrain.epochs}: loss ${meanLoss.toFixed(4)}`),
-    });
-    // The whole network is kept (the decoder too, for reconstructions); fine-tuning takes the encoder.
-    saveTensors(weightsFile, run.network.namedWeights(), {
-      epochLosses: run.epochLosses,
-      stepLosses: run.stepLosses,
-      pretrainKey: trial.pretrainKey,
-    });
-    // The finished weights supersede the resumable checkpoint.
-    rmSync(join(pretrainDir, 'checkpoint.bin'), { force: true });
-    pretrain.epochLosses = run.epochLosses;
-    pretrained = new Map([...run.network.namedWeights()].map(([name, v]) => [name, tf.clone(v)]));
-    run.network.dispose();
+    const run = await runPretraining({ ...options, images: data.pretrain });
+    pretrain = { ...run, skipped: false };
+    pretrained = loadTensors(run.weightsFile).tensors;
   }
-  pretrain.seconds = (performance.now() - started) / 1000;
 
   const finetuneStarted = performance.now();
   const tuned = await finetune({
@@ -221,6 +185,83 @@ async function writeGradCams(
     written.push(file);
   }
   return written;
+}
+
+export interface RunPretrainingOptions {
+  trial: Trial;
+  /** The pre-training images of the trial's data. */
+  images: readonly GrayImage[];
+  /** Shared store of pre-training runs, keyed by pretrainKey. */
+  artifactDir: string;
+  onStep?: (event: StepEvent) => void;
+  log?: (message: string) => void;
+}
+
+export interface PretrainingRun {
+  /** `<artifactDir>/pretrain/<pretrainKey>/weights.bin`: the whole network (decoder too). */
+  weightsFile: string;
+  /** The weights were already in the store: nothing was trained. */
+  reused: boolean;
+  epochLosses: number[];
+  seconds: number;
+}
+
+/**
+ * The pre-training stage of a trial, shared by every trial with its pretrainKey: trains
+ * and stores the network under the key, resuming from its checkpoint, or does nothing when
+ * the store already holds the finished weights.
+ */
+export async function runPretraining(options: RunPretrainingOptions): Promise<PretrainingRun> {
+  const { trial, log = () => {} } = options;
+  const { config } = trial;
+  const pretrainDir = join(options.artifactDir, 'pretrain', trial.pretrainKey);
+  const weightsFile = join(pretrainDir, 'weights.bin');
+  const started = performance.now();
+  if (existsSync(weightsFile)) {
+    log(`pre-training ${trial.pretrainKey} reused from ${weightsFile}`);
+    const meta = readCheckpointMeta(weightsFile);
+    return { weightsFile, reused: true, epochLosses: meta.epochLosses as number[], seconds: 0 };
+  }
+  const { method, mask, model } = sparkSettings(trial);
+  const run = await pretrainSpark({
+    method,
+    mask,
+    model,
+    stage: config.pretrain,
+    images: options.images,
+    seed: config.seed,
+    checkpointFile: join(pretrainDir, 'checkpoint.bin'),
+    onStep: options.onStep,
+    onEpoch: ({ epoch, meanLoss }) =>
+      log(`pretrain epoch ${epoch + 1}/${config.pretrain.epochs}: loss ${meanLoss.toFixed(4)}`),
+  });
+  // The whole network is kept (the decoder too, for reconstructions); fine-tuning takes the encoder.
+  saveTensors(weightsFile, run.network.namedWeights(), {
+    epochLosses: run.epochLosses,
+    stepLosses: run.stepLosses,
+    pretrainKey: trial.pretrainKey,
+  });
+  run.network.dispose();
+  // The finished weights supersede the resumable checkpoint.
+  rmSync(join(pretrainDir, 'checkpoint.bin'), { force: true });
+  return {
+    weightsFile,
+    reused: false,
+    epochLosses: run.epochLosses,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** The settings of a SparK trial; other methods have no trainer here yet. */
+function sparkSettings(trial: Trial) {
+  const { method, mask, model } = trial.config;
+  if (method !== 'spark' && method !== 'spark-dense') {
+    throw new UnsupportedMethodError(
+      `method ${method} has no trainer yet (SimCLR and MFF come with the baselines)`,
+    );
+  }
+  if (!mask) throw new Error(`trial ${trial.name}: SparK needs a mask`);
+  return { method, mask, model: model as ConvNeXtConfig };
 }
 
 function writeJsonAtomically(file: string, value: unknown): void {
