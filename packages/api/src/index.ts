@@ -4,6 +4,14 @@ export {
   type AugmentationSetting,
   type AugmentationType,
 } from './augmentations.js';
+export {
+  crdFiles,
+  SWEEP_PHASES,
+  sweepCrd,
+  TRIAL_PHASES,
+  toStructuralSchema,
+  trialCrd,
+} from './crd.js';
 export { formatPath, formatProblem, type SweepProblem, SweepValidationError } from './errors.js';
 export { configKey, expandSweep, pretrainKey, type Trial, type TrialConfig } from './expand.js';
 export { canonicalJson, stableHash } from './hash.js';

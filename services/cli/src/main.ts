@@ -2,6 +2,7 @@ import { SweepValidationError } from '@masksweep/api';
 import { MaskOptionError } from '@masksweep/masks';
 import { DivergedError, UnsupportedMethodError } from '@masksweep/train';
 import { Command, CommanderError } from 'commander';
+import { crdsCommand } from './commands/crds.js';
 import { dataCommand } from './commands/data.js';
 import { masksCommand } from './commands/masks.js';
 import { trainCommand } from './commands/train.js';
@@ -18,7 +19,8 @@ export function buildProgram(): Command {
     .addCommand(validateCommand())
     .addCommand(masksCommand())
     .addCommand(dataCommand())
-    .addCommand(trainCommand());
+    .addCommand(trainCommand())
+    .addCommand(crdsCommand());
 }
 
 /** Runs the CLI; returns the exit code (0 ok, 1 failed, 2 bad usage). */
