@@ -7,7 +7,7 @@
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandSweep, loadSweepFile, type Trial } from '@masksweep/api';
 import { type GrayImage, normalize } from '@masksweep/data';
@@ -46,6 +46,7 @@ const benchmark: Benchmark = {
     out: 'where figures go (default docs/spark-64)',
     backend: 'auto, wasm, cpu, tensorflow',
     stages: 'all (default), or pretrain: pre-train and draw reconstructions only',
+    artifacts: 'a pre-training store to reuse (default: a new temporary one)',
   },
   async run(options) {
     const backend = await initBackend({ backend: options.backend as BackendChoice | undefined });
@@ -56,7 +57,7 @@ const benchmark: Benchmark = {
     const outDir = String(options.out ?? join(repo, 'docs/spark-64'));
     mkdirSync(outDir, { recursive: true });
     const work = mkdtempSync(join(tmpdir(), 'spark-quality-'));
-    const artifactDir = join(work, 'artifacts');
+    const artifactDir = options.artifacts ? String(options.artifacts) : join(work, 'artifacts');
     const data = await loadTrialData(sweep.spec.datasets, baseDir);
     const summary = (r: TrialResult) => ({
       f1: r.test.intervals.f1,
@@ -266,7 +267,7 @@ async function reconstructionLoss(
     .resize(size * 8, size * 8, { kernel: 'nearest' })
     .png()
     .toFile(file);
-  return { images: images.length, normPixLoss, figure: file.slice(repo.length + 1) };
+  return { images: images.length, normPixLoss, figure: relative(repo, resolve(file)) };
 }
 
 /** [B, L, p*p] patches back to [B, H, W, 1]. */

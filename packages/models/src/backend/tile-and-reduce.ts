@@ -8,7 +8,8 @@
  *   transpose with the backend's Transpose, which is slow when the row count is a
  *   multiple of a large power of two (a dense layer's bias gradient, [25088, 128] summed
  *   over rows, took 30 ms). Here a contiguous block of axes is average-pooled by XNNPACK
- *   (0.5 ms for that bias gradient); other axis sets are transposed by
+ *   (0.5 ms for that bias gradient) when the kept inner size is small enough for it
+ *   (MAX_POOLED_CHANNELS); other axis sets are transposed by
  *   `WasmOps.transpose` (padded against cache aliasing) before the shipped kernel.
  */
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -25,6 +26,12 @@ import { size, wasmKernel, withOps } from './wasm-ops.js';
 
 /** XNNPACK's binary operators take at most 6 dimensions. */
 const MAX_BROADCAST_RANK = 6;
+/**
+ * XNNPACK's average pooling (tfjs-backend-wasm 4.22) writes past its buffers with about
+ * 16,000 channels or more and a window of 8 or more (a mean image: [16, 128*128] over
+ * rows broke the heap; 16,000 channels did not); it is used only up to half of that.
+ */
+const MAX_POOLED_CHANNELS = 8192;
 
 export function tile(args: {
   inputs: { x: TensorInfo };
@@ -102,13 +109,14 @@ function reduceOuter(name: 'Sum' | 'Mean'): KernelFunc {
     const last = axes[axes.length - 1] as number;
     const contiguous = last - first + 1 === axes.length;
     return withOps(backend, (ops) => {
-      if (contiguous && x.dtype === 'float32') {
+      const channels = size(x.shape.slice(last + 1));
+      if (contiguous && x.dtype === 'float32' && channels <= MAX_POOLED_CHANNELS) {
         const block = size(x.shape.slice(first, last + 1));
         const view = ops.reshape(x, [
           size(x.shape.slice(0, first)),
           block,
           1,
-          size(x.shape.slice(last + 1)),
+          channels,
         ]);
         let out = ops.run(
           'AvgPool',
