@@ -88,6 +88,34 @@ export function pretrainKey(config: TrialConfig): string {
   return `pt-${stableHash({ method, mask, model, pretrain, seed, data: pretrainData })}`;
 }
 
+/** The fields of a trial that tables, filters and printer columns show. */
+export interface TrialSummary {
+  method: Method;
+  /** Empty for methods without a SparK mask. */
+  maskType: string;
+  /** 0 when the mask has no ratio (square takes a size). */
+  maskRatio: number;
+  maskSize: number;
+  augmentation: string;
+  seed: number;
+  pretrainKey: string;
+  configKey: string;
+}
+
+export function trialSummary(trial: Pick<Trial, 'config' | 'pretrainKey'>): TrialSummary {
+  const { config } = trial;
+  return {
+    method: config.method,
+    maskType: config.mask?.type ?? '',
+    maskRatio: config.mask?.ratio ?? 0,
+    maskSize: config.mask?.size ?? 0,
+    augmentation: config.augmentation.type,
+    seed: config.seed,
+    pretrainKey: trial.pretrainKey,
+    configKey: configKey(config),
+  };
+}
+
 /** What a result is aggregated over seeds by: the whole config but its seed. */
 export function configKey(config: TrialConfig): string {
   const { seed: _seed, ...rest } = config;

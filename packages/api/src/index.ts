@@ -13,7 +13,15 @@ export {
   trialCrd,
 } from './crd.js';
 export { formatPath, formatProblem, type SweepProblem, SweepValidationError } from './errors.js';
-export { configKey, expandSweep, pretrainKey, type Trial, type TrialConfig } from './expand.js';
+export {
+  configKey,
+  expandSweep,
+  pretrainKey,
+  type Trial,
+  type TrialConfig,
+  type TrialSummary,
+  trialSummary,
+} from './expand.js';
 export { canonicalJson, stableHash } from './hash.js';
 export { METHOD_NAMES, METHODS, type Method } from './methods.js';
 export * from './schema.js';

@@ -44,6 +44,8 @@ export interface FinetuneOptions {
 
 export interface EpochReport {
   epoch: number;
+  /** The stage's step count at the end of the epoch. */
+  step: number;
   trainLoss: number;
   val: ClassificationMetrics;
 }
@@ -130,6 +132,7 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
       }
       const report = {
         epoch,
+        step: (epoch + 1) * stepsPerEpoch,
         trainLoss: epochLoss / batches.length,
         val: evaluate(classifier, options.val, numClasses).metrics,
       };

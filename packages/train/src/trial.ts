@@ -31,6 +31,8 @@ export interface RunTrialOptions {
   /** Grad-CAM overlays for at most this many positive test images. */
   gradCamLimit?: number;
   onStep?: (event: StepEvent) => void;
+  /** Validation metrics after each fine-tuning epoch. */
+  onEpoch?: (report: EpochReport) => void;
   log?: (message: string) => void;
 }
 
@@ -100,10 +102,12 @@ export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
     pretrained,
     seed: config.seed,
     onStep: options.onStep,
-    onEpoch: ({ epoch, trainLoss, val }) =>
+    onEpoch: (report) => {
       log(
-        `finetune epoch ${epoch + 1}/${config.finetune.epochs}: loss ${trainLoss.toFixed(4)}, val F1 ${val.f1.toFixed(3)}`,
-      ),
+        `finetune epoch ${report.epoch + 1}/${config.finetune.epochs}: loss ${report.trainLoss.toFixed(4)}, val F1 ${report.val.f1.toFixed(3)}`,
+      );
+      options.onEpoch?.(report);
+    },
   });
   if (pretrained) tf.dispose([...pretrained.values()]);
   const finetuneSeconds = (performance.now() - finetuneStarted) / 1000;
