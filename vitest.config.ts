@@ -6,7 +6,14 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 export default defineConfig({
   resolve: {
     // Tests run on the packages' sources, not on their build output.
-    alias: [{ find: /^@masksweep\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` }],
+    alias: [
+      // Services are not packages/: the CLI imports the leaderboard's tables.
+      {
+        find: /^@masksweep\/leaderboard$/,
+        replacement: `${root}services/leaderboard/src/index.ts`,
+      },
+      { find: /^@masksweep\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
+    ],
   },
   test: {
     include: [

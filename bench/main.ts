@@ -21,6 +21,8 @@ const benchmarks: Record<string, () => Promise<Benchmark>> = {
   'train-step': async () => (await import('./train-step.js')).default,
   'spark-quality': async () => (await import('./spark-quality.js')).default,
   kernels: async () => (await import('./kernels.js')).default,
+  leaderboard: async () => (await import('./leaderboard.js')).default,
+  bus: async () => (await import('./bus.js')).default,
 };
 
 async function main(argv: string[]): Promise<void> {

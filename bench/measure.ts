@@ -11,6 +11,13 @@ export function environment(): Record<string, unknown> {
   };
 }
 
+/** Nearest-rank percentile of milliseconds, rounded to µs. */
+export function percentile(values: readonly number[], q: number): number {
+  const sorted = values.slice().sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return Math.round((sorted[rank] as number) * 1000) / 1000;
+}
+
 export function median(values: number[]): number {
   const sorted = values.slice().sort((a, b) => a - b);
   const mid = sorted.length >> 1;

@@ -40,8 +40,9 @@ describe('CRDs', () => {
     const mask = ((grid.properties as Record<string, Node>).masks as Node).items as Node;
     const maskProperties = mask.properties as Record<string, Node>;
     expect(maskProperties.type?.enum).toEqual(['random', 'mesh', 'square', 'blockwise']);
-    expect((maskProperties.ratios?.items as Node).minimum).toBe(0);
-    expect((maskProperties.ratios?.items as Node).exclusiveMinimum).toBe(true);
+    const ratio = (maskProperties.ratios as Node).items as Node;
+    expect(ratio.minimum).toBe(0);
+    expect(ratio.exclusiveMinimum).toBe(true);
     expect(spec.required).toContain('grids');
   });
 

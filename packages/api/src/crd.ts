@@ -68,7 +68,7 @@ export function toStructuralSchema(schema: TSchema | Json): Json {
 
 function literalChoices(schema: Json): Array<string | number> | undefined {
   const choices = schema.anyOf as Json[] | undefined;
-  if (!choices || !choices.every((c) => 'const' in c)) return undefined;
+  if (!choices?.every((c) => 'const' in c)) return undefined;
   return choices.map((c) => c.const as string | number);
 }
 

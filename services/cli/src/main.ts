@@ -1,9 +1,9 @@
 import { SweepValidationError } from '@masksweep/api';
 import { MaskOptionError } from '@masksweep/masks';
-import { DivergedError, UnsupportedMethodError } from '@masksweep/train';
 import { Command, CommanderError } from 'commander';
 import { crdsCommand } from './commands/crds.js';
 import { dataCommand } from './commands/data.js';
+import { leaderboardCommand, reportCommand, watchCommand } from './commands/leaderboard.js';
 import { masksCommand } from './commands/masks.js';
 import { trainCommand } from './commands/train.js';
 import { validateCommand } from './commands/validate.js';
@@ -20,7 +20,10 @@ export function buildProgram(): Command {
     .addCommand(masksCommand())
     .addCommand(dataCommand())
     .addCommand(trainCommand())
-    .addCommand(crdsCommand());
+    .addCommand(crdsCommand())
+    .addCommand(leaderboardCommand())
+    .addCommand(watchCommand())
+    .addCommand(reportCommand());
 }
 
 /** Runs the CLI; returns the exit code (0 ok, 1 failed, 2 bad usage). */
@@ -45,8 +48,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function isUserFacing(error: unknown): boolean {
-  return (
-    error instanceof Error &&
-    ['ENOENT', 'EACCES', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')
-  );
+  if (!(error instanceof Error)) return false;
+  // A gRPC answer from the leaderboard (not found, refused, unavailable) says what happened.
+  if ('details' in error && 'metadata' in error) return true;
+  return ['ENOENT', 'EACCES', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '');
 }

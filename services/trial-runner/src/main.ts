@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { Trial } from '@masksweep/api';
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from '@masksweep/models';
-import { DivergedError, progressReporter, runTrial } from '@masksweep/train';
-import { Command, CommanderError } from 'commander';
+import { DivergedError, progressReporter, runTrial, type StepEvent } from '@masksweep/train';
+import { Command, CommanderError, Option } from 'commander';
+import { TrialReporter } from './reporter.js';
 
 /** Exit codes: 0 done, 1 failed, 2 bad command line or trial file, 3 diverged (not worth a retry). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, diverged: 3 } as const;
@@ -29,6 +30,39 @@ export async function main(argv: string[]): Promise<number> {
     .option('--base-dir <dir>', "where relative dataset paths start (the Sweep file's folder)", '.')
     .option('--backend <name>', `TensorFlow.js backend: ${BACKEND_CHOICES.join(', ')}`)
     .option('--skip-pretraining', 'fine-tune from random weights (the baseline)')
+    .addOption(
+      new Option('--namespace <name>', "the Sweep's namespace")
+        .env('MASKSWEEP_NAMESPACE')
+        .default('default'),
+    )
+    .addOption(
+      new Option('--sweep <name>', 'the Sweep (default: the trial name without its hash)').env(
+        'MASKSWEEP_SWEEP',
+      ),
+    )
+    .addOption(
+      new Option('--attempt <n>', 'which attempt of the trial this is')
+        .env('MASKSWEEP_ATTEMPT')
+        .default('1'),
+    )
+    .addOption(
+      new Option('--nats <url>', 'publish metric and lifecycle events to this NATS').env(
+        'MASKSWEEP_NATS_URL',
+      ),
+    )
+    .addOption(
+      new Option('--leaderboard <host:port>', 'report the result to this leaderboard (gRPC)').env(
+        'MASKSWEEP_LEADERBOARD',
+      ),
+    )
+    .addOption(
+      new Option('--leaderboard-ca <pem>', "CA of the leaderboard's TLS certificate").env(
+        'MASKSWEEP_LEADERBOARD_CA',
+      ),
+    )
+    .addOption(
+      new Option('--metrics-every <steps>', 'training figures every this many steps').default('10'),
+    )
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   try {
@@ -43,35 +77,90 @@ export async function main(argv: string[]): Promise<number> {
     baseDir: string;
     backend?: BackendChoice;
     skipPretraining?: boolean;
+    namespace: string;
+    sweep?: string;
+    attempt: string;
+    nats?: string;
+    leaderboard?: string;
+    leaderboardCa?: string;
+    metricsEvery: string;
   }>();
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  let reporter: TrialReporter | undefined;
   try {
     const trial = readTrialFile(options.config);
+    const started = performance.now();
+    reporter = await TrialReporter.open({
+      attempt: {
+        namespace: options.namespace,
+        sweep: options.sweep ?? trial.name.replace(/-[0-9a-f]{10}$/, ''),
+        trial: trial.name,
+        attempt: positiveInteger('--attempt', options.attempt),
+      },
+      natsUrl: options.nats,
+      leaderboard: options.leaderboard,
+      // The write token comes from the environment only: command lines are visible to others.
+      token: process.env.MASKSWEEP_LEADERBOARD_TOKEN,
+      leaderboardCa: options.leaderboardCa ? readFileSync(options.leaderboardCa) : undefined,
+      metricsEvery: positiveInteger('--metrics-every', options.metricsEvery),
+      log,
+    });
+    reporter.started();
     const backend = await initBackend({ backend: options.backend });
     log(
       `trial ${trial.name} (${trial.config.method}, seed ${trial.seed}) on ${backend.name}: ${backend.reason}`,
     );
     const outDir = resolve(options.out);
-    await runTrial({
+    const artifactDir = resolve(options.artifacts ?? join(dirname(outDir), 'artifacts'));
+    const progress = progressReporter(log);
+    let stage: StepEvent['stage'] | undefined;
+    const result = await runTrial({
       trial,
       baseDir: resolve(options.baseDir),
       outDir,
-      artifactDir: resolve(options.artifacts ?? join(dirname(outDir), 'artifacts')),
+      artifactDir,
       skipPretraining: options.skipPretraining,
-      onStep: progressReporter(log),
+      onStep: (event) => {
+        if (event.stage !== stage) {
+          stage = event.stage;
+          reporter?.stageChanged(stage);
+        }
+        progress(event);
+        reporter?.onStep(event);
+      },
+      onEpoch: (report) => reporter?.onEpoch(report),
       log,
     });
     log(`wrote ${join(outDir, 'result.json')}`);
+    await reporter.finished(trial, result, {
+      artifactsBase: relative(artifactDir, outDir) || '.',
+      durationSeconds: (performance.now() - started) / 1000,
+      objective: result.test.metrics.f1,
+    });
+    await reporter.close();
     return EXIT.ok;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     log(`masksweep-trial: ${message.split('\n')[0]}`);
+    if (error instanceof DivergedError) {
+      reporter?.diverged({ stage: error.stage, step: error.step, lr: error.learningRate, message });
+    } else {
+      reporter?.failed(error instanceof Error ? error.name : 'Error', message);
+    }
+    await reporter?.close().catch((closing: Error) => log(`masksweep-trial: ${closing.message}`));
     if (error instanceof DivergedError) return EXIT.diverged;
     if (error instanceof TrialFileError) return EXIT.usage;
     if (!(error instanceof Error) || error.name === 'Error')
       log(String((error as Error).stack ?? ''));
     return EXIT.failed;
   }
+}
+
+function positiveInteger(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new TrialFileError(`${flag}: must be an integer >= 1, got ${text}`);
+  return value;
 }
 
 function readTrialFile(file: string): Trial {

@@ -112,12 +112,7 @@ function reduceOuter(name: 'Sum' | 'Mean'): KernelFunc {
       const channels = size(x.shape.slice(last + 1));
       if (contiguous && x.dtype === 'float32' && channels <= MAX_POOLED_CHANNELS) {
         const block = size(x.shape.slice(first, last + 1));
-        const view = ops.reshape(x, [
-          size(x.shape.slice(0, first)),
-          block,
-          1,
-          channels,
-        ]);
+        const view = ops.reshape(x, [size(x.shape.slice(0, first)), block, 1, channels]);
         let out = ops.run(
           'AvgPool',
           { x: view },

@@ -383,9 +383,7 @@ describe('Tile, Sum, Mean and broadcast element-wise ops match cpu', () => {
     });
     expect(error).toBeLessThan(TOLERANCE);
     // the heap is still sound
-    expect(await check(() => tf.tile(t([40, 64, 64, 1], 1), [1, 1, 1, 3]))).toBeLessThan(
-      TOLERANCE,
-    );
+    expect(await check(() => tf.tile(t([40, 64, 64, 1], 1), [1, 1, 1, 3]))).toBeLessThan(TOLERANCE);
   });
 
   it.each([

@@ -1,0 +1,341 @@
+/**
+ * Metric events per second from trial-runner publishers to a durable consumer through a
+ * real nats-server (JetStream, file storage, de-duplication ids), end to end: from the
+ * first publish until the consumer has handled every event. Each publisher runs in a
+ * worker thread with its own connection, as trial-runners are processes of their own; the
+ * consumer (the leaderboard's part) runs on the main thread. The time until every event
+ * was acknowledged to its publisher, and the consumer alone reading a full stream, are
+ * reported too.
+ *
+ * With `--sink leaderboard` the consumer is the real leaderboard (SQLite store, web view)
+ * instead: the rate counts until every point is stored, and the latency from publish to
+ * the point arriving in the web view's live stream (SSE) is measured on the way.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { connectBus, consumeEvents, EventPublisher, ensureStream } from '@masksweep/bus';
+import { startLeaderboard } from '@masksweep/leaderboard';
+import { MetricKind, Stage } from '@masksweep/proto';
+import { startNatsServer } from '@masksweep/testing';
+import type { Benchmark } from './main.js';
+import { median, peakRssMiB, percentile } from './measure.js';
+
+/** Publishes not yet acknowledged per publisher: below the publisher's buffer capacity. */
+const OUTSTANDING = 5000;
+
+interface PublisherShare {
+  url: string;
+  first: number;
+  every: number;
+  events: number;
+}
+
+interface RunResult {
+  endToEndPerSecond: number;
+  acknowledgedPerSecond: number;
+  consumerAlonePerSecond: number;
+  storedBytesPerEvent: number;
+  redelivered: number;
+  cpuMicrosecondsPerEvent: { node: number; natsServer: number };
+}
+
+function positiveInteger(name: string, value: string | boolean | undefined, fallback: number) {
+  const parsed = Number(value ?? fallback);
+  if (!Number.isInteger(parsed) || parsed <= 0) {
+    throw new RangeError(`--${name} must be a positive integer, got ${value}`);
+  }
+  return parsed;
+}
+
+const benchmark: Benchmark = {
+  options: {
+    events: 'events per run (default 100000)',
+    publishers: 'publisher threads, each with its own connection (default 3)',
+    batch: 'consumer batch size (default 256)',
+    runs: 'runs, each on a new nats-server (default 3)',
+    sink: 'consumer (default): a bare durable consumer; leaderboard: the real leaderboard',
+  },
+  async run(options) {
+    const events = positiveInteger('events', options.events, 100_000);
+    const publishers = positiveInteger('publishers', options.publishers, 3);
+    const batchSize = positiveInteger('batch', options.batch, 256);
+    const runs = positiveInteger('runs', options.runs, 3);
+    if (options.sink === 'leaderboard') return leaderboardRuns(events, publishers, runs);
+    if (options.sink !== undefined && options.sink !== 'consumer')
+      throw new RangeError(`--sink must be consumer or leaderboard, got ${options.sink}`);
+    const results: RunResult[] = [];
+    for (let run = 0; run < runs; run++) {
+      const result = await oneRun(events, publishers, batchSize);
+      console.error(
+        `run ${run + 1}/${runs}: ${Math.round(result.endToEndPerSecond)} events/s end to end, ${Math.round(result.acknowledgedPerSecond)} events/s acknowledged, ${Math.round(result.consumerAlonePerSecond)} events/s consumed from a full stream`,
+      );
+      results.push(result);
+    }
+    const medianOf = (pick: (r: RunResult) => number) => Math.round(median(results.map(pick)));
+    return {
+      events,
+      publishers,
+      consumerBatchSize: batchSize,
+      eventsPerSecond: medianOf((r) => r.endToEndPerSecond),
+      acknowledgedPerSecond: medianOf((r) => r.acknowledgedPerSecond),
+      consumerAlonePerSecond: medianOf((r) => r.consumerAlonePerSecond),
+      storedBytesPerEvent: results[0]?.storedBytesPerEvent,
+      cpuMicrosecondsPerEvent: {
+        node: medianOf((r) => r.cpuMicrosecondsPerEvent.node),
+        natsServer: medianOf((r) => r.cpuMicrosecondsPerEvent.natsServer),
+      },
+      runs: results.map((r) => ({
+        endToEndPerSecond: Math.round(r.endToEndPerSecond),
+        acknowledgedPerSecond: Math.round(r.acknowledgedPerSecond),
+        consumerAlonePerSecond: Math.round(r.consumerAlonePerSecond),
+        redelivered: r.redelivered,
+      })),
+      peakRssMiB: peakRssMiB(),
+    };
+  },
+};
+export default benchmark;
+
+async function oneRun(events: number, publishers: number, batchSize: number): Promise<RunResult> {
+  const server = await startNatsServer();
+  const connection = await connectBus({ servers: server.url });
+  try {
+    await ensureStream(connection);
+    const workers = Array.from({ length: publishers }, (_, first) =>
+      startPublisher({ url: server.url, first, every: publishers, events }),
+    );
+    await Promise.all(workers.map((worker) => worker.ready));
+    // Counted from the start signal: the workers' start-up (loading TypeScript) is not.
+    let cpuBefore = cpuSeconds(server.pid);
+    const live = await consumeAll(connection, 'bench-live', events, batchSize, async () => {
+      cpuBefore = cpuSeconds(server.pid);
+      const started = performance.now();
+      for (const worker of workers) worker.start();
+      await Promise.all(workers.map((worker) => worker.done));
+      return { started, acknowledgedSeconds: (performance.now() - started) / 1000 };
+    });
+    const cpuAfter = cpuSeconds(server.pid);
+    const info = await (await connection.jetstreamManager()).streams.info('MASKSWEEP_EVENTS');
+    if (info.state.messages !== events) {
+      throw new Error(`the stream holds ${info.state.messages} events, not ${events}`);
+    }
+    // A second durable reads the same, already full, stream: the consumer's own pace.
+    const alone = await consumeAll(connection, 'bench-alone', events, batchSize, async () => ({
+      started: performance.now(),
+      acknowledgedSeconds: 0,
+    }));
+    return {
+      endToEndPerSecond: events / live.seconds,
+      acknowledgedPerSecond: events / live.acknowledgedSeconds,
+      consumerAlonePerSecond: events / alone.seconds,
+      storedBytesPerEvent: Math.round(info.state.bytes / events),
+      redelivered: live.delivered - events,
+      cpuMicrosecondsPerEvent: {
+        node: ((cpuAfter.node - cpuBefore.node) * 1e6) / events,
+        natsServer: ((cpuAfter.server - cpuBefore.server) * 1e6) / events,
+      },
+    };
+  } finally {
+    await connection.close();
+    await server.stop();
+  }
+}
+
+const VALUES_PER_EVENT = 3;
+
+/** Publishers -> NATS -> the leaderboard's store -> its web view's live stream. */
+async function leaderboardRuns(events: number, publishers: number, runs: number) {
+  const results = [];
+  for (let run = 0; run < runs; run++) {
+    const server = await startNatsServer();
+    const leaderboard = await startLeaderboard({
+      database: join(mkdtempSync(join(tmpdir(), 'bench-bus-')), 'lb.db'),
+      token: 'bench',
+      natsUrl: server.url,
+    });
+    try {
+      const { store } = leaderboard;
+      const latencies: number[] = [];
+      const stream = watchPoints(`${leaderboard.webUrl}/events/bench/bus`, (ids) => {
+        const now = Date.now();
+        // Publish times of a sample of the points just shown (their wall time is the publish).
+        for (const id of [ids[0], ids[ids.length - 1]]) {
+          if (id === undefined) continue;
+          const [point] = store.sweepPointsSince({
+            namespace: 'bench',
+            sweep: 'bus',
+            sinceId: id - 1,
+            limit: 1,
+          });
+          if (point) latencies.push(now - point.wallTimeMs);
+        }
+      });
+      await stream.ready;
+      const workers = Array.from({ length: publishers }, (_, first) =>
+        startPublisher({ url: server.url, first, every: publishers, events }),
+      );
+      await Promise.all(workers.map((worker) => worker.ready));
+      const started = performance.now();
+      for (const worker of workers) worker.start();
+      while (store.lastPointId() < events * VALUES_PER_EVENT) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const seconds = (performance.now() - started) / 1000;
+      await Promise.all(workers.map((worker) => worker.done));
+      stream.close();
+      latencies.sort((a, b) => a - b);
+      const result = {
+        endToEndPerSecond: Math.round(events / seconds),
+        publishToVisibleMs: {
+          p50: percentile(latencies, 0.5),
+          p99: percentile(latencies, 0.99),
+          samples: latencies.length,
+        },
+      };
+      console.error(
+        `run ${run + 1}/${runs}: ${result.endToEndPerSecond} events/s publisher to stored point; publish to web view p50 ${result.publishToVisibleMs.p50} ms, p99 ${result.publishToVisibleMs.p99} ms`,
+      );
+      results.push(result);
+    } finally {
+      await leaderboard.close();
+      await server.stop();
+    }
+  }
+  return {
+    sink: 'leaderboard',
+    events,
+    publishers,
+    eventsPerSecond: Math.round(median(results.map((r) => r.endToEndPerSecond))),
+    publishToVisibleMs: {
+      p50: median(results.map((r) => r.publishToVisibleMs.p50)),
+      p99: median(results.map((r) => r.publishToVisibleMs.p99)),
+    },
+    runs: results,
+    peakRssMiB: peakRssMiB(),
+  };
+}
+
+/** The web view's live stream of a sweep: calls `onPoints` with the ids of each batch of points. */
+function watchPoints(url: string, onPoints: (ids: number[]) => void) {
+  let close = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    const request = get(url, { headers: { accept: 'text/event-stream' } }, (response) => {
+      resolve();
+      let buffer = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        buffer += chunk;
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const message = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (!message.startsWith('event: points')) continue;
+          const data = message.split('\n').find((line) => line.startsWith('data: '));
+          if (data) onPoints((JSON.parse(data.slice(6)) as Array<[number]>).map(([id]) => id));
+        }
+      });
+    });
+    request.on('error', reject);
+    close = () => request.destroy();
+  });
+  return { ready, close: () => close() };
+}
+
+/**
+ * CPU seconds used so far by this process (all its threads) and by the server: the cost
+ * of an event, which the rate follows on a machine shared with other work.
+ */
+function cpuSeconds(serverPid: number | undefined): { node: number; server: number } {
+  const { user, system } = process.cpuUsage();
+  // utime and stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second).
+  const fields = readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return {
+    node: (user + system) / 1e6,
+    server: (Number(fields[11]) + Number(fields[12])) / 100,
+  };
+}
+
+/** Runs `produce` while a durable consumer reads until it has seen `events` distinct ids. */
+async function consumeAll(
+  connection: Awaited<ReturnType<typeof connectBus>>,
+  durable: string,
+  events: number,
+  batchSize: number,
+  produce: () => Promise<{ started: number; acknowledgedSeconds: number }>,
+) {
+  const seen = new Set<string>();
+  let delivered = 0;
+  let allSeen: () => void = () => {};
+  const consumed = new Promise<void>((resolve) => {
+    allSeen = resolve;
+  });
+  const consumer = await consumeEvents({
+    connection,
+    durable,
+    batchSize,
+    handler: async (batch) => {
+      delivered += batch.length;
+      for (const event of batch) seen.add(event.messageId);
+      if (seen.size === events) allSeen();
+    },
+    onPoison: (poison) => {
+      throw new Error(`poison in the benchmark: ${poison.error.message}`);
+    },
+  });
+  const { started, acknowledgedSeconds } = await produce();
+  await consumed;
+  const seconds = (performance.now() - started) / 1000;
+  await consumer.stop();
+  return { seconds, acknowledgedSeconds, delivered };
+}
+
+function startPublisher(share: PublisherShare) {
+  // Node 20's workers do not inherit `--import tsx`: register it before loading this file.
+  const load = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); })`;
+  const worker = new Worker(load, { eval: true, workerData: share });
+  const message = (expected: string) =>
+    new Promise<void>((resolve, reject) => {
+      worker.on('message', (m) => m === expected && resolve());
+      worker.once('error', reject);
+    });
+  return {
+    ready: message('ready'),
+    done: message('done').then(() => worker.terminate()),
+    start: () => worker.postMessage('start'),
+  };
+}
+
+/** A worker thread's part: its share of the events, once the main thread says start. */
+async function publishShare({ url, first, every, events }: PublisherShare): Promise<void> {
+  const connection = await connectBus({ servers: url });
+  const publisher = new EventPublisher({ connection });
+  const start = new Promise((resolve) => parentPort?.once('message', resolve));
+  parentPort?.postMessage('ready');
+  await start;
+  const acks: Promise<void>[] = [];
+  for (let step = first, n = 0; step < events; step += every, n++) {
+    if (n >= OUTSTANDING) await acks[n - OUTSTANDING];
+    acks.push(
+      publisher.publishMetric({
+        namespace: 'bench',
+        sweep: 'bus',
+        trial: `bus-${step % 64}`,
+        attempt: 1,
+        stage: Stage.STAGE_PRETRAIN,
+        kind: MetricKind.METRIC_KIND_TRAIN,
+        step,
+        epoch: Math.floor(step / 1000),
+        values: { loss: 1 / (step + 1), lr: 0.001, images_per_second: 512 },
+        wallTimeMs: Date.now(),
+      }),
+    );
+  }
+  await Promise.all(acks);
+  await publisher.close();
+  await connection.close();
+  parentPort?.postMessage('done');
+}
+
+if (!isMainThread) await publishShare(workerData as PublisherShare);

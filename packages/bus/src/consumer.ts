@@ -1,0 +1,270 @@
+import { LifecycleEvent, MetricEvent } from '@masksweep/proto';
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JsMsg,
+  type NatsConnection,
+  type NatsError,
+  nanos,
+} from 'nats';
+import { checkInteger, InvalidOptionError } from './errors.js';
+import { MESSAGE_ID_HEADER } from './publisher.js';
+import { EVENTS_STREAM } from './stream.js';
+import { allEventsSubject, parseSubject } from './subjects.js';
+
+interface Delivery {
+  subject: string;
+  /** The event's sequence number in the stream. */
+  streamSequence: number;
+  /** 1 on the first delivery, more on redeliveries. */
+  deliveryCount: number;
+  /** The publisher's de-duplication id (`Nats-Msg-Id`); '' when the message had none. */
+  messageId: string;
+}
+
+/** An event as a handler gets it: the decoded payload and where it came from. */
+export type DecodedEvent =
+  | (Delivery & { kind: 'metric'; event: MetricEvent })
+  | (Delivery & { kind: 'lifecycle'; event: LifecycleEvent });
+
+/** A message that is terminated instead of retried: it cannot be decoded, or its batch kept failing. */
+export interface PoisonMessage extends Delivery {
+  data: Uint8Array;
+  error: Error;
+}
+
+export interface ConsumeEventsOptions {
+  connection: NatsConnection;
+  /** The durable consumer's name, one per reading service (e.g. `leaderboard`). */
+  durable: string;
+  /** Which events; see the filter helpers of subjects.ts. @default allEventsSubject() */
+  filterSubject?: string;
+  /** Events per handler call at most. @default 256 */
+  batchSize?: number;
+  /** How long a partial batch waits for more events before the handler gets it. @default 20 */
+  maxBatchWaitMs?: number;
+  /**
+   * How long the server waits for an acknowledgement before it delivers again (after a
+   * crash, say); longer than the handler takes. @default 30000
+   */
+  ackWaitMs?: number;
+  /**
+   * Deliveries of an event whose batch keeps failing; the last failure terminates it and
+   * reports it through onPoison. -1 for no limit. @default 10
+   */
+  maxDeliver?: number;
+  /** The pause before redelivery after the n-th failure; the last repeats. @default [1000, 5000, 15000, 30000, 60000] */
+  retryDelaysMs?: number[];
+  /** @default EVENTS_STREAM */
+  stream?: string;
+  /** Gets each batch; events are acknowledged only when it resolves, redelivered when it throws. */
+  handler: (batch: DecodedEvent[]) => Promise<void>;
+  /** Told of each message that is terminated. */
+  onPoison: (poison: PoisonMessage) => void;
+  /** Told of each handler failure before its batch is redelivered. */
+  onHandlerError?: (error: unknown, batch: DecodedEvent[]) => void;
+}
+
+export interface EventConsumer {
+  /**
+   * Settles when consumption ends: resolves after stop(); rejects when it failed (onPoison
+   * or onHandlerError threw, or the NATS subscription ended with an error).
+   */
+  readonly closed: Promise<void>;
+  /**
+   * Stops fetching, lets a running handler finish and acknowledges its batch; events
+   * received but not handled go back to the server for immediate redelivery. Events the
+   * server was sending as the consumer stopped are delivered again after `ackWaitMs`.
+   */
+  stop(): Promise<void>;
+}
+
+// JetStream API error codes (nats-server's errors.json).
+const CONSUMER_NAME_EXISTS = 10013;
+const CONSUMER_ALREADY_EXISTS = 10148;
+
+/**
+ * Reads events with a durable pull consumer and explicit acknowledgements: at least once,
+ * in batches. A restarted process with the same `durable` resumes after the last
+ * acknowledged event; events of a process that died unacknowledged are delivered again
+ * after `ackWaitMs`. De-duplicate by `messageId` where exactly once matters.
+ */
+export async function consumeEvents(options: ConsumeEventsOptions): Promise<EventConsumer> {
+  const {
+    connection,
+    durable,
+    filterSubject = allEventsSubject(),
+    batchSize = 256,
+    maxBatchWaitMs = 20,
+    ackWaitMs = 30_000,
+    maxDeliver = 10,
+    retryDelaysMs = [1000, 5000, 15_000, 30_000, 60_000],
+    stream = EVENTS_STREAM,
+    handler,
+    onPoison,
+    onHandlerError,
+  } = options;
+  if (!/^[A-Za-z0-9_-]+$/.test(durable)) {
+    throw new InvalidOptionError(
+      'durable',
+      `${JSON.stringify(durable)} is not a consumer name (letters, digits, '-' and '_')`,
+    );
+  }
+  checkInteger('batchSize', batchSize, 1);
+  checkInteger('maxBatchWaitMs', maxBatchWaitMs, 0);
+  checkInteger('ackWaitMs', ackWaitMs, 1);
+  if (maxDeliver !== -1) checkInteger('maxDeliver', maxDeliver, 1);
+  for (const [i, ms] of retryDelaysMs.entries()) checkInteger(`retryDelaysMs[${i}]`, ms, 0);
+  if (retryDelaysMs.length === 0) {
+    throw new InvalidOptionError('retryDelaysMs', 'must hold at least one delay');
+  }
+  await ensureConsumer(connection, stream, {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: filterSubject,
+    ack_wait: nanos(ackWaitMs),
+    max_deliver: maxDeliver,
+    // Room for a batch being handled, the next one fetched, and redeliveries.
+    max_ack_pending: Math.max(1000, batchSize * 4),
+  });
+  const consumer = await connection.jetstream().consumers.get(stream, durable);
+  const messages = await consumer.consume({ max_messages: batchSize * 2 });
+
+  const poison = (message: JsMsg, error: Error) => {
+    message.term();
+    onPoison({ ...delivery(message), data: message.data, error });
+  };
+
+  const handle = async (batch: JsMsg[]) => {
+    const decoded: DecodedEvent[] = [];
+    const handled: JsMsg[] = [];
+    for (const message of batch) {
+      try {
+        decoded.push(decode(message));
+        handled.push(message);
+      } catch (error) {
+        poison(message, error as Error);
+      }
+    }
+    if (decoded.length === 0) return;
+    try {
+      await handler(decoded);
+    } catch (error) {
+      onHandlerError?.(error, decoded);
+      for (const message of handled) {
+        const deliveries = message.info.redeliveryCount;
+        if (maxDeliver > 0 && deliveries >= maxDeliver) {
+          poison(
+            message,
+            new Error(
+              `the handler failed on all ${deliveries} deliveries; last: ${String(error)}`,
+              {
+                cause: error,
+              },
+            ),
+          );
+        } else {
+          const delay = retryDelaysMs[Math.min(deliveries, retryDelaysMs.length) - 1] ?? 0;
+          message.nak(delay);
+        }
+      }
+      return;
+    }
+    for (const message of handled) message.ack();
+  };
+
+  const closed = readBatches(messages, batchSize, maxBatchWaitMs, handle).then((unhandled) => {
+    if (connection.isClosed()) return;
+    for (const message of unhandled) message.nak();
+  });
+  return {
+    closed,
+    async stop() {
+      messages.stop();
+      await closed;
+      if (!connection.isClosed()) await connection.flush();
+    },
+  };
+}
+
+/**
+ * Feeds `handle` batches: full ones, or what arrived when the consumer has caught up
+ * (nothing pending) or `maxWaitMs` after the first event. Resolves, when the messages end,
+ * with those fetched but not handled.
+ */
+async function readBatches(
+  messages: ConsumerMessages,
+  batchSize: number,
+  maxWaitMs: number,
+  handle: (batch: JsMsg[]) => Promise<void>,
+): Promise<JsMsg[]> {
+  const iterator = messages[Symbol.asyncIterator]();
+  let next = iterator.next();
+  let batch: JsMsg[] = [];
+  let waited: { promise: Promise<'waited'>; cancel(): void } | undefined;
+  const handleBatch = async () => {
+    waited?.cancel();
+    waited = undefined;
+    const full = batch;
+    batch = [];
+    await handle(full);
+  };
+  for (;;) {
+    const result = waited ? await Promise.race([next, waited.promise]) : await next;
+    if (result === 'waited') {
+      await handleBatch();
+      continue;
+    }
+    if (result.done) break;
+    next = iterator.next();
+    batch.push(result.value);
+    if (batch.length >= batchSize || result.value.info.pending === 0) await handleBatch();
+    else waited ??= delay(maxWaitMs);
+  }
+  waited?.cancel();
+  return batch;
+}
+
+function delay(ms: number): { promise: Promise<'waited'>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<'waited'>((resolve) => {
+    timer = setTimeout(() => resolve('waited'), ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+function delivery(message: JsMsg): Delivery {
+  return {
+    subject: message.subject,
+    streamSequence: message.seq,
+    deliveryCount: message.info.redeliveryCount,
+    messageId: message.headers?.get(MESSAGE_ID_HEADER) ?? '',
+  };
+}
+
+function decode(message: JsMsg): DecodedEvent {
+  const { kind } = parseSubject(message.subject);
+  return kind === 'metric'
+    ? { ...delivery(message), kind, event: MetricEvent.decode(message.data) }
+    : { ...delivery(message), kind, event: LifecycleEvent.decode(message.data) };
+}
+
+/** Creates the durable consumer, or updates the settings of an existing one. */
+async function ensureConsumer(
+  connection: NatsConnection,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+): Promise<void> {
+  const manager = await connection.jetstreamManager();
+  try {
+    await manager.consumers.add(stream, config);
+  } catch (error) {
+    const code = (error as NatsError).api_error?.err_code;
+    if (code !== CONSUMER_NAME_EXISTS && code !== CONSUMER_ALREADY_EXISTS) throw error;
+    const { durable_name, deliver_policy, ack_policy, ...editable } = config;
+    await manager.consumers.update(stream, durable_name, editable);
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The leaderboard from a terminal, over gRPC: `leaderboard` ranks results, `watch` follows a
+ * sweep live, `report` prints the paper's tables with intervals over seeds.
+ */
+import {
+  type ConfigSummary,
+  interval,
+  maskTables,
+  methodAugmentationTables,
+  type PaperTable,
+  score,
+} from '@masksweep/leaderboard';
+import {
+  createLeaderboardClient,
+  type LeaderboardClient,
+  type TrialResult,
+} from '@masksweep/proto';
+import { Command, Option } from 'commander';
+import { parseFormat, parseInteger, UsageError } from '../options.js';
+import { table } from '../table.js';
+
+const serverOption = () =>
+  new Option('--server <host:port>', "the leaderboard's gRPC address")
+    .env('MASKSWEEP_LEADERBOARD')
+    .default('127.0.0.1:50051');
+const namespaceOption = () =>
+  new Option('--namespace <name>', 'the namespace of the sweeps').default('default');
+
+function withClient<T>(server: string, use: (client: LeaderboardClient) => Promise<T>): Promise<T> {
+  const client = createLeaderboardClient(server);
+  return use(client).finally(() => client.close());
+}
+
+const METRIC_COLUMNS = ['f1', 'recall', 'precision', 'accuracy'] as const;
+
+function resultRow(result: TrialResult): string[] {
+  const config = result.config;
+  return [
+    result.trial,
+    config?.method ?? '',
+    config?.maskType ? `${config.maskType} ${config.maskSize || config.maskRatio}` : '-',
+    config?.augmentation ?? '',
+    String(config?.seed ?? ''),
+    ...METRIC_COLUMNS.map((name) => score(result.metrics[name])),
+  ];
+}
+
+const RESULT_HEADER = [
+  'TRIAL',
+  'METHOD',
+  'MASK',
+  'AUGMENTATION',
+  'SEED',
+  'F1',
+  'RECALL',
+  'PRECISION',
+  'ACCURACY',
+];
+
+export function leaderboardCommand(): Command {
+  return new Command('leaderboard')
+    .description('rank the stored results (one row per trial, best first)')
+    .option('--sweep <name>', 'only this sweep')
+    .option('--sort <metric>', 'f1, recall, precision, accuracy, trial or finished_at', 'f1')
+    .option('--ascending', 'lowest first')
+    .option('--limit <n>', 'rows to show', parseInteger('--limit', 1), 50)
+    .addOption(serverOption())
+    .addOption(namespaceOption())
+    .action(
+      async (options: {
+        sweep?: string;
+        sort: string;
+        ascending?: boolean;
+        limit: number;
+        server: string;
+        namespace: string;
+      }) => {
+        const page = await withClient(options.server, (client) =>
+          client.listResults({
+            namespace: options.namespace,
+            sweep: options.sweep ?? '',
+            sortBy: options.sort,
+            ascending: Boolean(options.ascending),
+            pageSize: Math.min(options.limit, 1000),
+          }),
+        );
+        console.log(table(RESULT_HEADER, page.results.map(resultRow)));
+        console.log(`\n${page.results.length} of ${page.totalCount} results`);
+      },
+    );
+}
+
+export function watchCommand(): Command {
+  return new Command('watch')
+    .description('follow a sweep: each result as it is stored, and the running leaders')
+    .argument('<sweep>', 'the sweep')
+    .addOption(serverOption())
+    .addOption(namespaceOption())
+    .action(async (sweep: string, options: { server: string; namespace: string }) => {
+      const client = createLeaderboardClient(options.server);
+      const best = new Map<string, TrialResult>();
+      const stream = client.watchResults({ namespace: options.namespace, sweep, sinceSequence: 0 });
+      console.log(`watching ${options.namespace}/${sweep} on ${options.server} (Ctrl-C to stop)`);
+      await new Promise<void>((resolve, reject) => {
+        stream.on('data', (result: TrialResult) => {
+          best.set(result.trial, result);
+          const leaders = [...best.values()]
+            .sort((a, b) => (b.metrics.f1 ?? 0) - (a.metrics.f1 ?? 0))
+            .slice(0, 5);
+          console.log(
+            `\n${new Date().toISOString()} ${result.trial} attempt ${result.attempt}: F1 ${score(result.metrics.f1)}`,
+          );
+          console.log(table(RESULT_HEADER, leaders.map(resultRow)));
+        });
+        stream.on('error', (error: Error & { code?: number }) =>
+          error.code === 1 ? resolve() : reject(error),
+        );
+        stream.on('end', resolve);
+        process.once('SIGINT', () => stream.cancel());
+      }).finally(() => client.close());
+    });
+}
+
+export function reportCommand(): Command {
+  return new Command('report')
+    .description(
+      "the paper's tables (method x augmentation; mask type x ratio) with 95 % intervals over seeds",
+    )
+    .argument('<sweep>', 'the sweep')
+    .option('--format <md|csv>', 'output format', parseFormat(['md', 'csv'] as const), 'md')
+    .addOption(serverOption())
+    .addOption(namespaceOption())
+    .action(
+      async (
+        sweep: string,
+        options: { format: 'md' | 'csv'; server: string; namespace: string },
+      ) => {
+        const summary = await withClient(options.server, (client) =>
+          client.getSweepSummary({ namespace: options.namespace, sweep }),
+        );
+        if (summary.configs.length === 0) throw new UsageError(`sweep ${sweep} has no results yet`);
+        const configs = summary.configs as unknown as ConfigSummary[];
+        const tables = [...methodAugmentationTables(configs), ...maskTables(configs)];
+        const render = options.format === 'md' ? markdownTable : csvTable;
+        console.log(tables.map((t) => render(t, configs)).join('\n'));
+      },
+    );
+}
+
+/** Each cell: the mean over seeds and its 95 % t interval. */
+function cells(paper: PaperTable, configs: readonly ConfigSummary[]) {
+  const byKey = new Map(configs.map((c) => [c.config.configKey, c]));
+  return paper.rows.map((row) => {
+    const config = byKey.get(row.configKey);
+    return {
+      label: row.label,
+      best: row.best,
+      seeds: row.seeds,
+      values: paper.metrics.map((metric) => config?.metrics[metric]),
+    };
+  });
+}
+
+function markdownTable(paper: PaperTable, configs: readonly ConfigSummary[]): string {
+  const header = [paper.rowHeader, ...paper.metrics.map((m) => m.toUpperCase()), 'n'];
+  const lines = cells(paper, configs).map((row) => {
+    const values = row.values.map((summary) => {
+      const mean = score(summary?.mean);
+      return `${row.best ? `**${mean}**` : mean} ${interval(summary)}`.trimEnd();
+    });
+    return [row.label, ...values, String(row.seeds)];
+  });
+  return [
+    `### ${paper.title}`,
+    '',
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...lines.map((cellsOfRow) => `| ${cellsOfRow.join(' | ')} |`),
+    '',
+  ].join('\n');
+}
+
+function csvTable(paper: PaperTable, configs: readonly ConfigSummary[]): string {
+  const quote = (text: string) => (/[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
+  const header = [
+    'table',
+    paper.rowHeader,
+    ...paper.metrics.flatMap((m) => [m, `${m}_ci_low`, `${m}_ci_high`]),
+    'n',
+  ];
+  const lines = cells(paper, configs).map((row) => [
+    paper.title,
+    row.label,
+    ...row.values.flatMap((s) =>
+      [s?.mean, s?.ciLow, s?.ciHigh].map((v) =>
+        v === undefined || Number.isNaN(v) ? '' : String(v),
+      ),
+    ),
+    String(row.seeds),
+  ]);
+  return [header, ...lines].map((line) => line.map(quote).join(',')).join('\n');
+}

@@ -1,0 +1,54 @@
+/** The leaderboard service's settings, read from the environment in this one place. */
+import { readFileSync } from 'node:fs';
+import type { LeaderboardOptions } from './leaderboard.js';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * MASKSWEEP_LEADERBOARD_DB (SQLite file, default /data/leaderboard.db),
+ * MASKSWEEP_LEADERBOARD_TOKEN or MASKSWEEP_LEADERBOARD_TOKEN_FILE (required),
+ * MASKSWEEP_LEADERBOARD_GRPC (host:port, default 0.0.0.0:50051),
+ * MASKSWEEP_LEADERBOARD_HTTP_PORT (default 8080), MASKSWEEP_LEADERBOARD_HTTP_HOST (default 0.0.0.0),
+ * MASKSWEEP_LEADERBOARD_TLS_CERT and _TLS_KEY (PEM files, both or neither),
+ * MASKSWEEP_NATS_URL, MASKSWEEP_ARTIFACTS.
+ */
+export function leaderboardConfig(env: NodeJS.ProcessEnv): LeaderboardOptions {
+  const read = (name: string) => {
+    const file = env[name];
+    if (!file) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new ConfigError(`${name}: cannot read ${file}: ${(error as Error).message}`);
+    }
+  };
+  const token =
+    env.MASKSWEEP_LEADERBOARD_TOKEN ?? read('MASKSWEEP_LEADERBOARD_TOKEN_FILE')?.toString().trim();
+  if (!token)
+    throw new ConfigError(
+      'MASKSWEEP_LEADERBOARD_TOKEN (or MASKSWEEP_LEADERBOARD_TOKEN_FILE): the write token is required',
+    );
+  const cert = read('MASKSWEEP_LEADERBOARD_TLS_CERT');
+  const key = read('MASKSWEEP_LEADERBOARD_TLS_KEY');
+  if (Boolean(cert) !== Boolean(key))
+    throw new ConfigError(
+      'MASKSWEEP_LEADERBOARD_TLS_CERT and MASKSWEEP_LEADERBOARD_TLS_KEY: give both or neither',
+    );
+  const httpPort = Number(env.MASKSWEEP_LEADERBOARD_HTTP_PORT ?? 8080);
+  if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535)
+    throw new ConfigError(
+      `MASKSWEEP_LEADERBOARD_HTTP_PORT: must be a port number, got ${env.MASKSWEEP_LEADERBOARD_HTTP_PORT}`,
+    );
+  return {
+    database: env.MASKSWEEP_LEADERBOARD_DB ?? '/data/leaderboard.db',
+    token,
+    grpcAddress: env.MASKSWEEP_LEADERBOARD_GRPC ?? '0.0.0.0:50051',
+    httpPort,
+    httpHost: env.MASKSWEEP_LEADERBOARD_HTTP_HOST ?? '0.0.0.0',
+    tls: cert && key ? { cert, key } : undefined,
+    natsUrl: env.MASKSWEEP_NATS_URL,
+    artifactsDir: env.MASKSWEEP_ARTIFACTS,
+  };
+}

@@ -1,0 +1,129 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import {
+  createHealthClient,
+  createLeaderboardClient,
+  HealthCheckResponse_ServingStatus,
+  type LeaderboardClient,
+  type MessageInit,
+  type TrialResult,
+} from '@masksweep/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Leaderboard, startLeaderboard } from '../leaderboard.js';
+import { type ResultFixture, resultFixture as storeFixture } from '../store/fixtures.js';
+
+/** A result as a trial-runner sends it (the store's fixture allows nulls the wire does not). */
+const resultFixture = (fixture: ResultFixture) => storeFixture(fixture) as MessageInit<TrialResult>;
+
+const TOKEN = 'test-token';
+let leaderboard: Leaderboard;
+let client: LeaderboardClient;
+const writer = () => {
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${TOKEN}`);
+  return { metadata };
+};
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leaderboard-grpc-'));
+  leaderboard = await startLeaderboard({ database: join(dir, 'lb.db'), token: TOKEN });
+  client = createLeaderboardClient(`127.0.0.1:${leaderboard.grpcPort}`);
+  await client.registerSweep(
+    { namespace: 'default', sweep: 'study', specJson: '{}', trialCount: 4 },
+    writer(),
+  );
+});
+afterAll(async () => {
+  client?.close();
+  await leaderboard?.close();
+});
+
+async function refusal(call: Promise<unknown>) {
+  const error = (await call.then(
+    () => undefined,
+    (e: grpc.ServiceError) => e,
+  )) as grpc.ServiceError | undefined;
+  if (!error) throw new Error('the call was accepted');
+  return { code: error.code, details: error.details, field: error.metadata?.get('field')[0] };
+}
+
+describe('the leaderboard over gRPC on a real port', () => {
+  it('answers the health check', async () => {
+    const health = createHealthClient(`127.0.0.1:${leaderboard.grpcPort}`);
+    expect((await health.check({ service: 'masksweep.v1.Leaderboard' })).status).toBe(
+      HealthCheckResponse_ServingStatus.SERVING,
+    );
+    health.close();
+  });
+
+  it('stores a result reported twice once, and lets a later attempt supersede it', async () => {
+    const first = resultFixture({ trial: 'study-a', attempt: 1, metrics: { f1: 0.5 } });
+    expect((await client.reportResult({ result: first }, writer())).stored).toBe(true);
+    expect((await client.reportResult({ result: first }, writer())).stored).toBe(false);
+    const second = resultFixture({ trial: 'study-a', attempt: 2, metrics: { f1: 0.7 } });
+    expect((await client.reportResult({ result: second }, writer())).stored).toBe(true);
+    // an earlier attempt arriving late changes nothing
+    expect((await client.reportResult({ result: first }, writer())).stored).toBe(false);
+    const listed = await client.listResults({ sweep: 'study', configFilter: {} });
+    const rows = listed.results.filter((r) => r.trial === 'study-a');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.attempt).toBe(2);
+    expect(rows[0]?.metrics.f1).toBe(0.7);
+  });
+
+  it('refuses an unknown sweep and a malformed confusion matrix with INVALID_ARGUMENT naming the field', async () => {
+    const unknown = await refusal(
+      client.reportResult({ result: resultFixture({ sweep: 'nope', trial: 'nope-a' }) }, writer()),
+    );
+    expect(unknown.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(unknown.field).toBe('result.sweep');
+    expect(unknown.details).toMatch(/nope/);
+
+    const malformed = await refusal(
+      client.reportResult(
+        { result: resultFixture({ trial: 'study-b', counts: [1, 2, 3] }) },
+        writer(),
+      ),
+    );
+    expect(malformed.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(malformed.field).toBe('result.confusion_matrix.counts');
+  });
+
+  it('refuses writes without the token (or with a wrong one) as UNAUTHENTICATED', async () => {
+    const result = resultFixture({ trial: 'study-c' });
+    expect((await refusal(client.reportResult({ result }))).code).toBe(grpc.status.UNAUTHENTICATED);
+    const wrong = new grpc.Metadata();
+    wrong.set('authorization', 'Bearer nope');
+    expect((await refusal(client.reportResult({ result }, { metadata: wrong }))).code).toBe(
+      grpc.status.UNAUTHENTICATED,
+    );
+    expect(
+      (await refusal(client.registerSweep({ sweep: 'other', specJson: '{}', trialCount: 1 }))).code,
+    ).toBe(grpc.status.UNAUTHENTICATED);
+    const listed = await client.listResults({ sweep: 'study', configFilter: {} });
+    expect(listed.results.map((r) => r.trial)).not.toContain('study-c');
+  });
+
+  it('streams results as they are stored (WatchResults)', async () => {
+    const stream = client.watchResults({ sweep: 'study' });
+    const received: TrialResult[] = [];
+    stream.on('data', (result: TrialResult) => received.push(result));
+    stream.on('error', () => {});
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await client.reportResult({ result: resultFixture({ trial: 'study-d', seed: 1 }) }, writer());
+    await expect.poll(() => received.map((r) => r.trial), { timeout: 5_000 }).toEqual(['study-d']);
+    stream.cancel();
+  });
+
+  it('summarises over seeds and compares two configs on the same samples', async () => {
+    const summary = await client.getSweepSummary({ sweep: 'study' });
+    expect(summary.resultCount).toBeGreaterThan(0);
+    expect(summary.configs[0]?.metrics.f1?.n).toBeGreaterThan(0);
+    const bad = await refusal(
+      client.compareConfigs({ sweep: 'study', configKeyA: 'nope', configKeyB: 'nope' }),
+    );
+    expect(bad.field).toBe('config_key_a');
+  });
+});

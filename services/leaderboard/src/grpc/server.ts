@@ -1,0 +1,215 @@
+/**
+ * The leaderboard's gRPC face: leaderboard.proto over the store, the standard health
+ * service beside it, bearer-token checks on writes, TLS when a certificate is given.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import {
+  HEALTH_SERVICE_NAME,
+  HealthCheckResponse_ServingStatus,
+  type HealthServer,
+  HealthService,
+  LEADERBOARD_SERVICE_NAME,
+  type LeaderboardServer,
+  LeaderboardService,
+} from '@masksweep/proto';
+import { LeaderboardError, NotFoundError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { Store } from '../store/store.js';
+
+export interface GrpcServerOptions {
+  store: Store;
+  /** Writes (RegisterSweep, ReportResult) need `authorization: Bearer <token>`. */
+  token: string;
+  /** host:port to bind. @default '127.0.0.1:0' */
+  address?: string;
+  /** PEM certificate chain and key: TLS instead of plain text. */
+  tls?: { cert: Buffer; key: Buffer };
+  metrics?: Metrics;
+}
+
+export interface GrpcServer {
+  readonly port: number;
+  /** Stops accepting calls and ends open streams. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_NAMESPACE = 'default';
+
+export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
+  const { store, metrics } = options;
+  if (!options.token) throw new Error('token: the leaderboard needs a write token');
+  const expected = Buffer.from(`Bearer ${options.token}`);
+  const authorized = (call: grpc.ServerUnaryCall<unknown, unknown>) => {
+    const given = Buffer.from(String(call.metadata.get('authorization')[0] ?? ''));
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+  const streams = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+
+  /** One unary handler: timing, error mapping and, for writes, the token check. */
+  function unary<Req, Res>(
+    route: string,
+    handle: (request: Req) => Res,
+    write = false,
+  ): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const started = performance.now();
+      let code = grpc.status.OK;
+      try {
+        if (write && !authorized(call as grpc.ServerUnaryCall<unknown, unknown>)) {
+          code = grpc.status.UNAUTHENTICATED;
+          callback({ code, details: 'authorization: a bearer token is needed for writes' });
+          return;
+        }
+        callback(null, handle(call.request));
+      } catch (error) {
+        const serviceError = toServiceError(error);
+        code = serviceError.code;
+        callback(serviceError);
+      } finally {
+        metrics?.requestDuration.observe(
+          { transport: 'grpc', route, status: grpc.status[code] },
+          (performance.now() - started) / 1000,
+        );
+      }
+    };
+  }
+
+  const leaderboard: LeaderboardServer = {
+    registerSweep: unary(
+      'RegisterSweep',
+      (request) => store.registerSweep(withNamespace(request)),
+      true,
+    ),
+    reportResult: unary(
+      'ReportResult',
+      (request) => {
+        if (!request.result) throw new LeaderboardError('result', 'is required');
+        return store.reportResult(withNamespace(request.result));
+      },
+      true,
+    ),
+    listResults: unary('ListResults', (request) => store.listResults(withNamespace(request))),
+    getSweepSummary: unary('GetSweepSummary', (request) =>
+      store.getSweepSummary(withNamespace(request)),
+    ),
+    compareConfigs: unary('CompareConfigs', (request) =>
+      store.compareConfigs(withNamespace(request)),
+    ),
+    watchResults: (call) => {
+      const request = withNamespace(call.request);
+      let sequence = request.sinceSequence;
+      if (sequence === 0 && request.sweep)
+        sequence = store.latestSequence(request.namespace, request.sweep);
+      const sendNew = () => {
+        try {
+          for (;;) {
+            const results = store.resultsSince(sequence, {
+              namespace: request.namespace,
+              sweep: request.sweep || undefined,
+            });
+            for (const result of results) {
+              call.write(result);
+              sequence = result.sequence;
+            }
+            if (results.length === 0) return;
+          }
+        } catch (error) {
+          call.emit('error', toServiceError(error));
+        }
+      };
+      streams.add(call as grpc.ServerWritableStream<unknown, unknown>);
+      const unsubscribe = store.subscribe((change) => {
+        if (
+          change.type === 'result' &&
+          change.namespace === request.namespace &&
+          (!request.sweep || change.sweep === request.sweep)
+        )
+          sendNew();
+      });
+      const stop = () => {
+        unsubscribe();
+        streams.delete(call as grpc.ServerWritableStream<unknown, unknown>);
+      };
+      call.on('cancelled', stop);
+      call.on('close', stop);
+      if (request.sinceSequence > 0) sendNew();
+    },
+  };
+
+  const serving = (service: string) =>
+    service === '' || service === LEADERBOARD_SERVICE_NAME || service === HEALTH_SERVICE_NAME;
+  const health: HealthServer = {
+    check: (call, callback) => {
+      if (!serving(call.request.service)) {
+        callback({
+          code: grpc.status.NOT_FOUND,
+          details: `service ${call.request.service} is not served here`,
+        });
+        return;
+      }
+      callback(null, { status: HealthCheckResponse_ServingStatus.SERVING });
+    },
+    watch: (call) => {
+      call.write({
+        status: serving(call.request.service)
+          ? HealthCheckResponse_ServingStatus.SERVING
+          : HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN,
+      });
+      streams.add(call as grpc.ServerWritableStream<unknown, unknown>);
+      call.on('cancelled', () =>
+        streams.delete(call as grpc.ServerWritableStream<unknown, unknown>),
+      );
+    },
+  };
+
+  const server = new grpc.Server();
+  server.addService(LeaderboardService, leaderboard);
+  server.addService(HealthService, health);
+  const credentials = options.tls
+    ? grpc.ServerCredentials.createSsl(null, [
+        { cert_chain: options.tls.cert, private_key: options.tls.key },
+      ])
+    : grpc.ServerCredentials.createInsecure();
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(options.address ?? '127.0.0.1:0', credentials, (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const stream of streams) stream.end();
+        streams.clear();
+        server.tryShutdown(() => resolve());
+        // Calls still open after a grace period are cut.
+        setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2_000).unref();
+      }),
+  };
+}
+
+function withNamespace<T extends { namespace: string }>(request: T): T {
+  return request.namespace ? request : { ...request, namespace: DEFAULT_NAMESPACE };
+}
+
+/** Store errors name the field: INVALID_ARGUMENT or NOT_FOUND with `field` in the trailers. */
+function toServiceError(error: unknown): grpc.StatusObject {
+  if (error instanceof LeaderboardError) {
+    const metadata = new grpc.Metadata();
+    metadata.set('field', error.field);
+    return {
+      code: error instanceof NotFoundError ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT,
+      details: error.message,
+      metadata,
+    };
+  }
+  return {
+    code: grpc.status.INTERNAL,
+    details: (error as Error).message ?? String(error),
+    metadata: new grpc.Metadata(),
+  };
+}

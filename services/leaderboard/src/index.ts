@@ -1,0 +1,26 @@
+export { ConfigError, leaderboardConfig } from './config.js';
+export {
+  InvalidMetricEventError,
+  InvalidRequestError,
+  InvalidResultError,
+  LeaderboardError,
+  NotFoundError,
+} from './errors.js';
+export { type GrpcServer, type GrpcServerOptions, startGrpcServer } from './grpc/server.js';
+export { ingestMetrics, type MetricIngestOptions } from './ingest.js';
+export { type Leaderboard, type LeaderboardOptions, startLeaderboard } from './leaderboard.js';
+export { Metrics } from './metrics.js';
+export { SCHEMA_VERSION, SchemaTooNewError } from './store/schema.js';
+export { openStore, Store, type StoreListener, type StoreOptions } from './store/store.js';
+export * from './store/types.js';
+export { configLabel, interval, score } from './web/format.js';
+export {
+  type HeatMap,
+  heatStep,
+  maskHeatMap,
+  maskTables,
+  methodAugmentationTables,
+  type PaperTable,
+  type PaperTableRow,
+} from './web/paper-tables.js';
+export { createWebServer, type WebServer, type WebServerOptions } from './web/server.js';

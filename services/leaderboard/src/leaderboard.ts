@@ -1,0 +1,85 @@
+/**
+ * One leaderboard process: the SQLite store, the gRPC server, the web view and, with a NATS
+ * address, the durable consumer of metric curves. `masksweep run` starts it in-process;
+ * `masksweep-leaderboard` (main.ts) starts it as a service.
+ */
+import { connectBus, ensureStream } from '@masksweep/bus';
+import type { NatsConnection } from 'nats';
+import { type GrpcServer, startGrpcServer } from './grpc/server.js';
+import { ingestMetrics } from './ingest.js';
+import { Metrics } from './metrics.js';
+import { openStore, type Store } from './store/store.js';
+import { createWebServer, type WebServer } from './web/server.js';
+
+export interface LeaderboardOptions {
+  /** The SQLite file. */
+  database: string;
+  /** The bearer token that writes need. */
+  token: string;
+  /** host:port of the gRPC server. @default '127.0.0.1:0' */
+  grpcAddress?: string;
+  /** Port of the web view (0: any free one). @default 0 */
+  httpPort?: number;
+  /** @default '127.0.0.1' */
+  httpHost?: string;
+  tls?: { cert: Buffer; key: Buffer };
+  /** Metric curves are read from this NATS when given. */
+  natsUrl?: string;
+  /** The artifact store, for Grad-CAM images in the web view. */
+  artifactsDir?: string;
+  log?: (line: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface Leaderboard {
+  readonly store: Store;
+  readonly grpcPort: number;
+  readonly webUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startLeaderboard(options: LeaderboardOptions): Promise<Leaderboard> {
+  const metrics = new Metrics();
+  const store = openStore({ path: options.database, metrics });
+  let grpc: GrpcServer | undefined;
+  let web: WebServer | undefined;
+  let connection: NatsConnection | undefined;
+  try {
+    grpc = await startGrpcServer({
+      store,
+      metrics,
+      token: options.token,
+      address: options.grpcAddress,
+      tls: options.tls,
+    });
+    web = await createWebServer({
+      store,
+      metrics,
+      port: options.httpPort ?? 0,
+      host: options.httpHost,
+      artifactsDir: options.artifactsDir,
+    });
+    let stopIngest = async () => {};
+    if (options.natsUrl) {
+      connection = await connectBus({ servers: options.natsUrl, name: 'leaderboard' });
+      await ensureStream(connection);
+      const consumer = await ingestMetrics({ connection, store, log: options.log });
+      stopIngest = () => consumer.stop();
+    }
+    const [grpcServer, webServer, natsConnection] = [grpc, web, connection];
+    return {
+      store,
+      grpcPort: grpcServer.port,
+      webUrl: webServer.url,
+      close: async () => {
+        await stopIngest();
+        await natsConnection?.drain();
+        await Promise.all([grpcServer.close(), webServer.close()]);
+        store.close();
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled([grpc?.close(), web?.close(), connection?.close()]);
+    store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,32 @@
+/** `masksweep-leaderboard`: the leaderboard as a service, configured by the environment. */
+import { ConfigError, leaderboardConfig } from './config.js';
+import { startLeaderboard } from './leaderboard.js';
+
+const log = (line: string, fields: Record<string, unknown> = {}) =>
+  process.stderr.write(
+    `${JSON.stringify({ time: new Date().toISOString(), msg: line, ...fields })}\n`,
+  );
+
+export async function main(): Promise<number> {
+  let options: ReturnType<typeof leaderboardConfig>;
+  try {
+    options = leaderboardConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`masksweep-leaderboard: ${error.message}\n`);
+    return 2;
+  }
+  const leaderboard = await startLeaderboard({ ...options, log });
+  log('leaderboard started', {
+    grpcPort: leaderboard.grpcPort,
+    web: leaderboard.webUrl,
+    database: options.database,
+    nats: options.natsUrl ?? null,
+  });
+  await new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
+  });
+  await leaderboard.close();
+  log('leaderboard stopped');
+  return 0;
+}

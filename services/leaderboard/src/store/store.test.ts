@@ -1,0 +1,603 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { LeaderboardError } from '../errors.js';
+import { Metrics } from '../metrics.js';
+import { resultFixture } from './fixtures.js';
+import { openStore, type Store } from './store.js';
+import type { MetricEvent, StoreChange, TrialResult, TrialResultInput } from './types.js';
+
+let dir: string;
+let store: Store;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'leaderboard-store-'));
+  store = openStore({ path: join(dir, 'leaderboard.db') });
+  store.registerSweep({ namespace: 'default', sweep: 'study', specJson: '{}', trialCount: 10 });
+});
+
+afterEach(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function refusal(action: () => unknown): { field: string; message: string; name: string } {
+  try {
+    action();
+  } catch (error) {
+    const { field, message, name } = error as LeaderboardError;
+    return { field, message, name };
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('registerSweep', () => {
+  it('creates a sweep once and keeps its creation time on re-registration', () => {
+    const request = { namespace: 'lab', sweep: 'masks', specJson: '{"a":1}', trialCount: 3 };
+    expect(store.registerSweep(request)).toEqual({ created: true });
+    const created = store.getSweep('lab', 'masks');
+    expect(store.registerSweep({ ...request, trialCount: 5 })).toEqual({ created: false });
+    expect(store.getSweep('lab', 'masks')).toEqual({ ...created, trialCount: 5 });
+    expect(store.listSweeps().map((s) => s.sweep)).toContain('masks');
+  });
+
+  it('refuses a spec that is not a JSON object, naming spec_json', () => {
+    const error = refusal(() =>
+      store.registerSweep({ namespace: 'lab', sweep: 'x', specJson: '[1]', trialCount: 1 }),
+    );
+    expect(error).toMatchObject({ name: 'InvalidRequestError', field: 'spec_json' });
+  });
+});
+
+describe('reportResult validation', () => {
+  const cases: Array<[string, (r: TrialResultInput) => void, string, RegExp]> = [
+    ['unknown sweep', (r) => (r.sweep = 'nope'), 'result.sweep', /"nope" is not registered/],
+    ['missing trial', (r) => (r.trial = ''), 'result.trial', /non-empty string, got ""/],
+    [
+      'trial longer than 253',
+      (r) => (r.trial = 'x'.repeat(254)),
+      'result.trial',
+      /at most 253 characters, got 254/,
+    ],
+    [
+      'counts of the wrong length',
+      (r) => (r.confusionMatrix = { numClasses: 2, counts: [1, 2, 3] }),
+      'result.confusion_matrix.counts',
+      /num_classes² = 4 entries, got 3/,
+    ],
+    [
+      'a negative count',
+      (r) => (r.confusionMatrix = { numClasses: 2, counts: [1, -2, 3, 4] }),
+      'result.confusion_matrix.counts[1]',
+      /got -2/,
+    ],
+    [
+      'a fractional count',
+      (r) => (r.confusionMatrix = { numClasses: 2, counts: [1, 2, 3.5, 4] }),
+      'result.confusion_matrix.counts[2]',
+      /got 3.5/,
+    ],
+    [
+      'one class',
+      (r) => (r.confusionMatrix = { numClasses: 1, counts: [1] }),
+      'result.confusion_matrix.num_classes',
+      /\[2, 1000\], got 1/,
+    ],
+    [
+      'no confusion matrix',
+      (r) => (r.confusionMatrix = null),
+      'result.confusion_matrix',
+      /required/,
+    ],
+    ['no config', (r) => (r.config = undefined), 'result.config', /required/],
+    [
+      'a config that is not JSON',
+      (r) => ((r.config as { configJson: string }).configJson = '{nope'),
+      'result.config.config_json',
+      /must be JSON/,
+    ],
+    [
+      'a label out of range',
+      (r) => (r.predictions = [{ sampleId: 'a', label: 2, predicted: 0, probabilities: [] }]),
+      'result.predictions[0].label',
+      /\[0, 1\], got 2/,
+    ],
+    [
+      'a repeated sample',
+      (r) =>
+        (r.predictions = [
+          { sampleId: 'a', label: 1, predicted: 0, probabilities: [] },
+          { sampleId: 'a', label: 1, predicted: 1, probabilities: [] },
+        ]),
+      'result.predictions[1].sample_id',
+      /repeats sample "a"/,
+    ],
+    [
+      'probabilities of the wrong length',
+      (r) => (r.predictions = [{ sampleId: 'a', label: 1, predicted: 0, probabilities: [0.5] }]),
+      'result.predictions[0].probabilities',
+      /got 1/,
+    ],
+    [
+      'a metric that is not finite',
+      (r) => (r.metrics = { f1: Number.NaN }),
+      'result.metrics.f1',
+      /finite number, got NaN/,
+    ],
+    [
+      'a metric name with a quote',
+      (r) => (r.metrics = { 'f1"': 0.5 }),
+      'result.metrics',
+      /got "f1\\""/,
+    ],
+    ['a negative attempt', (r) => (r.attempt = -1), 'result.attempt', /got -1/],
+    [
+      'a negative duration',
+      (r) => (r.durationSeconds = -3),
+      'result.duration_seconds',
+      />= 0, got -3/,
+    ],
+  ];
+  it.each(cases)('refuses %s', (_name, spoil, field, message) => {
+    const result = resultFixture();
+    spoil(result);
+    const error = refusal(() => store.reportResult(result));
+    expect(error.name).toBe('InvalidResultError');
+    expect(error.field).toBe(field);
+    expect(error.message).toMatch(message);
+    expect(error.message.startsWith(`${field}: `)).toBe(true);
+    expect(store.listResults({ namespace: 'default' }).totalCount).toBe(0);
+  });
+
+  it('accepts any non-empty trial name and returns it unchanged', () => {
+    const trial = '<script>alert(1)</script> & "quotes"';
+    expect(store.reportResult(resultFixture({ trial })).stored).toBe(true);
+    expect(store.getResult('default', trial)?.trial).toBe(trial);
+  });
+});
+
+describe('reportResult idempotency and attempts', () => {
+  const prediction = (sampleId: string, predicted: number) => ({
+    sampleId,
+    label: 1,
+    predicted,
+    probabilities: [1 - predicted, predicted],
+  });
+
+  it('stores one row for the same (trial, attempt) reported twice', () => {
+    const metrics = new Metrics();
+    const counted = openStore({ path: join(dir, 'leaderboard.db'), metrics });
+    const result = resultFixture({ trial: 't1', predictions: [prediction('a', 1)] });
+    expect(counted.reportResult(result)).toEqual({ stored: true });
+    expect(counted.reportResult(result)).toEqual({ stored: false });
+    const listed = counted.listResults({ namespace: 'default', sweep: 'study' });
+    expect(listed.totalCount).toBe(1);
+    expect(counted.getResult('default', 't1')?.predictions).toHaveLength(1);
+    counted.close();
+  });
+
+  it('replaces the row, predictions and artifacts with a later attempt', () => {
+    store.reportResult(
+      resultFixture({
+        trial: 't1',
+        attempt: 1,
+        metrics: { f1: 0.1 },
+        predictions: [prediction('a', 0), prediction('b', 0)],
+        artifacts: [{ name: 'gradcam/a.png', uri: 'a.png', mediaType: 'image/png' }],
+      }),
+    );
+    const first = store.getResult('default', 't1') as TrialResult;
+    expect(
+      store.reportResult(
+        resultFixture({
+          trial: 't1',
+          attempt: 2,
+          metrics: { f1: 0.9 },
+          predictions: [prediction('c', 1)],
+        }),
+      ),
+    ).toEqual({ stored: true });
+    const second = store.getResult('default', 't1') as TrialResult;
+    expect(second.attempt).toBe(2);
+    expect(second.metrics).toEqual({ f1: 0.9 });
+    expect(second.predictions).toEqual([prediction('c', 1)]);
+    expect(second.artifacts).toEqual([]);
+    expect(second.sequence).toBeGreaterThan(first.sequence);
+    expect(store.listResults({ namespace: 'default' }).totalCount).toBe(1);
+  });
+
+  it('ignores an earlier attempt that arrives after a later one', () => {
+    store.reportResult(resultFixture({ trial: 't1', attempt: 3, metrics: { f1: 0.9 } }));
+    expect(
+      store.reportResult(resultFixture({ trial: 't1', attempt: 2, metrics: { f1: 0.1 } })),
+    ).toEqual({ stored: false });
+    expect(store.getResult('default', 't1')?.metrics.f1).toBe(0.9);
+  });
+
+  it('refuses a later attempt that changes the trial config', () => {
+    store.reportResult(resultFixture({ trial: 't1', attempt: 1, seed: 0 }));
+    const error = refusal(() =>
+      store.reportResult(resultFixture({ trial: 't1', attempt: 2, maskType: 'mesh' })),
+    );
+    expect(error.field).toBe('result.config.config_key');
+    expect(store.getResult('default', 't1')?.attempt).toBe(1);
+  });
+
+  it('round-trips every field of a result', () => {
+    const input = resultFixture({
+      trial: 't1',
+      predictions: [prediction('b', 1), prediction('a', 0)],
+      artifacts: [
+        { name: 'gradcam/b.png', uri: 't1/gradcam/b.png', mediaType: 'image/png' },
+        { name: 'report', uri: 'https://example.org/r', mediaType: 'text/html' },
+      ],
+    });
+    store.reportResult(input);
+    const stored = store.getResult('default', 't1');
+    expect(stored).toEqual({
+      ...input,
+      predictions: [prediction('a', 0), prediction('b', 1)],
+      sequence: 1,
+    });
+  });
+
+  it('tells listeners after the commit, with the new sequence', () => {
+    const changes: StoreChange[] = [];
+    const seen: Array<number | undefined> = [];
+    const unsubscribe = store.subscribe((change) => {
+      changes.push(change);
+      if (change.type === 'result') seen.push(store.getResult('default', change.trial)?.sequence);
+    });
+    store.reportResult(resultFixture({ trial: 't1' }));
+    store.reportResult(resultFixture({ trial: 't1' }));
+    store.reportResult(resultFixture({ trial: 't2' }));
+    unsubscribe();
+    store.reportResult(resultFixture({ trial: 't3' }));
+    expect(changes).toEqual([
+      { type: 'result', namespace: 'default', sweep: 'study', trial: 't1', sequence: 1 },
+      { type: 'result', namespace: 'default', sweep: 'study', trial: 't2', sequence: 2 },
+    ]);
+    expect(seen).toEqual([1, 2]);
+    expect(
+      store.resultsSince(1, { namespace: 'default', sweep: 'study' }).map((r) => r.trial),
+    ).toEqual(['t2', 't3']);
+  });
+});
+
+describe('insertMetricEvents', () => {
+  const event = (step: number, values: Record<string, number>, trial = 't1'): MetricEvent => ({
+    namespace: 'default',
+    sweep: 'study',
+    trial,
+    attempt: 1,
+    stage: 2,
+    kind: 1,
+    step,
+    epoch: 0,
+    values,
+    wallTimeMs: 1000 + step,
+  });
+
+  it('stores each point once and counts only the new ones', () => {
+    expect(
+      store.insertMetricEvents([event(0, { loss: 1, lr: 0.1 }), event(1, { loss: 0.5 })]),
+    ).toBe(3);
+    expect(store.insertMetricEvents([event(1, { loss: 0.5 }), event(2, { loss: 0.25 })])).toBe(1);
+    const curve = store.metricCurve({ namespace: 'default', trial: 't1', names: ['loss'] });
+    expect(curve.map((p) => [p.step, p.value])).toEqual([
+      [0, 1],
+      [1, 0.5],
+      [2, 0.25],
+    ]);
+    const later = store.metricCurve({ namespace: 'default', trial: 't1', sinceId: curve[1]?.id });
+    expect(later.map((p) => p.step)).toEqual([2]);
+  });
+
+  it('keeps NaN of a diverged run', () => {
+    store.insertMetricEvents([event(0, { loss: Number.NaN })]);
+    expect(store.metricCurve({ namespace: 'default', trial: 't1' })[0]?.value).toBeNaN();
+  });
+
+  it('refuses a batch with one bad event and stores none of it', () => {
+    const bad = { ...event(1, { loss: 1 }), stage: 7 };
+    const error = refusal(() => store.insertMetricEvents([event(0, { loss: 1 }), bad]));
+    expect(error).toMatchObject({ name: 'InvalidMetricEventError', field: 'events[1].stage' });
+    expect(error.message).toMatch(/got 7/);
+    expect(store.metricCurve({ namespace: 'default', trial: 't1' })).toEqual([]);
+  });
+
+  it('lists the trials of a sweep by their latest point', () => {
+    store.insertMetricEvents([event(0, { loss: 1 }, 'a'), event(0, { loss: 1 }, 'b')]);
+    store.insertMetricEvents([event(1, { loss: 1 }, 'a')]);
+    expect(store.recentCurveTrials({ namespace: 'default', sweep: 'study', limit: 5 })).toEqual([
+      'a',
+      'b',
+    ]);
+    const points = store.sweepPointsSince({ namespace: 'default', sweep: 'study', sinceId: 0 });
+    expect(points.map((p) => p.trial)).toEqual(['a', 'b', 'a']);
+  });
+
+  it('notifies with the sweeps that got points', () => {
+    const changes: StoreChange[] = [];
+    store.subscribe((change) => changes.push(change));
+    store.insertMetricEvents([event(0, { loss: 1 })]);
+    store.insertMetricEvents([event(0, { loss: 1 })]);
+    expect(changes).toEqual([
+      { type: 'metrics', sweeps: [{ namespace: 'default', sweep: 'study' }], lastPointId: 1 },
+    ]);
+  });
+});
+
+describe('listResults', () => {
+  it('pages through every result in sort order, whatever the page size and sort', () => {
+    const metricValue = fc.option(fc.constantFrom(0.1, 0.5, 0.5, 0.9, 0.25), { nil: undefined });
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ f1: metricValue, recall: metricValue, finished: fc.nat(5) }), {
+          minLength: 0,
+          maxLength: 30,
+        }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.constantFrom('f1', 'recall', 'trial', 'finished_at', 'macro_f1'),
+        fc.boolean(),
+        (rows, pageSize, sortBy, ascending) => {
+          const sweep = `p${Math.random().toString(36).slice(2)}`;
+          store.registerSweep({ namespace: 'default', sweep, specJson: '{}', trialCount: 0 });
+          const expected = rows.map((row, i) => {
+            const metrics: Record<string, number> = {};
+            if (row.f1 !== undefined) metrics.f1 = row.f1;
+            if (row.recall !== undefined) metrics.recall = metrics.macro_f1 = row.recall;
+            const trial = `${sweep}-${String(i).padStart(2, '0')}`;
+            store.reportResult(
+              resultFixture({ sweep, trial, seed: i, metrics, finishedAtMs: row.finished }),
+            );
+            const key: number | string =
+              sortBy === 'trial'
+                ? trial
+                : sortBy === 'finished_at'
+                  ? row.finished
+                  : (metrics[sortBy] ?? Number.NEGATIVE_INFINITY);
+            return { trial, key };
+          });
+          const sign = ascending ? 1 : -1;
+          expected.sort((x, y) =>
+            x.key < y.key
+              ? -sign
+              : x.key > y.key
+                ? sign
+                : x.trial < y.trial
+                  ? -sign
+                  : x.trial > y.trial
+                    ? sign
+                    : 0,
+          );
+          const seen: string[] = [];
+          let pageToken = '';
+          let pages = 0;
+          do {
+            pages += 1;
+            expect(pages).toBeLessThanOrEqual(rows.length + 1);
+            const page = store.listResults({
+              namespace: 'default',
+              sweep,
+              sortBy,
+              ascending,
+              pageSize,
+              pageToken,
+            });
+            expect(page.totalCount).toBe(rows.length);
+            expect(page.results.length).toBeLessThanOrEqual(pageSize);
+            seen.push(...page.results.map((r) => r.trial));
+            pageToken = page.nextPageToken;
+          } while (pageToken !== '');
+          expect(seen).toEqual(expected.map((e) => e.trial));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('filters on config paths, comparing values as text', () => {
+    store.reportResult(resultFixture({ trial: 'a', maskType: 'mesh', maskRatio: 0.7 }));
+    store.reportResult(resultFixture({ trial: 'b', maskType: 'mesh', maskRatio: 0.5 }));
+    store.reportResult(resultFixture({ trial: 'c', maskType: 'random', maskRatio: 0.7 }));
+    store.reportResult(
+      resultFixture({ trial: 'd', method: 'simclr', maskType: '', learningRate: 0.00001 }),
+    );
+    const trials = (configFilter: Record<string, string>) =>
+      store
+        .listResults({ namespace: 'default', configFilter, sortBy: 'trial', ascending: true })
+        .results.map((r) => r.trial);
+    expect(trials({ 'mask.type': 'mesh' })).toEqual(['a', 'b']);
+    expect(trials({ 'mask.type': 'mesh', 'mask.ratio': '0.7' })).toEqual(['a']);
+    expect(trials({ 'mask.ratio': '0.70' })).toEqual([]);
+    expect(trials({ method: 'simclr' })).toEqual(['d']);
+    expect(trials({ 'finetune.lr': '0.00001' })).toEqual(['d']);
+    expect(trials({ 'finetune.freezeEncoder': 'false' })).toEqual(['a', 'b', 'c', 'd']);
+    expect(trials({ 'augmentation.type': 'mixup' })).toEqual([]);
+    expect(
+      store.listResults({ namespace: 'default', configFilter: { 'mask.type': 'mesh' } }).totalCount,
+    ).toBe(2);
+  });
+
+  it('returns predictions only when asked', () => {
+    const predictions = [{ sampleId: 'x', label: 1, predicted: 1, probabilities: [] }];
+    store.reportResult(resultFixture({ trial: 'a', predictions }));
+    expect(store.listResults({ namespace: 'default' }).results[0]?.predictions).toEqual([]);
+    expect(
+      store.listResults({ namespace: 'default', includePredictions: true }).results[0]?.predictions,
+    ).toEqual(predictions);
+  });
+
+  it('refuses bad page sizes, tokens, filters and sorts, naming the field', () => {
+    const list = (request: object) => () => store.listResults({ namespace: 'default', ...request });
+    expect(refusal(list({ pageSize: 1001 }))).toMatchObject({
+      name: 'InvalidRequestError',
+      field: 'page_size',
+    });
+    expect(refusal(list({ pageSize: 2.5 })).message).toMatch(/page_size: .*got 2.5/);
+    expect(refusal(list({ pageSize: -1 })).field).toBe('page_size');
+    expect(refusal(list({ pageToken: 'not a token!' })).field).toBe('page_token');
+    expect(refusal(list({ pageToken: Buffer.from('{"x":1}').toString('base64url') })).field).toBe(
+      'page_token',
+    );
+    expect(refusal(list({ configFilter: { "mask.type') OR 1=1 --": 'x' } })).field).toBe(
+      "config_filter.mask.type') OR 1=1 --",
+    );
+    expect(refusal(list({ sortBy: 'f1"; DROP TABLE results' })).field).toBe('sort_by');
+
+    for (let i = 0; i < 3; i++) store.reportResult(resultFixture({ trial: `t${i}`, seed: i }));
+    const { nextPageToken } = store.listResults({ namespace: 'default', pageSize: 1 });
+    expect(nextPageToken).not.toBe('');
+    expect(
+      refusal(list({ pageSize: 1, sortBy: 'recall', pageToken: nextPageToken })).message,
+    ).toMatch(/another listing/);
+  });
+});
+
+describe('getSweepSummary', () => {
+  it('summarises each config over its seeds with a Student-t interval', () => {
+    [0.5, 0.6, 0.7].forEach((f1, seed) => {
+      store.reportResult(resultFixture({ trial: `a${seed}`, seed, metrics: { f1 } }));
+    });
+    store.reportResult(resultFixture({ trial: 'b0', maskType: 'mesh', metrics: { f1: 0.8 } }));
+    const summary = store.getSweepSummary({ namespace: 'default', sweep: 'study' });
+    expect(summary.resultCount).toBe(4);
+    const random = summary.configs.find((c) => c.config.maskType === 'random');
+    const f1 = random?.metrics.f1;
+    expect(random?.seeds).toEqual([0, 1, 2]);
+    expect(random?.trials).toEqual(['a0', 'a1', 'a2']);
+    expect(f1?.n).toBe(3);
+    expect(f1?.mean).toBeCloseTo(0.6, 12);
+    expect(f1?.std).toBeCloseTo(0.1, 12);
+    const halfWidth = (4.302653 * 0.1) / Math.sqrt(3);
+    expect(f1?.ciLow).toBeCloseTo(0.6 - halfWidth, 5);
+    expect(f1?.ciHigh).toBeCloseTo(0.6 + halfWidth, 5);
+    expect(JSON.parse(random?.config.configJson ?? '{}')).not.toHaveProperty('seed');
+
+    const mesh = summary.configs.find((c) => c.config.maskType === 'mesh')?.metrics.f1;
+    expect(mesh?.n).toBe(1);
+    expect(mesh?.mean).toBe(0.8);
+    expect(mesh?.std).toBeNaN();
+    expect(mesh?.ciLow).toBeNaN();
+  });
+
+  it('follows new and superseding results', () => {
+    store.reportResult(resultFixture({ trial: 'a0', seed: 0, metrics: { f1: 0.5 } }));
+    const before = store.getSweepSummary({ namespace: 'default', sweep: 'study' });
+    expect(store.getSweepSummary({ namespace: 'default', sweep: 'study' })).toBe(before);
+    store.reportResult(resultFixture({ trial: 'a1', seed: 1, metrics: { f1: 0.7 } }));
+    expect(
+      store.getSweepSummary({ namespace: 'default', sweep: 'study' }).configs[0]?.metrics.f1?.mean,
+    ).toBeCloseTo(0.6);
+    store.reportResult(resultFixture({ trial: 'a1', attempt: 2, seed: 1, metrics: { f1: 0.9 } }));
+    const after = store.getSweepSummary({ namespace: 'default', sweep: 'study' });
+    expect(after.configs[0]?.metrics.f1?.mean).toBeCloseTo(0.7);
+    expect(after.resultCount).toBe(2);
+  });
+
+  it('refuses an unknown sweep and a bad confidence', () => {
+    expect(
+      refusal(() => store.getSweepSummary({ namespace: 'default', sweep: 'x' })),
+    ).toMatchObject({
+      name: 'NotFoundError',
+      field: 'sweep',
+    });
+    expect(
+      refusal(() =>
+        store.getSweepSummary({ namespace: 'default', sweep: 'study', confidence: 1.5 }),
+      ).field,
+    ).toBe('confidence');
+  });
+});
+
+describe('compareConfigs', () => {
+  // 20 paired samples: s00 only A gets right, s01-s06 only B, the rest both.
+  const labels = Array.from({ length: 20 }, (_, i) => (i < 10 ? 1 : 0));
+  const predictionsA = labels.map((label, i) => (i >= 1 && i <= 6 ? 1 - label : label));
+  const predictionsB = labels.map((label, i) => (i === 0 ? 1 - label : label));
+  const toPredictions = (predicted: number[], extra: string[] = []) => [
+    ...predicted.map((p, i) => ({
+      sampleId: `s${String(i).padStart(2, '0')}`,
+      label: labels[i] as number,
+      predicted: p,
+      probabilities: [],
+    })),
+    ...extra.map((sampleId) => ({ sampleId, label: 0, predicted: 0, probabilities: [] })),
+  ];
+
+  beforeEach(() => {
+    store.reportResult(
+      resultFixture({
+        trial: 'a',
+        maskType: 'random',
+        predictions: toPredictions(predictionsA, ['only-a']),
+      }),
+    );
+    store.reportResult(
+      resultFixture({ trial: 'b', maskType: 'mesh', predictions: toPredictions(predictionsB) }),
+    );
+  });
+  const keys = () => {
+    const configs = store.getSweepSummary({ namespace: 'default', sweep: 'study' }).configs;
+    const key = (maskType: string) =>
+      configs.find((c) => c.config.maskType === maskType)?.config.configKey as string;
+    return { configKeyA: key('random'), configKeyB: key('mesh') };
+  };
+
+  it("gives McNemar's exact p-value and the paired difference", () => {
+    const response = store.compareConfigs({
+      namespace: 'default',
+      sweep: 'study',
+      ...keys(),
+      seed: 7,
+      resamples: 500,
+    });
+    expect(response.pairedSamples).toBe(20);
+    expect(response.onlyACorrect).toBe(1);
+    expect(response.onlyBCorrect).toBe(6);
+    expect(response.mcnemarPValue).toBeCloseTo(0.125, 12);
+    // A: TP 4, FN 6, FP 0 -> F1 4/7; B: TP 9, FN 1 -> F1 18/19.
+    expect(response.difference).toBeCloseTo(4 / 7 - 18 / 19, 12);
+    expect(response.ciLow).toBeLessThanOrEqual(response.difference);
+    expect(response.ciHigh).toBeGreaterThanOrEqual(response.difference);
+    expect(response.ciLow).toBeLessThan(response.ciHigh);
+  });
+
+  it('gives the same interval for the same seed and another for another seed', () => {
+    const request = { namespace: 'default', sweep: 'study', ...keys(), resamples: 300 };
+    const first = store.compareConfigs({ ...request, seed: 1 });
+    expect(store.compareConfigs({ ...request, seed: 1 })).toEqual(first);
+    const other = store.compareConfigs({ ...request, seed: 2 });
+    expect([other.ciLow, other.ciHigh]).not.toEqual([first.ciLow, first.ciHigh]);
+    expect(store.compareConfigs({ ...request, metric: 'recall', seed: 1 }).difference).toBeCloseTo(
+      0.4 - 0.9,
+      12,
+    );
+  });
+
+  it('refuses unknown configs, metrics and disagreeing labels', () => {
+    const request = { namespace: 'default', sweep: 'study', ...keys() };
+    expect(refusal(() => store.compareConfigs({ ...request, configKeyA: 'cfg-x' }))).toMatchObject({
+      name: 'NotFoundError',
+      field: 'config_key_a',
+    });
+    expect(refusal(() => store.compareConfigs({ ...request, configKeyB: 'cfg-y' })).field).toBe(
+      'config_key_b',
+    );
+    expect(refusal(() => store.compareConfigs({ ...request, metric: 'auc' })).field).toBe('metric');
+    store.reportResult(
+      resultFixture({
+        trial: 'b',
+        attempt: 2,
+        maskType: 'mesh',
+        predictions: [{ sampleId: 's03', label: 0, predicted: 0, probabilities: [] }],
+      }),
+    );
+    const error = refusal(() => store.compareConfigs(request));
+    expect(error.field).toBe('config_key_b');
+    expect(error.message).toMatch(/sample "s03" \(seed 0\) has label 1/);
+  });
+});

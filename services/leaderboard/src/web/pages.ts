@@ -1,0 +1,485 @@
+/**
+ * The web view's pages, rendered on the server. Every value from the store goes through
+ * `html` (escaped) and every link through `segment`/`query` (percent-encoded).
+ */
+import type {
+  CompareConfigsResponse,
+  ConfigSummary,
+  MetricPoint,
+  SweepInfo,
+  SweepSummary,
+  TrialResult,
+} from '../store/types.js';
+import { CLIENT_SCRIPT } from './client-script.js';
+import {
+  augmentationLabel,
+  configLabel,
+  duration,
+  interval,
+  maskSettingLabel,
+  maskTypeLabel,
+  methodLabel,
+  score,
+  timestamp,
+} from './format.js';
+import { html, jsonForScript, query, SafeHtml, segment } from './html.js';
+import {
+  heatStep,
+  maskHeatMap,
+  maskTables,
+  methodAugmentationTables,
+  type PaperTable,
+} from './paper-tables.js';
+
+/** The metrics of the ranked table, in column order. */
+export const RANKED_METRICS = ['f1', 'recall', 'precision', 'accuracy'] as const;
+const METRIC_LABELS: Record<string, string> = {
+  f1: 'F1',
+  recall: 'Recall',
+  precision: 'Precision',
+  accuracy: 'Accuracy',
+};
+
+/** A curve chart: the points of one stage and kind, optionally only some metric names. */
+export interface ChartSpec {
+  id: string;
+  title: string;
+  stage: number;
+  kind: number;
+  names?: string[];
+}
+
+export const CURVE_CHARTS: ChartSpec[] = [
+  { id: 'chart-pretrain-loss', title: 'Pre-training loss', stage: 1, kind: 1, names: ['loss'] },
+  { id: 'chart-finetune-loss', title: 'Fine-tuning loss', stage: 2, kind: 1, names: ['loss'] },
+  { id: 'chart-validation', title: 'Validation', stage: 2, kind: 2 },
+];
+
+/** A point as the client script takes it: [id, trial, attempt, stage, kind, name, step, value]. */
+export type WirePoint = [number, string, number, number, number, string, number, number | null];
+
+export function wirePoint(point: MetricPoint): WirePoint {
+  return [
+    point.id,
+    point.trial,
+    point.attempt,
+    point.stage,
+    point.kind,
+    point.name,
+    point.step,
+    Number.isFinite(point.value) ? point.value : null,
+  ];
+}
+
+// Eleven steps of a white-to-blue scale for the heat map (ColorBrewer Blues, interpolated).
+const HEAT_COLOURS = [
+  '#f7fbff',
+  '#e3eef9',
+  '#cfe1f2',
+  '#b5d4e9',
+  '#93c3df',
+  '#6daed5',
+  '#4b97c9',
+  '#2f7ebc',
+  '#1864aa',
+  '#0a4a90',
+  '#08306b',
+];
+const CHART_COLOURS = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+];
+
+const STYLE = [
+  'body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222}',
+  'table{border-collapse:collapse;margin:.5rem 0 1.5rem}',
+  'th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}',
+  'td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}',
+  '.ci{color:#666;font-size:12px}',
+  '.best{font-weight:bold}',
+  '.key,.muted{color:#777;font-size:12px}',
+  'pre{background:#f6f6f6;padding:.75rem;overflow:auto;max-height:30rem}',
+  '.tables{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start}',
+  '.charts{display:flex;flex-wrap:wrap;gap:1.5rem}',
+  'figure{margin:0}',
+  'figure.empty svg{display:none}',
+  'figure.empty figcaption::after{content:" (no points yet)";color:#777}',
+  '.legend{list-style:none;padding:0;margin:.25rem 0;font-size:12px;max-width:480px}',
+  '.gradcam{display:flex;flex-wrap:wrap;gap:1rem}',
+  '.gradcam img{max-width:224px;border:1px solid #ddd}',
+  'nav a{margin-right:1rem}',
+  '.error{color:#a00}',
+  ...HEAT_COLOURS.map(
+    (colour, step) => `.heat-${step}{background:${colour}${step >= 6 ? ';color:#fff' : ''}}`,
+  ),
+  ...CHART_COLOURS.map((colour, index) => `.swatch[data-color="${index}"]{color:${colour}}`),
+].join('\n');
+
+export function layout(
+  title: string,
+  nonce: string,
+  body: SafeHtml,
+  boot?: Record<string, unknown>,
+): SafeHtml {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · masksweep leaderboard</title>
+<style nonce="${nonce}">${new SafeHtml(STYLE)}</style>
+</head>
+<body>
+<nav><a href="/">Sweeps</a></nav>
+${body}
+${boot ? html`<script type="application/json" id="boot">${jsonForScript(boot)}</script><script nonce="${nonce}">${CLIENT_SCRIPT}</script>` : ''}
+</body>
+</html>
+`;
+}
+
+export function sweepLink(namespace: string, sweep: string): string {
+  return `/sweeps/${segment(namespace)}/${segment(sweep)}`;
+}
+
+export function trialLink(namespace: string, trial: string): string {
+  return `/trials/${segment(namespace)}/${segment(trial)}`;
+}
+
+export function sweepsPage(sweeps: readonly SweepInfo[], nonce: string): SafeHtml {
+  const rows = sweeps.map(
+    (s) => html`<tr>
+      <td>${s.namespace}</td>
+      <td><a href="${sweepLink(s.namespace, s.sweep)}">${s.sweep}</a></td>
+      <td class="num">${s.resultCount}</td>
+      <td class="num">${s.trialCount}</td>
+      <td>${timestamp(s.createdAtMs)}</td>
+    </tr>`,
+  );
+  return layout(
+    'Sweeps',
+    nonce,
+    html`<h1>Sweeps</h1>
+    ${
+      sweeps.length === 0
+        ? html`<p>No sweep is registered yet.</p>`
+        : html`<table>
+      <thead><tr><th>Namespace</th><th>Sweep</th><th class="num">Results</th><th class="num">Trials</th><th>Registered</th></tr></thead>
+      <tbody>${rows}</tbody>
+    </table>`
+    }`,
+  );
+}
+
+function metricCell(config: ConfigSummary, metric: string): SafeHtml {
+  const summary = config.metrics[metric];
+  return html`<td class="num">${score(summary?.mean)} <span class="ci">${interval(summary)}</span></td>`;
+}
+
+/** The value a ranked row sorts by, as its data attribute (empty when missing). */
+function sortAttribute(config: ConfigSummary, key: string): string {
+  if (key === 'n') return String(config.seeds.length);
+  const mean = config.metrics[key]?.mean;
+  return mean === undefined || !Number.isFinite(mean) ? '' : String(mean);
+}
+
+/** One config of the ranked table; also sent as is by the live updates. */
+export function rankedRow(config: ConfigSummary, rank: number, namespace: string): SafeHtml {
+  const { configKey } = config.config;
+  return html`<tr data-config-key="${configKey}" data-f1="${sortAttribute(config, 'f1')}" data-recall="${sortAttribute(config, 'recall')}" data-precision="${sortAttribute(config, 'precision')}" data-accuracy="${sortAttribute(config, 'accuracy')}" data-n="${sortAttribute(config, 'n')}">
+<td class="rank num">${rank}</td>
+<td>${configLabel(config.config)}<br><span class="key">${configKey}</span></td>
+${RANKED_METRICS.map((metric) => metricCell(config, metric))}
+<td class="num">${config.seeds.length}</td>
+<td>${config.seeds.map(
+    (seed, i) =>
+      html`<a href="${trialLink(namespace, config.trials[i] as string)}" title="${config.trials[i]}">${seed}</a> `,
+  )}</td>
+<td><input type="radio" name="a" value="${configKey}" aria-label="compare as A"> <input type="radio" name="b" value="${configKey}" aria-label="compare as B"></td>
+</tr>`;
+}
+
+/** One result of the "latest results" table; also sent as is by the live updates. */
+export function recentResultRow(result: TrialResult): SafeHtml {
+  return html`<tr data-trial="${result.trial}">
+<td><a href="${trialLink(result.namespace, result.trial)}">${result.trial}</a></td>
+<td>${configLabel(result.config)}</td>
+<td class="num">${result.config.seed}</td>
+<td class="num">${score(result.metrics.f1)}</td>
+<td class="num">${result.attempt}</td>
+<td>${timestamp(result.finishedAtMs)}</td>
+</tr>`;
+}
+
+function paperTable(table: PaperTable): SafeHtml {
+  return html`<table>
+<caption>${table.title}</caption>
+<thead><tr><th>${table.rowHeader}</th>${table.metrics.map((m) => html`<th class="num">${METRIC_LABELS[m] ?? m}</th>`)}<th class="num">n</th></tr></thead>
+<tbody>${table.rows.map(
+    (row) => html`<tr data-config-key="${row.configKey}">
+<td>${row.label}</td>${row.values.map(
+      (value, i) =>
+        html`<td class="num${row.best && table.metrics[i] === 'f1' ? ' best' : ''}">${score(value)}</td>`,
+    )}<td class="num">${row.seeds}</td></tr>`,
+  )}</tbody>
+</table>`;
+}
+
+function heatMapTable(configs: readonly ConfigSummary[]): SafeHtml {
+  const map = maskHeatMap(configs);
+  if (map.rowLabels.length === 0) return html`<p>No config of this sweep has a mask.</p>`;
+  return html`<table class="heatmap">
+<caption>Mean F1 by mask type and ratio or size</caption>
+<thead><tr><th>Mask</th>${map.columnLabels.map((label) => html`<th class="num">${label}</th>`)}</tr></thead>
+<tbody>${map.rowLabels.map(
+    (label, r) =>
+      html`<tr><th>${label}</th>${(map.cells[r] ?? []).map((value) =>
+        value === undefined
+          ? html`<td></td>`
+          : html`<td class="num heat-${heatStep(value, map)}">${score(value)}</td>`,
+      )}</tr>`,
+  )}</tbody>
+</table>`;
+}
+
+export interface RankingView {
+  rows: readonly ConfigSummary[];
+  sort: string;
+  order: 'asc' | 'desc';
+  page: number;
+  pageSize: number;
+  pageCount: number;
+}
+
+export interface SweepPageModel {
+  sweep: SweepInfo;
+  summary: SweepSummary;
+  ranking: RankingView;
+  recent: readonly TrialResult[];
+  recentLimit: number;
+  points: readonly MetricPoint[];
+  maxCurveTrials: number;
+  /** Cursors of what the page shows; the live updates start after them. */
+  resultCursor: number;
+  pointCursor: number;
+}
+
+function rankingHeader(model: SweepPageModel, key: string, label: string): SafeHtml {
+  const { ranking, sweep } = model;
+  const active = ranking.sort === key;
+  const order = active && ranking.order === 'desc' ? 'asc' : 'desc';
+  const href = `${sweepLink(sweep.namespace, sweep.sweep)}${query({ sort: key, order, pageSize: ranking.pageSize })}`;
+  return html`<th class="num"><a href="${href}">${label}${active ? (ranking.order === 'desc' ? ' ▼' : ' ▲') : ''}</a></th>`;
+}
+
+function pagination(model: SweepPageModel): SafeHtml {
+  const { ranking, sweep } = model;
+  const link = (page: number) =>
+    `${sweepLink(sweep.namespace, sweep.sweep)}${query({ sort: ranking.sort, order: ranking.order, page, pageSize: ranking.pageSize })}`;
+  return html`<p class="pagination">
+${ranking.page > 1 ? html`<a rel="prev" href="${link(ranking.page - 1)}">« Previous</a>` : ''}
+Page ${ranking.page} of ${ranking.pageCount}
+${ranking.page < ranking.pageCount ? html`<a rel="next" href="${link(ranking.page + 1)}">Next »</a>` : ''}
+</p>`;
+}
+
+function chartFigures(): SafeHtml {
+  return html`<div class="charts">${CURVE_CHARTS.map(
+    (chart) =>
+      html`<figure id="${chart.id}" class="empty"><figcaption>${chart.title}</figcaption><svg viewBox="0 0 480 220" width="480" height="220" role="img" aria-label="${chart.title}"></svg><ul class="legend"></ul></figure>`,
+  )}</div>`;
+}
+
+export function sweepPage(model: SweepPageModel, nonce: string): SafeHtml {
+  const { sweep, summary, ranking } = model;
+  const { namespace } = sweep;
+  const offset = (ranking.page - 1) * ranking.pageSize;
+  const body = html`<h1>${sweep.sweep}</h1>
+<p>Namespace ${namespace} · <span id="result-count">${summary.resultCount}</span> results of ${sweep.trialCount} trials in ${summary.configs.length} configs · <span id="live">connecting</span></p>
+
+<h2>Ranking</h2>
+<p class="muted">Mean over seeds with its 95 % Student-t interval; n is the number of seeds. Pick A and B to compare two configs.</p>
+<form method="get" action="/compare">
+<input type="hidden" name="ns" value="${namespace}">
+<input type="hidden" name="sweep" value="${sweep.sweep}">
+<table id="ranking">
+<thead><tr><th class="num">#</th><th>Config</th>${RANKED_METRICS.map((m) => rankingHeader(model, m, METRIC_LABELS[m] as string))}${rankingHeader(model, 'n', 'n')}<th>Seeds</th><th>A B</th></tr></thead>
+<tbody id="ranking-body" data-sort="${ranking.sort}" data-order="${ranking.order}" data-page-size="${ranking.pageSize}" data-rank-offset="${offset}">
+${ranking.rows.map((config, i) => rankedRow(config, offset + i + 1, namespace))}
+</tbody>
+</table>
+${ranking.rows.length === 0 ? html`<p id="ranking-empty">No results yet.</p>` : ''}
+<button type="submit">Compare A with B</button>
+</form>
+${pagination(model)}
+
+<h2>Curves</h2>
+<p class="muted">The ${model.maxCurveTrials} trials that reported metrics most recently; updated live.</p>
+${chartFigures()}
+
+<h2>Latest results</h2>
+<table>
+<thead><tr><th>Trial</th><th>Config</th><th class="num">Seed</th><th class="num">F1</th><th class="num">Attempt</th><th>Finished</th></tr></thead>
+<tbody id="recent-body">${model.recent.map(recentResultRow)}</tbody>
+</table>
+
+<h2>Mask type × ratio (F1)</h2>
+${heatMapTable(summary.configs)}
+
+<h2>Tables of the paper</h2>
+<p class="muted">Means over seeds, in percent; where several configs share a row, the one with the highest F1. The best F1 of each table is bold.</p>
+<div class="tables">${methodAugmentationTables(summary.configs).map(paperTable)}</div>
+<div class="tables">${maskTables(summary.configs).map(paperTable)}</div>
+`;
+  return layout(sweep.sweep, nonce, body, {
+    eventsUrl: `/events/${segment(namespace)}/${segment(sweep.sweep)}${query({ results: model.resultCursor, points: model.pointCursor })}`,
+    charts: CURVE_CHARTS,
+    points: model.points.map(wirePoint),
+    maxCurveTrials: model.maxCurveTrials,
+    recentLimit: model.recentLimit,
+  });
+}
+
+/** Where an artifact can be fetched from: the artifact store (relative URI) or http(s). */
+export function artifactHref(uri: string, servesArtifacts: boolean): string | undefined {
+  if (/^https?:\/\//i.test(uri)) return uri;
+  const parts = uri.split('/');
+  const relative =
+    !uri.startsWith('/') &&
+    !/^[a-z][a-z0-9+.-]*:/i.test(uri) &&
+    !uri.includes('\\') &&
+    parts.every((part) => part !== '' && part !== '.' && part !== '..');
+  return servesArtifacts && relative ? `/artifacts/${parts.map(segment).join('/')}` : undefined;
+}
+
+export function trialPage(
+  result: TrialResult,
+  points: readonly MetricPoint[],
+  servesArtifacts: boolean,
+  nonce: string,
+): SafeHtml {
+  const { confusionMatrix: matrix, config } = result;
+  const classes = [...Array(matrix.numClasses).keys()];
+  const metricNames = Object.keys(result.metrics).sort();
+  let configJson = config.configJson;
+  try {
+    configJson = JSON.stringify(JSON.parse(config.configJson), null, 2);
+  } catch {
+    // Stored configs are validated JSON; show the text as it is otherwise.
+  }
+  const images = result.artifacts.filter(
+    (a) =>
+      a.mediaType.startsWith('image/') && artifactHref(a.uri, servesArtifacts)?.startsWith('/'),
+  );
+  const body = html`<h1>${result.trial}</h1>
+<p>Sweep <a href="${sweepLink(result.namespace, result.sweep)}">${result.sweep}</a> · namespace ${result.namespace} · attempt ${result.attempt} · finished ${timestamp(result.finishedAtMs)} after ${duration(result.durationSeconds)}</p>
+
+<h2>Config</h2>
+<table>
+<tr><th>Method</th><td>${methodLabel(config.method)}</td></tr>
+<tr><th>Mask</th><td>${maskTypeLabel(config.maskType)} ${maskSettingLabel(config)}</td></tr>
+<tr><th>Augmentation</th><td>${augmentationLabel(config.augmentation)}</td></tr>
+<tr><th>Seed</th><td>${config.seed}</td></tr>
+<tr><th>Config key</th><td>${config.configKey}</td></tr>
+<tr><th>Pre-training key</th><td>${config.pretrainKey}</td></tr>
+</table>
+<pre id="config-json">${configJson}</pre>
+
+<h2>Metrics</h2>
+<table id="metrics">
+<tbody>${metricNames.map(
+    (name) => html`<tr><th>${name}</th><td class="num">${score(result.metrics[name])}</td></tr>`,
+  )}</tbody>
+</table>
+
+<h2>Confusion matrix</h2>
+<table id="confusion">
+<thead><tr><th>true \\ predicted</th>${classes.map((c) => html`<th class="num">${c}</th>`)}</tr></thead>
+<tbody>${classes.map(
+    (t) =>
+      html`<tr><th>${t}</th>${classes.map(
+        (p) => html`<td class="num">${matrix.counts[t * matrix.numClasses + p]}</td>`,
+      )}</tr>`,
+  )}</tbody>
+</table>
+<p class="muted">${result.predictions.length} per-sample predictions stored.</p>
+
+<h2>Curves</h2>
+${chartFigures()}
+
+<h2>Artifacts</h2>
+${
+  result.artifacts.length === 0
+    ? html`<p>None.</p>`
+    : html`<ul id="artifacts">${result.artifacts.map((artifact) => {
+        const href = artifactHref(artifact.uri, servesArtifacts);
+        return html`<li>${href ? html`<a href="${href}">${artifact.name}</a>` : artifact.name} <span class="muted">${artifact.mediaType} · ${artifact.uri}</span></li>`;
+      })}</ul>`
+}
+${
+  images.length > 0
+    ? html`<h2>Grad-CAM</h2><div class="gradcam">${images.map(
+        (image) =>
+          html`<figure><img src="${artifactHref(image.uri, servesArtifacts)}" alt="${image.name}"><figcaption>${image.name}</figcaption></figure>`,
+      )}</div>`
+    : ''
+}
+`;
+  return layout(result.trial, nonce, body, {
+    charts: CURVE_CHARTS,
+    points: points.map(wirePoint),
+    maxCurveTrials: 1,
+  });
+}
+
+export interface ComparePageModel {
+  namespace: string;
+  sweep: string;
+  metric: string;
+  a: ConfigSummary | undefined;
+  b: ConfigSummary | undefined;
+  keyA: string;
+  keyB: string;
+  response: CompareConfigsResponse;
+  resamples: number;
+  seed: number;
+}
+
+export function comparePage(model: ComparePageModel, nonce: string): SafeHtml {
+  const { response: r } = model;
+  const describe = (config: ConfigSummary | undefined, key: string) =>
+    config
+      ? html`${configLabel(config.config)} <span class="key">${key}</span> (${config.seeds.length} seeds, mean ${model.metric} ${score(config.metrics[model.metric]?.mean)})`
+      : html`<span class="key">${key}</span>`;
+  const body = html`<h1>Paired comparison</h1>
+<p>Sweep <a href="${sweepLink(model.namespace, model.sweep)}">${model.sweep}</a></p>
+<table id="compare">
+<tr><th>A</th><td>${describe(model.a, model.keyA)}</td></tr>
+<tr><th>B</th><td>${describe(model.b, model.keyB)}</td></tr>
+<tr><th>Paired samples</th><td class="num">${r.pairedSamples}</td></tr>
+<tr><th>${model.metric}(A) − ${model.metric}(B)</th><td class="num">${score(r.difference)}</td></tr>
+<tr><th>95 % paired-bootstrap interval</th><td class="num">[${score(r.ciLow)}, ${score(r.ciHigh)}]</td></tr>
+<tr><th>Only A correct (b)</th><td class="num">${r.onlyACorrect}</td></tr>
+<tr><th>Only B correct (c)</th><td class="num">${r.onlyBCorrect}</td></tr>
+<tr><th>McNemar exact p</th><td class="num">${r.mcnemarPValue.toPrecision(3)}</td></tr>
+</table>
+<p class="muted">Samples are paired by seed and sample id; the interval comes from ${model.resamples} resamples with bootstrap seed ${model.seed}, so the same request gives the same interval. Differences are in percentage points.</p>
+`;
+  return layout('Compare', nonce, body);
+}
+
+export function errorPage(status: number, message: string, nonce: string): SafeHtml {
+  return layout(
+    String(status),
+    nonce,
+    html`<h1>${status === 404 ? 'Not found' : 'Bad request'}</h1><p class="error">${message}</p>`,
+  );
+}

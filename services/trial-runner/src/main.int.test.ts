@@ -1,0 +1,177 @@
+import '@tensorflow/tfjs-backend-cpu';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expandSweep, validateSweep } from '@masksweep/api';
+import { connectBus, consumeEvents, type DecodedEvent } from '@masksweep/bus';
+import { startLeaderboard } from '@masksweep/leaderboard';
+import { MetricKind, Stage } from '@masksweep/proto';
+import { startNatsServer } from '@masksweep/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT, main } from './main.js';
+
+const sweep = validateSweep({
+  apiVersion: 'masksweep.io/v1alpha1',
+  kind: 'Sweep',
+  metadata: { name: 'runner' },
+  spec: {
+    datasets: {
+      pretrain: { phantom: { count: 8, seed: 1 } },
+      downstream: { phantom: { count: 24, seed: 2 } },
+      imageSize: 64,
+      splits: { train: 0.5, val: 0.25, test: 0.25 },
+    },
+    grids: [
+      {
+        methods: ['spark'],
+        masks: [{ type: 'random', ratios: [0.5] }],
+        augmentations: [{ type: 'none' }],
+      },
+    ],
+    model: {
+      convnext: { depths: [1, 1, 1, 1], widths: [8, 16, 32, 64], dropPath: 0, decoderWidth: 32 },
+    },
+    budgets: {
+      pretrain: {
+        epochs: 2,
+        batchSize: 4,
+        optimizer: 'adamw',
+        lr: 1e-3,
+        weightDecay: 0.04,
+        warmupEpochs: 0,
+      },
+      finetune: {
+        epochs: 2,
+        batchSize: 4,
+        optimizer: 'adamw',
+        lr: 1e-3,
+        weightDecay: 0.05,
+        warmupEpochs: 0,
+      },
+    },
+  },
+});
+const [trial] = expandSweep(sweep);
+
+let nats: Awaited<ReturnType<typeof startNatsServer>>;
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+describe('masksweep-trial with --nats', () => {
+  it('publishes its lifecycle, training figures and validations, each once', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'runner-'));
+    writeFileSync(join(root, 'trial.json'), JSON.stringify(trial));
+    const code = await main([
+      '--config',
+      join(root, 'trial.json'),
+      '--out',
+      join(root, 'out'),
+      '--backend',
+      'cpu',
+      '--namespace',
+      'lab',
+      '--attempt',
+      '2',
+      '--nats',
+      nats.url,
+      '--metrics-every',
+      '1',
+    ]);
+    expect(code).toBe(EXIT.ok);
+
+    const connection = await connectBus({ servers: nats.url });
+    const events: DecodedEvent[] = [];
+    const consumer = await consumeEvents({
+      connection,
+      durable: 'runner-test',
+      handler: async (batch) => {
+        events.push(...batch);
+      },
+      onPoison: (poison) => {
+        throw poison.error;
+      },
+    });
+    // 4 pre-training and 6 fine-tuning steps, 2 validations, 4 lifecycle events
+    await expect.poll(() => events.length, { timeout: 10_000 }).toBe(4 + 6 + 2 + 4);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await consumer.stop();
+    await connection.drain();
+    expect(events).toHaveLength(16);
+
+    const lifecycle = events.flatMap((e) => (e.kind === 'lifecycle' ? [e.event] : []));
+    expect(lifecycle.map((e) => e.event).sort()).toEqual([
+      'finished',
+      'stageChanged',
+      'stageChanged',
+      'started',
+    ]);
+    const metrics = events.flatMap((e) => (e.kind === 'metric' ? [e.event] : []));
+    expect(new Set(metrics.map((m) => `${m.namespace}/${m.sweep}/${m.attempt}`))).toEqual(
+      new Set(['lab/runner/2']),
+    );
+    const validations = metrics.filter((m) => m.kind === MetricKind.METRIC_KIND_VALIDATION);
+    expect(validations.map((m) => m.step).sort()).toEqual([3, 6]);
+    expect(Object.keys(validations[0]?.values ?? {})).toContain('val_f1');
+    const steps = (stage: number) =>
+      metrics
+        .filter((m) => m.stage === stage && m.kind === MetricKind.METRIC_KIND_TRAIN)
+        .map((m) => m.step)
+        .sort((a, b) => a - b);
+    expect(steps(Stage.STAGE_PRETRAIN)).toEqual([0, 1, 2, 3]);
+    expect(steps(Stage.STAGE_FINETUNE)).toEqual([0, 1, 2, 3, 4, 5]);
+  }, 120_000);
+
+  it('reports its result to the leaderboard, whose curves come from the same events', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'runner-'));
+    const leaderboard = await startLeaderboard({
+      database: join(root, 'lb.db'),
+      token: 'secret',
+      natsUrl: nats.url,
+    });
+    leaderboard.store.registerSweep({
+      namespace: 'default',
+      sweep: 'runner',
+      specJson: '{}',
+      trialCount: 1,
+    });
+    writeFileSync(join(root, 'trial.json'), JSON.stringify(trial));
+    process.env.MASKSWEEP_LEADERBOARD_TOKEN = 'secret';
+    try {
+      const code = await main([
+        '--config',
+        join(root, 'trial.json'),
+        '--out',
+        join(root, 'out'),
+        '--backend',
+        'cpu',
+        '--nats',
+        nats.url,
+        '--leaderboard',
+        `127.0.0.1:${leaderboard.grpcPort}`,
+      ]);
+      expect(code).toBe(EXIT.ok);
+      const stored = leaderboard.store.getResult('default', trial?.name ?? '');
+      const written = JSON.parse(readFileSync(join(root, 'out', 'result.json'), 'utf8'));
+      expect(stored?.attempt).toBe(1);
+      expect(stored?.metrics.f1).toBe(written.test.metrics.f1);
+      expect(stored?.confusionMatrix?.counts).toEqual(written.test.confusion.flat());
+      expect(stored?.predictions).toHaveLength(written.test.predictions.length);
+      expect(stored?.config?.configKey).toBe(trial?.configKey);
+      await expect
+        .poll(
+          () =>
+            leaderboard.store.metricCurve({ namespace: 'default', trial: trial?.name ?? '' })
+              .length,
+          { timeout: 10_000 },
+        )
+        .toBeGreaterThan(0);
+    } finally {
+      delete process.env.MASKSWEEP_LEADERBOARD_TOKEN;
+      await leaderboard.close();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,112 @@
+/**
+ * What a trial tells the rest of masksweep, as protobuf messages: metric events while it
+ * trains (every N steps and at every validation) and its result at the end.
+ */
+import { canonicalJson, type Trial, trialSummary } from '@masksweep/api';
+import {
+  type MessageInit,
+  type MetricEvent,
+  MetricKind,
+  Stage,
+  type TrialResult as TrialResultMessage,
+} from '@masksweep/proto';
+import type { EpochReport, StepEvent, TrialResult } from '@masksweep/train';
+
+/** Which attempt of which trial of which sweep. */
+export interface TrialAttempt {
+  namespace: string;
+  sweep: string;
+  trial: string;
+  attempt: number;
+}
+
+const STAGES = { pretrain: Stage.STAGE_PRETRAIN, finetune: Stage.STAGE_FINETUNE } as const;
+
+export function stepMetricEvent(
+  attempt: TrialAttempt,
+  event: StepEvent,
+  wallTimeMs = Date.now(),
+): MessageInit<MetricEvent> {
+  return {
+    ...attempt,
+    stage: STAGES[event.stage],
+    kind: MetricKind.METRIC_KIND_TRAIN,
+    step: event.step,
+    epoch: event.epoch,
+    values: { loss: event.loss, lr: event.lr, images_per_second: event.imagesPerSecond },
+    wallTimeMs,
+  };
+}
+
+export function validationMetricEvent(
+  attempt: TrialAttempt,
+  report: EpochReport,
+  wallTimeMs = Date.now(),
+): MessageInit<MetricEvent> {
+  const { val } = report;
+  return {
+    ...attempt,
+    stage: Stage.STAGE_FINETUNE,
+    kind: MetricKind.METRIC_KIND_VALIDATION,
+    step: report.step,
+    epoch: report.epoch,
+    values: {
+      train_loss: report.trainLoss,
+      val_f1: val.f1,
+      val_recall: val.recall,
+      val_precision: val.precision,
+      val_accuracy: val.accuracy,
+      val_macro_f1: val.macroF1,
+    },
+    wallTimeMs,
+  };
+}
+
+/**
+ * The result for ReportResult: test metrics (with the bootstrap interval bounds of each as
+ * `<metric>_ci_low/_ci_high`), the confusion matrix, per-sample predictions and the
+ * artifacts, named relative to `artifactsBase` (the trial folder's place in the store).
+ */
+export function resultMessage(
+  attempt: TrialAttempt,
+  trial: Trial,
+  result: TrialResult,
+  options: { artifactsBase: string; durationSeconds: number; finishedAtMs?: number },
+): MessageInit<TrialResultMessage> {
+  const { metrics, confusion, intervals, predictions } = result.test;
+  const named = {
+    f1: metrics.f1,
+    recall: metrics.recall,
+    precision: metrics.precision,
+    accuracy: metrics.accuracy,
+    macro_f1: metrics.macroF1,
+    macro_precision: metrics.macroPrecision,
+    macro_recall: metrics.macroRecall,
+  };
+  const bounds = Object.entries(intervals).flatMap(([name, interval]) => {
+    const key = name === 'macroF1' ? 'macro_f1' : name;
+    return [
+      [`${key}_ci_low`, interval.low],
+      [`${key}_ci_high`, interval.high],
+    ];
+  });
+  return {
+    ...attempt,
+    config: { ...trialSummary(trial), configJson: canonicalJson(trial.config) },
+    confusionMatrix: { numClasses: confusion.length, counts: confusion.flat() },
+    metrics: { ...named, ...Object.fromEntries(bounds) },
+    predictions: predictions.map((p) => ({
+      sampleId: p.id,
+      label: p.label,
+      predicted: p.prediction,
+      probabilities: p.probabilities,
+    })),
+    artifacts: result.artifacts.map((file) => ({
+      name: file,
+      uri: `${options.artifactsBase}/${file}`,
+      mediaType: file.endsWith('.png') ? 'image/png' : 'application/octet-stream',
+    })),
+    finishedAtMs: options.finishedAtMs ?? Date.now(),
+    durationSeconds: options.durationSeconds,
+  };
+}
