@@ -61,6 +61,15 @@ export function toStructuralSchema(schema: TSchema | Json): Json {
         out[key] = value;
     }
   }
+  // The API server fills defaults in before it validates an object, but validates a
+  // schema's `default` as written: a required property that has a default of its own makes
+  // every `default: {}` above it invalid (objective: {} lacks metric), and the CRD is refused.
+  if (out.type === 'object' && Array.isArray(out.required) && out.properties) {
+    const properties = out.properties as Record<string, Json>;
+    out.required = (out.required as string[]).filter(
+      (name) => !('default' in (properties[name] ?? {})),
+    );
+  }
   if (out.type === 'object' && out.required && (out.required as string[]).length === 0)
     delete out.required;
   return out;

@@ -107,7 +107,9 @@ describe('masksweep leaderboard and report over gRPC', () => {
     await expect.poll(() => out.join('\n')).toMatch(/watching default\/study/);
     await new Promise((resolve) => setTimeout(resolve, 200));
     report('study-c0', 'mixup', 0, 0.95);
-    await expect.poll(() => out.join('\n'), { timeout: 5_000 }).toMatch(/study-c0 attempt 1: F1 95\.0/);
+    await expect
+      .poll(() => out.join('\n'), { timeout: 5_000 })
+      .toMatch(/study-c0 attempt 1: F1 95\.0/);
     process.emit('SIGINT');
     expect(await watching).toBe(0);
   });
@@ -117,7 +119,12 @@ describe('masksweep leaderboard and report over gRPC', () => {
     vi.spyOn(console, 'error').mockImplementation((...args) => void errors.push(args.join(' ')));
     expect(await main(['report', 'nothing', '--server', server])).toBe(1);
     expect(errors.join('\n')).toMatch(/^masksweep: .*NOT_FOUND.*nothing/);
-    leaderboard.store.registerSweep({ namespace: 'default', sweep: 'empty', specJson: '{}', trialCount: 1 });
+    leaderboard.store.registerSweep({
+      namespace: 'default',
+      sweep: 'empty',
+      specJson: '{}',
+      trialCount: 1,
+    });
     expect(await main(['report', 'empty', '--server', server])).toBe(2);
     expect(errors.join('\n')).toMatch(/empty has no results/);
   });

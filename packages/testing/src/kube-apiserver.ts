@@ -1,0 +1,550 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes, generateKeyPair as rsaKeyPair } from 'node:crypto';
+import { once } from 'node:events';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
+import { homedir, tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { freePort } from './free-port.js';
+
+export interface KubeApiServerOptions {
+  /**
+   * The kube-apiserver executable.
+   * @default env MASKSWEEP_KUBE_APISERVER, else the binary `.ci/kube-apiserver.sh` caches
+   */
+  binary?: string;
+  /** The etcd executable: a name looked up on PATH, or a path. @default 'etcd' */
+  etcdBinary?: string;
+  /** The namespace the kubeconfig's context uses; created when missing. @default 'default' */
+  namespace?: string;
+  /** How long start waits for etcd and then the API server to be ready. @default 60000 */
+  startTimeoutMs?: number;
+  /** More command-line arguments for kube-apiserver. @default [] */
+  args?: string[];
+}
+
+export interface KubectlResult {
+  stdout: string;
+  stderr: string;
+  /** The exit code; -1 when kubectl ended by a signal. */
+  code: number;
+}
+
+export interface KubeResponse<T = unknown> {
+  status: number;
+  /** Parsed JSON when the server answered JSON, else the text. */
+  body: T;
+}
+
+export interface RequestOptions {
+  /**
+   * The body's media type.
+   * @default 'application/merge-patch+json' for PATCH, else 'application/json'
+   */
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+/** One line of a Kubernetes watch stream. */
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  /** The object; for ERROR a `Status` whose `code` is 410 when the resourceVersion is too old. */
+  object: KubeObject;
+}
+
+/** The part of any Kubernetes object the harness reads. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  code?: number;
+  message?: string;
+}
+
+/** A kube-apiserver with its own etcd on 127.0.0.1, started by {@link startKubeApiServer}. */
+export interface KubeApiServer {
+  /** `https://127.0.0.1:<port>`; its certificate is self-signed (see {@link caInsecure}). */
+  readonly url: string;
+  /** A bearer token of a user in `system:masters`. */
+  readonly token: string;
+  /** A kubeconfig for `url` and `token`, with `namespace` as the context's namespace. */
+  readonly kubeconfigPath: string;
+  /** Clients must skip TLS verification: the serving certificate is self-signed. */
+  readonly caInsecure: true;
+  readonly namespace: string;
+  /** etcd's client URL, `http://127.0.0.1:<port>`. */
+  readonly etcdUrl: string;
+  /** The temporary folder with etcd's data, the keys, the kubeconfig; removed on stop. */
+  readonly dir: string;
+  /** Milliseconds from the call of start to the first healthy answer of the API server. */
+  readonly startupMs: number;
+  /** Runs kubectl against this server (its own kubeconfig and discovery cache). */
+  kubectl(args: string[], input?: string): Promise<KubectlResult>;
+  /**
+   * One HTTP request with the token; `body` is sent as is when a string, else as JSON.
+   * Never throws for an HTTP status: the caller reads `status`.
+   */
+  request<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: RequestOptions,
+  ): Promise<KubeResponse<T>>;
+  /**
+   * The events of a watch request (`path` carries `watch=1` and the query), until `signal`
+   * aborts or the server closes the stream. Throws when the server refuses the watch.
+   */
+  watch(path: string, signal: AbortSignal): AsyncGenerator<WatchEvent>;
+  /** Ends kube-apiserver and etcd (SIGTERM, then SIGKILL after 10 s) and removes {@link dir}. */
+  stop(): Promise<void>;
+}
+
+/** The last bytes of a server's output kept for error messages. */
+const OUTPUT_TAIL_BYTES = 8192;
+
+const BUILD_SCRIPT = '.ci/kube-apiserver.sh';
+
+// Servers and temporary folders still alive when the test process exits.
+const running = new Set<ChildProcess>();
+const temporaryDirs = new Set<string>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+  for (const dir of temporaryDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * Starts etcd and kube-apiserver 1.20 (see docs KUBE-TESTENV.md) on free loopback ports with
+ * a temporary folder, waits until `/healthz` answers `ok`, and makes sure the namespace
+ * exists. No controller-manager, scheduler or kubelet runs: see `runJobs` for Jobs.
+ */
+export async function startKubeApiServer(
+  options: KubeApiServerOptions = {},
+): Promise<KubeApiServer> {
+  const started = performance.now();
+  const binary = findKubeApiServer(options.binary);
+  const etcdBinary = findExecutable(
+    options.etcdBinary ?? 'etcd',
+    'install the Debian package etcd-server (apt-get install etcd-server)',
+  );
+  const kubectlBinary = findExecutable('kubectl', `run ${BUILD_SCRIPT}, which installs it`);
+  const namespace = options.namespace ?? 'default';
+  const timeoutMs = options.startTimeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+
+  const dir = mkdtempSync(join(tmpdir(), 'masksweep-kube-'));
+  temporaryDirs.add(dir);
+  const children: ChildProcess[] = [];
+  const agent = new Agent({ rejectUnauthorized: false, keepAlive: true });
+  const removeAll = async () => {
+    // The API server first: it would log etcd errors while etcd goes away.
+    for (const child of children.reverse()) await endProcess(child, 'SIGTERM');
+    agent.destroy();
+    rmSync(dir, { recursive: true, force: true });
+    temporaryDirs.delete(dir);
+  };
+
+  try {
+    const token = randomBytes(24).toString('hex');
+    const [etcdPort, peerPort, securePort] = await distinctFreePorts(3);
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const peerUrl = `http://127.0.0.1:${peerPort}`;
+    const url = `https://127.0.0.1:${securePort}`;
+    const keys = await promisify(rsaKeyPair)('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    writeFileSync(join(dir, 'sa.key'), keys.privateKey, { mode: 0o600 });
+    writeFileSync(join(dir, 'sa.pub'), keys.publicKey);
+    writeFileSync(
+      join(dir, 'tokens.csv'),
+      `${token},masksweep-admin,masksweep-admin,"system:masters"\n`,
+    );
+
+    children.push(
+      await launchUntilReady(
+        'etcd',
+        etcdBinary,
+        [
+          ...['--name', 'masksweep-test', '--data-dir', join(dir, 'etcd')],
+          ...['--listen-client-urls', etcdUrl, '--advertise-client-urls', etcdUrl],
+          ...['--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl],
+          ...['--initial-cluster', `masksweep-test=${peerUrl}`],
+        ],
+        () => isEtcdHealthy(etcdUrl),
+        deadline,
+      ),
+    );
+
+    const send = requester(url, token, agent);
+    children.push(
+      await launchUntilReady(
+        'kube-apiserver',
+        binary,
+        [
+          `--etcd-servers=${etcdUrl}`,
+          '--bind-address=127.0.0.1',
+          `--secure-port=${securePort}`,
+          // 1.20 also serves plain HTTP on 8080 unless told not to: two servers would collide.
+          '--insecure-port=0',
+          `--cert-dir=${join(dir, 'certs')}`,
+          `--token-auth-file=${join(dir, 'tokens.csv')}`,
+          '--authorization-mode=RBAC',
+          '--service-account-issuer=https://kubernetes.default.svc',
+          `--service-account-key-file=${join(dir, 'sa.pub')}`,
+          `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+          '--service-cluster-ip-range=10.0.0.0/24',
+          // Without a controller-manager no ServiceAccount `default` and no token exist, and
+          // this admission plugin would refuse every Pod.
+          '--disable-admission-plugins=ServiceAccount',
+          ...(options.args ?? []),
+        ],
+        async () => {
+          const response = await send('GET', '/healthz', undefined, {
+            signal: AbortSignal.timeout(2000),
+          });
+          return response.status === 200 && response.body === 'ok';
+        },
+        deadline,
+      ),
+    );
+    const startupMs = Math.round(performance.now() - started);
+
+    await ensureNamespace(send, namespace);
+    const kubeconfigPath = join(dir, 'kubeconfig');
+    writeKubeconfig(kubeconfigPath, url, token, namespace);
+    const cacheDir = join(dir, 'kubectl-cache');
+    mkdirSync(cacheDir);
+
+    let stopped = false;
+    return {
+      url,
+      token,
+      kubeconfigPath,
+      caInsecure: true,
+      namespace,
+      etcdUrl,
+      dir,
+      startupMs,
+      kubectl: (args, input) =>
+        runKubectl(
+          kubectlBinary,
+          // Its own discovery cache: another server may have had this port before, with other CRDs.
+          [`--kubeconfig=${kubeconfigPath}`, `--cache-dir=${cacheDir}`, ...args],
+          input,
+        ),
+      request: send,
+      watch: (path, signal) => watchEvents(url, token, agent, path, signal),
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await removeAll();
+      },
+    };
+  } catch (error) {
+    await removeAll();
+    throw error;
+  }
+}
+
+/**
+ * Applies the CRD manifests in `dir` with kubectl and waits until each is Established.
+ * Returns the CRDs' names (e.g. `sweeps.masksweep.io`).
+ * @param dir a folder or file of CRDs; relative paths start at the repository root
+ */
+export async function applyCrds(
+  server: KubeApiServer,
+  dir = 'k8s/crds',
+  timeoutMs = 30_000,
+): Promise<string[]> {
+  const path = fileURLToPath(new URL(dir, REPOSITORY_ROOT));
+  const applied = await server.kubectl(['apply', '-f', path, '-o', 'name']);
+  if (applied.code !== 0)
+    throw new Error(`kubectl apply -f ${path} failed (code ${applied.code}):\n${applied.stderr}`);
+  const names = applied.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('customresourcedefinition.apiextensions.k8s.io/'))
+    .map((line) => line.slice(line.indexOf('/') + 1));
+  if (names.length === 0) throw new Error(`${path} holds no CustomResourceDefinition`);
+  for (const name of names) await waitForCrd(server, name, timeoutMs);
+  return names;
+}
+
+/** Waits until the CRD `name` (e.g. `sweeps.masksweep.io`) has condition Established. */
+export async function waitForCrd(
+  server: KubeApiServer,
+  name: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const result = await server.kubectl([
+    'wait',
+    '--for=condition=established',
+    `--timeout=${Math.ceil(timeoutMs / 1000)}s`,
+    `customresourcedefinition/${name}`,
+  ]);
+  if (result.code !== 0)
+    throw new Error(`CRD ${name} was not Established within ${timeoutMs} ms: ${result.stderr}`);
+}
+
+// packages/testing/{src,dist}/ -> the repository root.
+const REPOSITORY_ROOT = new URL('../../../', import.meta.url);
+
+/** The path that `.ci/kube-apiserver.sh` builds to. */
+function cachedBinaryPath(): string {
+  // Mirrors the script's `${MASKSWEEP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/masksweep}`.
+  const cache =
+    process.env.MASKSWEEP_CACHE ||
+    join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'masksweep');
+  return join(cache, 'kube-apiserver-1.20.2', 'kube-apiserver');
+}
+
+function findKubeApiServer(binary: string | undefined): string {
+  const [path, source] =
+    binary !== undefined
+      ? [binary, 'options.binary']
+      : process.env.MASKSWEEP_KUBE_APISERVER
+        ? [process.env.MASKSWEEP_KUBE_APISERVER, 'MASKSWEEP_KUBE_APISERVER']
+        : [cachedBinaryPath(), `the cache of ${BUILD_SCRIPT}`];
+  try {
+    accessSync(path, constants.X_OK);
+    return path;
+  } catch {
+    throw new Error(
+      `kube-apiserver not found at ${path} (from ${source}): run ${BUILD_SCRIPT} to build it ` +
+        '(about 15-20 min the first time), or set MASKSWEEP_KUBE_APISERVER to a kube-apiserver 1.20',
+    );
+  }
+}
+
+/** A path of `binary`: itself when it has a slash, else the first match on PATH. */
+function findExecutable(binary: string, howToInstall: string): string {
+  const dirs = binary.includes('/')
+    ? ['']
+    : (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  for (const dir of dirs) {
+    const candidate = dir ? join(dir, binary) : binary;
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here: try the next folder
+    }
+  }
+  throw new Error(`${binary} not found on PATH: ${howToInstall}`);
+}
+
+/** `count` free ports, different from each other (freePort alone may repeat one). */
+async function distinctFreePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
+async function launchUntilReady(
+  name: string,
+  binary: string,
+  args: string[],
+  isReady: () => Promise<boolean>,
+  deadline: number,
+): Promise<ChildProcess> {
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  let output = '';
+  const keepTail = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_BYTES);
+  };
+  child.stdout?.on('data', keepTail);
+  child.stderr?.on('data', keepTail);
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => {
+    exited = `exited (${signal ?? `code ${code}`})`;
+  });
+  child.once('error', (error) => {
+    exited = `failed to start: ${error.message}`;
+  });
+
+  while (exited === undefined) {
+    if (await isReady().catch(() => false)) return child;
+    if (Date.now() > deadline) {
+      await endProcess(child, 'SIGKILL');
+      exited = 'was not ready in time';
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(
+    `${name} (${binary} ${args.join(' ')}) ${exited}; its last output:\n${output.trimEnd()}`,
+  );
+}
+
+async function isEtcdHealthy(etcdUrl: string): Promise<boolean> {
+  const response = await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(1000) });
+  const body = (await response.json()) as { health?: string };
+  return body.health === 'true';
+}
+
+async function endProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exit = once(child, 'exit');
+  child.kill(signal);
+  const forceKill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  try {
+    await exit;
+  } finally {
+    clearTimeout(forceKill);
+  }
+}
+
+type Send = KubeApiServer['request'];
+
+function requester(url: string, token: string, agent: Agent): Send {
+  return async <T>(method: string, path: string, body?: unknown, options: RequestOptions = {}) => {
+    const payload = body === undefined || typeof body === 'string' ? body : JSON.stringify(body);
+    const contentType =
+      options.contentType ??
+      (method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
+    const response = await open(
+      url,
+      token,
+      agent,
+      method,
+      path,
+      options.signal,
+      payload,
+      contentType,
+    );
+    const chunks: Buffer[] = [];
+    for await (const chunk of response) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const json = (response.headers['content-type'] ?? '').includes('json');
+    return {
+      status: response.statusCode ?? 0,
+      body: (json && text ? JSON.parse(text) : text) as T,
+    };
+  };
+}
+
+function open(
+  url: string,
+  token: string,
+  agent: Agent,
+  method: string,
+  path: string,
+  signal: AbortSignal | undefined,
+  payload?: string,
+  contentType?: string,
+): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(new URL(path, url), {
+      method,
+      agent,
+      signal,
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'application/json',
+        ...(payload === undefined ? {} : { 'content-type': contentType }),
+      },
+    });
+    request.once('response', resolve);
+    request.once('error', reject);
+    request.end(payload);
+  });
+}
+
+async function* watchEvents(
+  url: string,
+  token: string,
+  agent: Agent,
+  path: string,
+  signal: AbortSignal,
+): AsyncGenerator<WatchEvent> {
+  let response: IncomingMessage;
+  try {
+    response = await open(url, token, agent, 'GET', path, signal);
+  } catch (error) {
+    if (signal.aborted) return;
+    throw error;
+  }
+  if (response.statusCode !== 200) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of response) chunks.push(chunk as Buffer);
+    throw new Error(
+      `watch ${path} was refused (${response.statusCode}): ${Buffer.concat(chunks).toString('utf8')}`,
+    );
+  }
+  const lines = createInterface({ input: response, crlfDelay: Number.POSITIVE_INFINITY });
+  try {
+    for await (const line of lines) if (line) yield JSON.parse(line) as WatchEvent;
+  } catch (error) {
+    if (!signal.aborted) throw error;
+  } finally {
+    response.destroy();
+  }
+}
+
+async function ensureNamespace(send: Send, namespace: string): Promise<void> {
+  // The API server's bootstrap controller makes `default`; any other namespace is ours to make.
+  const found = await send('GET', `/api/v1/namespaces/${namespace}`);
+  if (found.status === 200) return;
+  const created = await send('POST', '/api/v1/namespaces', {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: namespace },
+  });
+  if (created.status !== 201 && created.status !== 409)
+    throw new Error(
+      `creating namespace ${namespace} failed (${created.status}): ${JSON.stringify(created.body)}`,
+    );
+}
+
+function writeKubeconfig(path: string, url: string, token: string, namespace: string): void {
+  // JSON is YAML: kubectl and @kubernetes/client-node read it as a kubeconfig.
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      { name: 'masksweep-test', cluster: { server: url, 'insecure-skip-tls-verify': true } },
+    ],
+    users: [{ name: 'masksweep-admin', user: { token } }],
+    contexts: [
+      {
+        name: 'masksweep-test',
+        context: { cluster: 'masksweep-test', user: 'masksweep-admin', namespace },
+      },
+    ],
+    'current-context': 'masksweep-test',
+  };
+  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+}
+
+function runKubectl(binary: string, args: string[], input?: string): Promise<KubectlResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.once('error', (error) =>
+      reject(new Error(`kubectl ${args.join(' ')} failed to start: ${error.message}`)),
+    );
+    child.once('close', (code) => resolve({ stdout, stderr, code: code ?? -1 }));
+    child.stdin.end(input);
+  });
+}
