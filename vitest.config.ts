@@ -7,10 +7,10 @@ export default defineConfig({
   resolve: {
     // Tests run on the packages' sources, not on their build output.
     alias: [
-      // Services are not packages/: the CLI imports the leaderboard's tables.
+      // Services are not packages/: the CLI uses the leaderboard and the controller.
       {
-        find: /^@masksweep\/leaderboard$/,
-        replacement: `${root}services/leaderboard/src/index.ts`,
+        find: /^@masksweep\/(leaderboard|controller)$/,
+        replacement: `${root}services/$1/src/index.ts`,
       },
       { find: /^@masksweep\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
     ],
@@ -22,6 +22,7 @@ export default defineConfig({
       'test/**/*.test.ts',
       'bench/**/*.test.ts',
     ],
-    testTimeout: 30_000,
+    // Training and real-server suites share 2 cores: a timeout says "hung", not "slow".
+    testTimeout: 120_000,
   },
 });

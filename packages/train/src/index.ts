@@ -31,6 +31,7 @@ export { progressReporter } from './progress.js';
 export { learningRateAt, weightDecayAt } from './schedule.js';
 export { patchify, sparkReconstructionLoss } from './spark-loss.js';
 export {
+  PretrainingMissingError,
   type PretrainingRun,
   type RunPretrainingOptions,
   type RunTrialOptions,

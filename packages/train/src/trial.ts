@@ -28,6 +28,11 @@ export interface RunTrialOptions {
   artifactDir: string;
   /** Fine-tune from a randomly initialised encoder (the no-pre-training baseline). */
   skipPretraining?: boolean;
+  /**
+   * The fine-tuning stage alone: the pre-training run of the trial's key must be in the
+   * store already (its own workload made it); PretrainingMissingError otherwise.
+   */
+  requirePretrained?: boolean;
   /** Grad-CAM overlays for at most this many positive test images. */
   gradCamLimit?: number;
   onStep?: (event: StepEvent) => void;
@@ -54,6 +59,11 @@ export interface TrialResult {
 }
 
 const INTERVAL_METRICS = ['f1', 'recall', 'precision', 'accuracy', 'macroF1'] as const;
+
+/** The fine-tuning stage found no pre-training run for its key in the artifact store. */
+export class PretrainingMissingError extends Error {
+  override readonly name = 'PretrainingMissingError';
+}
 
 /** A trial's method has no trainer yet. */
 export class UnsupportedMethodError extends Error {
@@ -86,7 +96,11 @@ export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
   if (options.skipPretraining) {
     log('pre-training skipped: random initialisation');
   } else {
-    const run = await runPretraining({ ...options, images: data.pretrain });
+    const run = await runPretraining({
+      ...options,
+      images: data.pretrain,
+      mustExist: options.requirePretrained,
+    });
     pretrain = { ...run, skipped: false };
     pretrained = loadTensors(run.weightsFile).tensors;
   }
@@ -197,6 +211,8 @@ export interface RunPretrainingOptions {
   images: readonly GrayImage[];
   /** Shared store of pre-training runs, keyed by pretrainKey. */
   artifactDir: string;
+  /** Refuse to train: the finished run must be in the store. */
+  mustExist?: boolean;
   onStep?: (event: StepEvent) => void;
   log?: (message: string) => void;
 }
@@ -225,6 +241,11 @@ export async function runPretraining(options: RunPretrainingOptions): Promise<Pr
     log(`pre-training ${trial.pretrainKey} reused from ${weightsFile}`);
     const meta = readCheckpointMeta(weightsFile);
     return { weightsFile, reused: true, epochLosses: meta.epochLosses as number[], seconds: 0 };
+  }
+  if (options.mustExist) {
+    throw new PretrainingMissingError(
+      `pre-training ${trial.pretrainKey} is not in ${options.artifactDir}: run its stage first`,
+    );
   }
   const { method, mask, model } = sparkSettings(trial);
   const run = await pretrainSpark({

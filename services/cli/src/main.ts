@@ -5,6 +5,7 @@ import { crdsCommand } from './commands/crds.js';
 import { dataCommand } from './commands/data.js';
 import { leaderboardCommand, reportCommand, watchCommand } from './commands/leaderboard.js';
 import { masksCommand } from './commands/masks.js';
+import { runCommand } from './commands/run.js';
 import { trainCommand } from './commands/train.js';
 import { validateCommand } from './commands/validate.js';
 import { UsageError } from './options.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (text) => console.error(text.trimEnd()) })
     .showHelpAfterError('(add --help for usage)')
+    .addCommand(runCommand())
     .addCommand(validateCommand())
     .addCommand(masksCommand())
     .addCommand(dataCommand())

@@ -1,5 +1,5 @@
 import '@tensorflow/tfjs-backend-cpu';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expandSweep, validateSweep } from '@masksweep/api';
@@ -173,5 +173,31 @@ describe('masksweep-trial with --nats', () => {
       delete process.env.MASKSWEEP_LEADERBOARD_TOKEN;
       await leaderboard.close();
     }
+  }, 120_000);
+
+  it('runs the stages apart: fine-tuning alone needs the pre-training run of its key', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'runner-'));
+    writeFileSync(join(root, 'trial.json'), JSON.stringify(trial));
+    const args = (stage: string) => [
+      '--config',
+      join(root, 'trial.json'),
+      '--out',
+      join(root, 'out'),
+      '--backend',
+      'cpu',
+      '--stage',
+      stage,
+    ];
+    expect(await main(args('finetune'))).toBe(EXIT.failed);
+    expect(existsSync(join(root, 'out', 'result.json'))).toBe(false);
+    expect(await main(args('pretrain'))).toBe(EXIT.ok);
+    expect(
+      existsSync(join(root, 'artifacts', 'pretrain', trial?.pretrainKey ?? '', 'weights.bin')),
+    ).toBe(true);
+    expect(existsSync(join(root, 'out', 'result.json'))).toBe(false);
+    expect(await main(args('finetune'))).toBe(EXIT.ok);
+    expect(JSON.parse(readFileSync(join(root, 'out', 'result.json'), 'utf8')).pretrain.reused).toBe(
+      true,
+    );
   }, 120_000);
 });

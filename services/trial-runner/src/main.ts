@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Trial } from '@masksweep/api';
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from '@masksweep/models';
-import { DivergedError, progressReporter, runTrial, type StepEvent } from '@masksweep/train';
+import {
+  DivergedError,
+  loadTrialData,
+  progressReporter,
+  runPretraining,
+  runTrial,
+  type StepEvent,
+} from '@masksweep/train';
 import { Command, CommanderError, Option } from 'commander';
 import { TrialReporter } from './reporter.js';
 
@@ -30,6 +37,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--base-dir <dir>', "where relative dataset paths start (the Sweep file's folder)", '.')
     .option('--backend <name>', `TensorFlow.js backend: ${BACKEND_CHOICES.join(', ')}`)
     .option('--skip-pretraining', 'fine-tune from random weights (the baseline)')
+    .addOption(
+      new Option(
+        '--stage <stage>',
+        "all; pretrain: only the pre-training run of the trial's key (shared by its trials); finetune: only fine-tuning, the pre-training run being in the store",
+      )
+        .choices(['all', 'pretrain', 'finetune'])
+        .default('all'),
+    )
     .addOption(
       new Option('--namespace <name>', "the Sweep's namespace")
         .env('MASKSWEEP_NAMESPACE')
@@ -77,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
     baseDir: string;
     backend?: BackendChoice;
     skipPretraining?: boolean;
+    stage: 'all' | 'pretrain' | 'finetune';
     namespace: string;
     sweep?: string;
     attempt: string;
@@ -114,20 +130,29 @@ export async function main(argv: string[]): Promise<number> {
     const artifactDir = resolve(options.artifacts ?? join(dirname(outDir), 'artifacts'));
     const progress = progressReporter(log);
     let stage: StepEvent['stage'] | undefined;
+    const onStep = (event: StepEvent) => {
+      if (event.stage !== stage) {
+        stage = event.stage;
+        reporter?.stageChanged(stage);
+      }
+      progress(event);
+      reporter?.onStep(event);
+    };
+    if (options.stage === 'pretrain') {
+      const data = await loadTrialData(trial.config.data, resolve(options.baseDir));
+      const run = await runPretraining({ trial, images: data.pretrain, artifactDir, onStep, log });
+      log(`pre-training ${trial.pretrainKey} ${run.reused ? 'was' : 'is'} in ${run.weightsFile}`);
+      await reporter.close();
+      return EXIT.ok;
+    }
     const result = await runTrial({
       trial,
       baseDir: resolve(options.baseDir),
       outDir,
       artifactDir,
       skipPretraining: options.skipPretraining,
-      onStep: (event) => {
-        if (event.stage !== stage) {
-          stage = event.stage;
-          reporter?.stageChanged(stage);
-        }
-        progress(event);
-        reporter?.onStep(event);
-      },
+      requirePretrained: options.stage === 'finetune',
+      onStep,
       onEpoch: (report) => reporter?.onEpoch(report),
       log,
     });

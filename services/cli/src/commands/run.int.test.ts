@@ -1,0 +1,65 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore } from '@masksweep/leaderboard';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../main.js';
+
+/** 2 trials (two augmentations) sharing one pre-training key; tiny model, phantoms. */
+const SWEEP = `apiVersion: masksweep.io/v1alpha1
+kind: Sweep
+metadata: { name: tiny }
+spec:
+  datasets:
+    pretrain: { phantom: { count: 8, seed: 1 } }
+    downstream: { phantom: { count: 24, seed: 2 } }
+    imageSize: 64
+    splits: { train: 0.5, val: 0.25, test: 0.25 }
+  grids:
+    - methods: [spark]
+      masks: [{ type: mesh, ratios: [0.5] }]
+      augmentations: [{ type: none }, { type: randomFlip }]
+  model:
+    convnext: { depths: [1, 1, 1, 1], widths: [8, 16, 32, 64], dropPath: 0, decoderWidth: 32 }
+  budgets:
+    pretrain: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.04, warmupEpochs: 0 }
+    finetune: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.05, warmupEpochs: 0 }
+  parallelism: 2
+`;
+
+let out: string[];
+beforeEach(() => {
+  out = [];
+  vi.spyOn(console, 'log').mockImplementation((...args) => void out.push(args.join(' ')));
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe('masksweep run', () => {
+  it('runs a sweep here: one shared pre-training, every trial, results on the leaderboard; a second run has nothing to do', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'run-'));
+    const file = join(dir, 'tiny.yaml');
+    writeFileSync(file, SWEEP);
+    const workDir = join(dir, 'work');
+    const run = () => main(['run', file, '--work-dir', workDir, '--backend', 'cpu']);
+    expect(await run()).toBe(0);
+    const text = out.join('\n');
+    expect(text.match(/started pre-training/g)).toHaveLength(1);
+    expect(text.match(/started fine-tuning/g)).toHaveLength(2);
+    expect(text).toMatch(
+      /2 results on the leaderboard: http:\/\/127\.0\.0\.1:\d+\/sweeps\/default\/tiny/,
+    );
+
+    const state = JSON.parse(readFileSync(join(workDir, 'state.json'), 'utf8'));
+    const trials = Object.values(state.trials) as Array<{ phase: string; objective?: number }>;
+    expect(trials.map((t) => t.phase)).toEqual(['Succeeded', 'Succeeded']);
+    expect(trials.every((t) => typeof t.objective === 'number')).toBe(true);
+    const store = openStore({ path: join(workDir, 'leaderboard.db') });
+    expect(store.listResults({ namespace: 'default', sweep: 'tiny' }).totalCount).toBe(2);
+    expect(store.lastPointId()).toBeGreaterThan(0);
+    store.close();
+
+    out = [];
+    expect(await run()).toBe(0);
+    expect(out.join('\n')).not.toMatch(/started/);
+  }, 300_000);
+});

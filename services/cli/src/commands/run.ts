@@ -1,0 +1,176 @@
+/**
+ * `masksweep run <sweep.yaml>`: the main job on one machine. Starts nats-server (unless
+ * --nats), the leaderboard in this process with its web view, and the controller with the
+ * local executor; shows each stage and trial as it goes; prints the leaderboard and exits 0
+ * when the sweep succeeded. Its state is in --work-dir: running it again resumes.
+ */
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { canonicalJson, expandSweep, loadSweepFile } from '@masksweep/api';
+import {
+  countSweep,
+  LocalExecutor,
+  loadState,
+  runLocalSweep,
+  type SweepState,
+} from '@masksweep/controller';
+import { score, startLeaderboard } from '@masksweep/leaderboard';
+import { maskLabel } from '@masksweep/masks';
+import { startNatsServer } from '@masksweep/testing';
+import { Command } from 'commander';
+import { table } from '../table.js';
+
+export function runCommand(): Command {
+  return new Command('run')
+    .description('run a Sweep on this machine: every trial, with live metrics and a leaderboard')
+    .argument('<sweep.yaml>', 'the Sweep')
+    .option(
+      '--work-dir <dir>',
+      'state, trial folders, logs, artifacts and the leaderboard (default .masksweep/<sweep>)',
+    )
+    .option('--nats <url>', 'an existing NATS server (default: start nats-server here)')
+    .option('--http-port <port>', 'port of the web view (default: any free one)', '0')
+    .option('--backend <name>', 'TensorFlow.js backend of the trials')
+    .action(
+      async (
+        file: string,
+        options: { workDir?: string; nats?: string; httpPort: string; backend?: string },
+      ) => {
+        const { sweep, baseDir } = loadSweepFile(file, { checkData: true });
+        const name = sweep.metadata.name;
+        const namespace = sweep.metadata.namespace ?? 'default';
+        const workDir = resolve(options.workDir ?? join('.masksweep', name));
+        const state = loadState(workDir, sweep, baseDir);
+        const log = (line: string) => console.log(`${clock(state)} ${line}`);
+
+        const nats = options.nats
+          ? undefined
+          : await startNatsServer({ storeDir: join(workDir, 'nats') });
+        const natsUrl = options.nats ?? nats?.url;
+        const token = randomBytes(24).toString('hex');
+        const leaderboard = await startLeaderboard({
+          database: join(workDir, 'leaderboard.db'),
+          token,
+          natsUrl,
+          httpPort: Number(options.httpPort),
+          artifactsDir: join(workDir, 'trials'),
+        });
+        leaderboard.store.registerSweep({
+          namespace,
+          sweep: name,
+          specJson: canonicalJson(sweep),
+          trialCount: expandSweep(sweep).length,
+        });
+        const counts = countSweep(state);
+        log(
+          `sweep ${name}: ${counts.total} trials, ${counts.pretrainings.total} pre-training runs, parallelism ${sweep.spec.parallelism}`,
+        );
+        log(
+          `leaderboard: ${leaderboard.webUrl}/sweeps/${namespace}/${name}  (work dir ${workDir})`,
+        );
+
+        const executor = new LocalExecutor({
+          workDir,
+          trialRunner: createRequire(import.meta.url).resolve(
+            '@masksweep/trial-runner/bin/masksweep-trial.js',
+          ),
+          baseDir,
+          namespace,
+          sweep: name,
+          natsUrl,
+          leaderboard: { address: `127.0.0.1:${leaderboard.grpcPort}`, token },
+          backend: options.backend,
+          onChange: () => {},
+        });
+        const stop = new AbortController();
+        const interrupt = () => {
+          log('stopping: running workloads end now, the next `masksweep run` resumes them');
+          stop.abort();
+        };
+        process.once('SIGINT', interrupt);
+        let last = '';
+        let final: SweepState;
+        try {
+          final = await runLocalSweep(state, {
+            sweep,
+            baseDir,
+            workDir,
+            executor,
+            signal: stop.signal,
+            onStart: (w) =>
+              log(
+                `started ${w.stage === 'pretrain' ? `pre-training ${w.trial.pretrainKey}` : `fine-tuning ${w.trial.name}`} (attempt ${w.attempt}; log ${executor.logFile(w)})`,
+              ),
+            onEnd: ({ workload: w, reason, message }) =>
+              log(
+                `${w.stage === 'pretrain' ? `pre-training ${w.trial.pretrainKey}` : `fine-tuning ${w.trial.name}`}: ${reason}${reason === 'Completed' ? '' : ` (${message})`}`,
+              ),
+            onPass: (s) => {
+              const line = progressLine(s);
+              if (line !== last) log(line);
+              last = line;
+            },
+          });
+        } finally {
+          process.removeListener('SIGINT', interrupt);
+          await executor.stopAll();
+        }
+        console.log(`\n${resultsTable(final)}`);
+        const page = leaderboard.store.listResults({
+          namespace,
+          sweep: name,
+          sortBy: sweep.spec.objective.metric,
+        });
+        console.log(
+          `\n${page.totalCount} results on the leaderboard: ${leaderboard.webUrl}/sweeps/${namespace}/${name}`,
+        );
+        await leaderboard.close();
+        await nats?.stop();
+        if (final.phase !== 'Succeeded') {
+          throw new Error(
+            stop.signal.aborted
+              ? `sweep ${name} stopped; run the same command again to resume`
+              : `sweep ${name} ${final.phase}${final.reason ? `: ${final.reason}` : ''}`,
+          );
+        }
+      },
+    );
+}
+
+function clock(state: SweepState): string {
+  const seconds = Math.round((Date.now() - state.startedAt) / 1000);
+  return `[${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}]`;
+}
+
+function bar(done: number, total: number, width = 20): string {
+  const filled = total === 0 ? width : Math.round((width * done) / total);
+  return `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
+}
+
+function progressLine(state: SweepState): string {
+  const c = countSweep(state);
+  const best = c.best ? ` · best ${score(c.best.objective)} (${c.best.trial})` : '';
+  const failed = c.failed + c.diverged + c.pruned;
+  return `pre-training [${bar(c.pretrainings.succeeded, c.pretrainings.total)}] ${c.pretrainings.succeeded}/${c.pretrainings.total} · trials [${bar(c.succeeded + failed, c.total)}] ${c.succeeded}/${c.total} done, ${c.running} running${failed ? `, ${failed} failed` : ''}${best}`;
+}
+
+function resultsTable(state: SweepState): string {
+  const metric = state.sweep.spec.objective.metric;
+  const rows = Object.values(state.trials)
+    .sort((a, b) => (b.objective ?? -1) - (a.objective ?? -1))
+    .map((t) => [
+      t.trial.name,
+      t.trial.config.method,
+      t.trial.config.mask ? maskLabel(t.trial.config.mask) : '-',
+      t.trial.config.augmentation.type,
+      String(t.trial.seed),
+      t.phase,
+      score(t.objective),
+      t.reason && t.phase !== 'Succeeded' ? t.reason : '',
+    ]);
+  return table(
+    ['TRIAL', 'METHOD', 'MASK', 'AUGMENTATION', 'SEED', 'PHASE', metric.toUpperCase(), 'REASON'],
+    rows,
+  );
+}

@@ -1,0 +1,19 @@
+export { LocalExecutor, type LocalExecutorOptions } from './local-executor.js';
+export {
+  type LocalSweepOptions,
+  loadState,
+  runLocalSweep,
+  StateMismatchError,
+  saveState,
+} from './local-sweep.js';
+export {
+  type Actions,
+  initialState,
+  type Observation,
+  type ReconcileOptions,
+  reconcile,
+  resumedState,
+  type Workload,
+  type WorkloadEnd,
+} from './reconcile.js';
+export * from './state.js';

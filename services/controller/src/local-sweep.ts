@@ -1,0 +1,109 @@
+/**
+ * A sweep on this machine: the state of record in `<workDir>/state.json` (written after
+ * every pass, atomically, so a new `masksweep run` resumes where this one stopped), the
+ * reconcile pass on every workload end and every second, the local executor for workloads.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { canonicalJson, type SweepResource } from '@masksweep/api';
+import type { LocalExecutor } from './local-executor.js';
+import {
+  initialState,
+  reconcile,
+  resumedState,
+  type Workload,
+  type WorkloadEnd,
+} from './reconcile.js';
+import type { SweepState } from './state.js';
+
+export interface LocalSweepOptions {
+  sweep: SweepResource;
+  baseDir: string;
+  workDir: string;
+  executor: LocalExecutor;
+  /** Called after every pass, and for each workload started and ended. */
+  onPass?: (state: SweepState) => void;
+  onStart?: (workload: Workload) => void;
+  onEnd?: (end: WorkloadEnd) => void;
+  /** Ends the sweep early (Ctrl-C): running workloads are stopped, the state kept. */
+  signal?: AbortSignal;
+  /** @default 10000 */
+  retryBackoffMs?: number;
+}
+
+export class StateMismatchError extends Error {
+  override readonly name = 'StateMismatchError';
+}
+
+/** The saved state of this sweep, resumed; a new one if there is none. */
+export function loadState(workDir: string, sweep: SweepResource, baseDir: string): SweepState {
+  const file = join(workDir, 'state.json');
+  if (!existsSync(file)) return initialState(sweep, baseDir);
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as SweepState;
+  if (canonicalJson(saved.sweep) !== canonicalJson(sweep)) {
+    throw new StateMismatchError(
+      `${file} belongs to another version of Sweep ${saved.sweep.metadata.name}: give another --work-dir, or remove it to start over`,
+    );
+  }
+  return resumedState(saved);
+}
+
+export function saveState(workDir: string, state: SweepState): void {
+  mkdirSync(workDir, { recursive: true });
+  const file = join(workDir, 'state.json');
+  writeFileSync(`${file}.partial`, `${JSON.stringify(state)}\n`);
+  renameSync(`${file}.partial`, file);
+}
+
+export async function runLocalSweep(
+  state: SweepState,
+  options: LocalSweepOptions,
+): Promise<SweepState> {
+  const { executor, workDir } = options;
+  const metric = state.sweep.spec.objective.metric;
+  let wake: () => void = () => {};
+  const changed = () => wake();
+  options.signal?.addEventListener('abort', changed);
+  try {
+    for (;;) {
+      if (options.signal?.aborted) {
+        // The state keeps them as running: the next run starts them again as the same attempt.
+        await executor.stopAll();
+        executor.takeEnded();
+        saveState(workDir, state);
+        return state;
+      }
+      const ended = executor.takeEnded();
+      for (const end of ended) options.onEnd?.(end);
+      const actions = reconcile(
+        state,
+        {
+          running: executor.running(),
+          ended,
+          pretrained: (key) => executor.pretrained(key),
+          objectiveOf: (trial) => executor.objectiveOf(trial, metric),
+          now: Date.now(),
+        },
+        { retryBackoffMs: options.retryBackoffMs },
+      );
+      await Promise.all(actions.stop.map((name) => executor.stop(name)));
+      for (const workload of actions.start) {
+        executor.start(workload);
+        options.onStart?.(workload);
+      }
+      saveState(workDir, state);
+      options.onPass?.(state);
+      const done = state.phase === 'Succeeded' || state.phase === 'Failed';
+      if (done && executor.running().size === 0) return state;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1_000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', changed);
+  }
+}

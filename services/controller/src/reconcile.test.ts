@@ -1,0 +1,169 @@
+import { validateSweep } from '@masksweep/api';
+import { describe, expect, it } from 'vitest';
+import {
+  initialState,
+  type Observation,
+  reconcile,
+  resumedState,
+  type Workload,
+  type WorkloadEnd,
+} from './reconcile.js';
+import { countSweep, type EndReason, type SweepState } from './state.js';
+
+/** 2 masks x 2 augmentations x 2 seeds: 8 trials over 4 pre-training keys. */
+function sweep(spec: Record<string, unknown> = {}) {
+  return validateSweep({
+    apiVersion: 'masksweep.io/v1alpha1',
+    kind: 'Sweep',
+    metadata: { name: 'unit' },
+    spec: {
+      datasets: {
+        pretrain: { phantom: { count: 8 } },
+        downstream: { phantom: { count: 8 } },
+        imageSize: 64,
+      },
+      grids: [
+        {
+          methods: ['spark'],
+          masks: [{ type: 'random', ratios: [0.5, 0.7] }],
+          augmentations: [{ type: 'none' }, { type: 'randomFlip' }],
+        },
+      ],
+      seeds: [0, 1],
+      parallelism: 2,
+      retries: 1,
+      ...spec,
+    },
+  });
+}
+
+/** Drives reconcile like the controller: workloads end when the test says. */
+class World {
+  running = new Map<string, Workload>();
+  ended: WorkloadEnd[] = [];
+  stored = new Set<string>();
+  now = 0;
+  started: Workload[] = [];
+  constructor(readonly state: SweepState) {}
+
+  pass() {
+    const observation: Observation = {
+      running: new Set(this.running.keys()),
+      ended: this.ended.splice(0),
+      pretrained: (key) => this.stored.has(key),
+      objectiveOf: (trial) => trial.seed / 10,
+      now: this.now,
+    };
+    const actions = reconcile(this.state, observation, { retryBackoffMs: 1000 });
+    for (const w of actions.start) this.running.set(w.name, w);
+    for (const name of actions.stop) this.running.delete(name);
+    this.started.push(...actions.start);
+    return actions;
+  }
+
+  end(name: string, reason: EndReason = 'Completed') {
+    const workload = this.running.get(name);
+    if (!workload) throw new Error(`${name} is not running`);
+    this.running.delete(name);
+    if (reason === 'Completed' && workload.stage === 'pretrain')
+      this.stored.add(workload.trial.pretrainKey);
+    this.ended.push({ workload, reason, message: `${reason} in the test` });
+  }
+
+  /** Ends every running workload as given, until nothing runs. */
+  drain(reason: (w: Workload) => EndReason = () => 'Completed') {
+    for (let i = 0; i < 100 && (this.pass(), this.running.size > 0); i++) {
+      for (const w of [...this.running.values()]) this.end(w.name, reason(w));
+      this.now += 60_000;
+    }
+    this.pass();
+  }
+}
+
+describe('reconcile', () => {
+  it('runs one pre-training per key, within parallelism, then the fine-tuning of its trials', () => {
+    const world = new World(initialState(sweep(), '.'));
+    expect(Object.keys(world.state.trials)).toHaveLength(8);
+    expect(Object.keys(world.state.pretrainings)).toHaveLength(4);
+    const first = world.pass();
+    expect(first.start.map((w) => w.stage)).toEqual(['pretrain', 'pretrain']);
+    expect(world.pass().start).toEqual([]); // level-triggered: nothing twice
+    world.drain();
+    expect(world.state.phase).toBe('Succeeded');
+    const stages = world.started.map((w) => w.stage);
+    expect(stages.filter((s) => s === 'pretrain')).toHaveLength(4);
+    expect(stages.filter((s) => s === 'finetune')).toHaveLength(8);
+    expect(countSweep(world.state).best).toEqual({
+      trial: expect.any(String),
+      objective: 0.1,
+    });
+  });
+
+  it('reuses a pre-training run already in the store (another sweep made it)', () => {
+    const state = initialState(sweep(), '.');
+    const world = new World(state);
+    for (const key of Object.keys(state.pretrainings)) world.stored.add(key);
+    world.drain();
+    expect(world.started.every((w) => w.stage === 'finetune')).toBe(true);
+    expect(world.started).toHaveLength(8);
+  });
+
+  it('retries a trainer error up to `retries` after a back-off, then fails the trials with the reason', () => {
+    const oneKey = sweep({
+      seeds: [0],
+      grids: [
+        {
+          methods: ['spark'],
+          masks: [{ type: 'random', ratios: [0.5] }],
+          augmentations: [{ type: 'none' }, { type: 'randomFlip' }],
+        },
+      ],
+    });
+    const world = new World(initialState(oneKey, '.'));
+    const [first] = world.pass().start;
+    world.end(first?.name ?? '', 'TrainerError');
+    expect(world.pass().start).toEqual([]); // backing off
+    world.now += 1000;
+    const [retry] = world.pass().start;
+    expect(retry?.name).toBe(first?.name.replace(/-1$/, '-2'));
+    world.end(retry?.name ?? '', 'Interrupted');
+    world.pass();
+    const key = first?.trial.pretrainKey ?? '';
+    expect(world.state.pretrainings[key]?.phase).toBe('Failed');
+    const ofKey = Object.values(world.state.trials).filter((t) => t.trial.pretrainKey === key);
+    expect(ofKey.map((t) => [t.phase, t.reason])).toEqual([
+      ['Failed', 'Interrupted'],
+      ['Failed', 'Interrupted'],
+    ]);
+  });
+
+  it('does not retry a divergence', () => {
+    const world = new World(initialState(sweep(), '.'));
+    world.drain((w) => (w.stage === 'finetune' ? 'Diverged' : 'Completed'));
+    expect(world.started.filter((w) => w.stage === 'finetune')).toHaveLength(8);
+    expect(countSweep(world.state).diverged).toBe(8);
+  });
+
+  it('fails the sweep and stops what runs after maxFailedTrials', () => {
+    const world = new World(initialState(sweep({ maxFailedTrials: 1, retries: 0 }), '.'));
+    world.pass();
+    const [a] = [...world.running.keys()];
+    world.end(a ?? '', 'InvalidTrial');
+    const actions = world.pass();
+    expect(world.state.phase).toBe('Failed');
+    expect(world.state.reason).toMatch(/MaxFailedTrials: 2 trials failed, more than 1/);
+    expect(actions.stop).toHaveLength(1);
+  });
+
+  it('resumes after a restart without counting the lost run as an attempt', () => {
+    const world = new World(initialState(sweep(), '.'));
+    world.pass();
+    const restarted = new World(resumedState(structuredClone(world.state)));
+    const again = restarted.pass().start;
+    expect(again.map((w) => w.name)).toEqual(world.started.map((w) => w.name));
+  });
+
+  it('creates at most maxTrials trials', () => {
+    expect(Object.keys(initialState(sweep({ maxTrials: 3 }), '.').trials)).toHaveLength(3);
+  });
+});

@@ -1,0 +1,223 @@
+/**
+ * One level-triggered pass over a sweep: fold in the workloads that ended, then start what
+ * the state calls for within `parallelism`: a pre-training workload per distinct key (one
+ * run for every trial that shares it, and none when the store already holds it, even from
+ * another sweep), then the fine-tuning workloads of trials whose key is ready. Retries are
+ * counted per stage with an exponential back-off; a divergence or an invalid trial is not
+ * retried. Pure: the caller observes the world and carries the actions out.
+ */
+import { expandSweep, type Trial } from '@masksweep/api';
+import {
+  type Attempts,
+  countSweep,
+  type EndReason,
+  type PretrainState,
+  type SweepState,
+  TERMINAL_TRIAL_PHASES,
+  type TrialState,
+} from './state.js';
+
+export interface Workload {
+  /** Unique per attempt: `pretrain-<key>-<attempt>` or `finetune-<trial>-<attempt>`. */
+  name: string;
+  stage: 'pretrain' | 'finetune';
+  trial: Trial;
+  attempt: number;
+}
+
+export interface WorkloadEnd {
+  workload: Workload;
+  reason: EndReason;
+  message: string;
+}
+
+export interface Observation {
+  /** Names of the workloads running now. */
+  running: ReadonlySet<string>;
+  /** Workloads that ended since the last pass. */
+  ended: readonly WorkloadEnd[];
+  /** Whether the artifact store holds the finished pre-training run of a key. */
+  pretrained(key: string): boolean;
+  /** The objective a finished trial reached (from its result). */
+  objectiveOf(trial: Trial): number | undefined;
+  now: number;
+}
+
+export interface Actions {
+  start: Workload[];
+  /** Workloads to stop: the sweep failed. */
+  stop: string[];
+}
+
+export interface ReconcileOptions {
+  /** First retry delay; doubling per retry, at most 5 minutes. @default 10000 */
+  retryBackoffMs?: number;
+}
+
+/** A new sweep's state: its trials (up to maxTrials) and one pre-training entry per key. */
+export function initialState(
+  sweep: SweepState['sweep'],
+  baseDir: string,
+  now = Date.now(),
+): SweepState {
+  const state: SweepState = {
+    sweep,
+    baseDir,
+    phase: 'Created',
+    trials: {},
+    pretrainings: {},
+    startedAt: now,
+  };
+  const trials = expandSweep(sweep).slice(0, sweep.spec.maxTrials ?? Number.POSITIVE_INFINITY);
+  for (const trial of trials) {
+    state.trials[trial.name] = { trial, phase: 'Pending', finetune: { started: 0 } };
+    state.pretrainings[trial.pretrainKey] ??= {
+      key: trial.pretrainKey,
+      trial: trial.name,
+      phase: 'Pending',
+      attempts: { started: 0 },
+    };
+  }
+  return state;
+}
+
+/**
+ * A state loaded after a restart: workloads it shows as running died with the previous
+ * process, so they start again as the same attempt (an interruption is not the trial's fault).
+ */
+export function resumedState(state: SweepState): SweepState {
+  for (const p of Object.values(state.pretrainings)) {
+    if (p.phase !== 'Running') continue;
+    p.phase = 'Pending';
+    p.attempts.started -= 1;
+  }
+  for (const t of Object.values(state.trials)) {
+    if (t.phase === 'Finetuning') t.finetune.started -= 1;
+    if (t.phase === 'Finetuning' || t.phase === 'Pretraining') t.phase = 'Pending';
+  }
+  return state;
+}
+
+export function reconcile(
+  state: SweepState,
+  observation: Observation,
+  options: ReconcileOptions = {},
+): Actions {
+  const { spec } = state.sweep;
+  const { now } = observation;
+  const backoff = (attempts: Attempts) =>
+    Math.min((options.retryBackoffMs ?? 10_000) * 2 ** (attempts.started - 1), 300_000);
+  const trialsOfKey = (key: string) =>
+    Object.values(state.trials).filter((t) => t.trial.pretrainKey === key);
+  const open = (t: TrialState) => !TERMINAL_TRIAL_PHASES.has(t.phase);
+
+  for (const { workload, reason, message } of observation.ended) {
+    if (workload.stage === 'pretrain') {
+      const p = state.pretrainings[workload.trial.pretrainKey];
+      if (!p || p.phase !== 'Running') continue;
+      if (reason === 'Completed') {
+        p.phase = 'Succeeded';
+        // Waiting for a fine-tuning slot now, no longer for the pre-training.
+        for (const t of trialsOfKey(p.key)) if (t.phase === 'Pretraining') t.phase = 'Pending';
+        continue;
+      }
+      Object.assign(p, { reason, message });
+      if (retryable(reason) && p.attempts.started <= spec.retries) {
+        p.phase = 'Pending';
+        p.attempts.notBefore = now + backoff(p.attempts);
+        continue;
+      }
+      p.phase = reason === 'Diverged' ? 'Diverged' : 'Failed';
+      for (const t of trialsOfKey(p.key).filter(open)) {
+        Object.assign(t, {
+          phase: reason === 'Diverged' ? 'Diverged' : 'Failed',
+          reason,
+          message: `pre-training ${p.key}: ${message}`,
+        });
+      }
+      continue;
+    }
+    const t = state.trials[workload.trial.name];
+    if (!t || t.phase !== 'Finetuning') continue;
+    if (reason === 'Completed') {
+      t.phase = 'Succeeded';
+      t.objective = observation.objectiveOf(t.trial);
+      continue;
+    }
+    Object.assign(t, { reason, message });
+    if (retryable(reason) && t.finetune.started <= spec.retries) {
+      t.phase = 'Pending';
+      t.finetune.notBefore = now + backoff(t.finetune);
+    } else {
+      t.phase = reason === 'Diverged' ? 'Diverged' : 'Failed';
+    }
+  }
+
+  const counts = countSweep(state);
+  if (
+    spec.maxFailedTrials !== undefined &&
+    counts.failed + counts.diverged > spec.maxFailedTrials &&
+    state.phase !== 'Failed'
+  ) {
+    state.phase = 'Failed';
+    state.reason = `MaxFailedTrials: ${counts.failed + counts.diverged} trials failed, more than ${spec.maxFailedTrials}`;
+    state.finishedAt = now;
+  }
+  if (state.phase === 'Failed') return { start: [], stop: [...observation.running] };
+  if (counts.total > 0 && Object.values(state.trials).every((t) => !open(t))) {
+    state.phase = 'Succeeded';
+    state.finishedAt ??= now;
+    return { start: [], stop: [] };
+  }
+
+  const start: Workload[] = [];
+  let slots = spec.parallelism - observation.running.size;
+  const ready = (attempts: Attempts) => (attempts.notBefore ?? 0) <= now;
+  // A run already in the store (another sweep or an earlier run made it) needs no workload.
+  for (const p of Object.values(state.pretrainings)) {
+    if (p.phase === 'Pending' && observation.pretrained(p.key)) p.phase = 'Succeeded';
+  }
+  // Trials whose key is ready go first: results come in while other keys pre-train.
+  for (const t of Object.values(state.trials)) {
+    if (slots <= 0) break;
+    if (t.phase !== 'Pending' && t.phase !== 'Pretraining') continue;
+    if (state.pretrainings[t.trial.pretrainKey]?.phase !== 'Succeeded' || !ready(t.finetune))
+      continue;
+    slots -= 1;
+    t.phase = 'Finetuning';
+    t.finetune.started += 1;
+    t.finetune.notBefore = undefined;
+    start.push({
+      name: `finetune-${t.trial.name}-${t.finetune.started}`,
+      stage: 'finetune',
+      trial: t.trial,
+      attempt: t.finetune.started,
+    });
+  }
+  for (const p of Object.values(state.pretrainings)) {
+    if (p.phase !== 'Pending' || !ready(p.attempts)) continue;
+    const waiting = trialsOfKey(p.key).filter(open);
+    if (waiting.length === 0 || slots <= 0) continue;
+    slots -= 1;
+    start.push(pretrainWorkload(p, state));
+    for (const t of waiting) t.phase = 'Pretraining';
+  }
+  if (start.length > 0 || observation.running.size > 0) state.phase = 'Running';
+  return { start, stop: [] };
+}
+
+function pretrainWorkload(p: PretrainState, state: SweepState): Workload {
+  p.phase = 'Running';
+  p.attempts.started += 1;
+  p.attempts.notBefore = undefined;
+  return {
+    name: `pretrain-${p.key}-${p.attempts.started}`,
+    stage: 'pretrain',
+    trial: (state.trials[p.trial] as TrialState).trial,
+    attempt: p.attempts.started,
+  };
+}
+
+function retryable(reason: EndReason): boolean {
+  return reason === 'TrainerError' || reason === 'Interrupted';
+}

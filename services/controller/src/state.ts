@@ -1,0 +1,114 @@
+/**
+ * The state of record of one sweep in local mode (in a cluster the Sweep and Trial objects
+ * hold the same): per trial and per pre-training key, the phase, the attempts used and why
+ * the last one ended. Counters and the best trial are computed from it, never stored apart.
+ */
+import type { SweepResource, Trial } from '@masksweep/api';
+
+export type TrialPhase =
+  | 'Pending'
+  | 'Pretraining'
+  | 'Finetuning'
+  | 'Succeeded'
+  | 'Failed'
+  | 'Diverged'
+  | 'Pruned';
+export type PretrainPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Diverged';
+export type SweepPhase = 'Created' | 'Running' | 'Succeeded' | 'Failed';
+
+/** Why a workload ended; each is handled differently (retry, no retry, fail the sweep). */
+export type EndReason =
+  | 'Completed'
+  /** The trainer failed (exit 1): retried up to `retries`. */
+  | 'TrainerError'
+  /** A NaN or infinite loss (exit 3): not retried, the same run would diverge again. */
+  | 'Diverged'
+  /** The trial cannot run as given (exit 2): not retried. */
+  | 'InvalidTrial'
+  /** Killed from outside (signal, OOM, eviction, lost node): retried. */
+  | 'Interrupted';
+
+export interface Attempts {
+  /** Attempts started so far. */
+  started: number;
+  /** No new attempt before this time (ms since the epoch): the retry back-off. */
+  notBefore?: number;
+}
+
+export interface TrialState {
+  trial: Trial;
+  phase: TrialPhase;
+  finetune: Attempts;
+  reason?: string;
+  message?: string;
+  objective?: number;
+}
+
+export interface PretrainState {
+  key: string;
+  /** The trial whose config the workload runs (any trial of the key gives the same run). */
+  trial: string;
+  phase: PretrainPhase;
+  attempts: Attempts;
+  reason?: string;
+  message?: string;
+}
+
+export interface SweepState {
+  sweep: SweepResource;
+  /** Where relative dataset paths start. */
+  baseDir: string;
+  phase: SweepPhase;
+  trials: Record<string, TrialState>;
+  pretrainings: Record<string, PretrainState>;
+  reason?: string;
+  startedAt: number;
+  finishedAt?: number;
+}
+
+export const TERMINAL_TRIAL_PHASES: ReadonlySet<TrialPhase> = new Set([
+  'Succeeded',
+  'Failed',
+  'Diverged',
+  'Pruned',
+]);
+
+export interface SweepCounts {
+  total: number;
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  diverged: number;
+  pruned: number;
+  pretrainings: { total: number; succeeded: number; running: number };
+  best?: { trial: string; objective: number };
+}
+
+export function countSweep(state: SweepState): SweepCounts {
+  const trials = Object.values(state.trials);
+  const count = (...phases: TrialPhase[]) => trials.filter((t) => phases.includes(t.phase)).length;
+  const pretrainings = Object.values(state.pretrainings);
+  const maximize = state.sweep.spec.objective.direction === 'maximize';
+  let best: SweepCounts['best'];
+  for (const t of trials) {
+    if (t.phase !== 'Succeeded' || t.objective === undefined) continue;
+    if (!best || (maximize ? t.objective > best.objective : t.objective < best.objective))
+      best = { trial: t.trial.name, objective: t.objective };
+  }
+  return {
+    total: trials.length,
+    pending: count('Pending'),
+    running: count('Pretraining', 'Finetuning'),
+    succeeded: count('Succeeded'),
+    failed: count('Failed'),
+    diverged: count('Diverged'),
+    pruned: count('Pruned'),
+    pretrainings: {
+      total: pretrainings.length,
+      succeeded: pretrainings.filter((p) => p.phase === 'Succeeded').length,
+      running: pretrainings.filter((p) => p.phase === 'Running').length,
+    },
+    best,
+  };
+}
