@@ -16,11 +16,10 @@ import {
   openStore,
 } from '@masksweep/leaderboard';
 import { Random } from '@masksweep/random';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@masksweep/testing';
 import { syntheticResult } from '../services/leaderboard/src/store/fixtures.js';
 import type { Benchmark } from './main.js';
 import { median, peakRssMiB, percentile } from './measure.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 function positiveInteger(name: string, value: string | boolean | undefined, fallback: number) {
   const parsed = Number(value ?? fallback);
@@ -257,20 +256,11 @@ const benchmark: Benchmark = {
           htmlP50Ms: percentile(times, 0.5),
           htmlP99Ms: percentile(times, 0.99),
         });
-        if (existsSync(CHROMIUM)) {
+        if (existsSync(CHROMIUM_PATH)) {
           const { chromium } = await import('playwright-core');
           const browser = await chromium.launch({
-            executablePath: CHROMIUM,
-            args: [
-              '--headless',
-              '--no-sandbox',
-              '--disable-gpu',
-              '--disable-quic',
-              '--no-first-run',
-              '--disable-background-networking',
-              '--disable-component-update',
-              '--disable-sync',
-            ],
+            executablePath: CHROMIUM_PATH,
+            args: [...CHROMIUM_ARGS],
           });
           try {
             const loads: number[] = [];

@@ -1,3 +1,4 @@
+export { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.js';
 export { freePort } from './free-port.js';
 export {
   type Container,

@@ -1,15 +1,21 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, generateKeyPair as rsaKeyPair } from 'node:crypto';
-import { once } from 'node:events';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { homedir, tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.js';
+import {
+  endProcess,
+  findExecutable,
+  launchUntilReady,
+  removeTemporaryDir,
+  trackTemporaryDir,
+} from './process.js';
 
 export interface KubeApiServerOptions {
   /**
@@ -111,18 +117,7 @@ export interface KubeApiServer {
   stop(): Promise<void>;
 }
 
-/** The last bytes of a server's output kept for error messages. */
-const OUTPUT_TAIL_BYTES = 8192;
-
 const BUILD_SCRIPT = '.ci/kube-apiserver.sh';
-
-// Servers and temporary folders still alive when the test process exits.
-const running = new Set<ChildProcess>();
-const temporaryDirs = new Set<string>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-  for (const dir of temporaryDirs) rmSync(dir, { recursive: true, force: true });
-});
 
 /**
  * Starts etcd and kube-apiserver 1.20 (see docs KUBE-TESTENV.md) on free loopback ports with
@@ -143,16 +138,14 @@ export async function startKubeApiServer(
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
 
-  const dir = mkdtempSync(join(tmpdir(), 'masksweep-kube-'));
-  temporaryDirs.add(dir);
+  const dir = trackTemporaryDir(mkdtempSync(join(tmpdir(), 'masksweep-kube-')));
   const children: ChildProcess[] = [];
   const agent = new Agent({ rejectUnauthorized: false, keepAlive: true });
   const removeAll = async () => {
     // The API server first: it would log etcd errors while etcd goes away.
     for (const child of children.reverse()) await endProcess(child, 'SIGTERM');
     agent.destroy();
-    rmSync(dir, { recursive: true, force: true });
-    temporaryDirs.delete(dir);
+    removeTemporaryDir(dir);
   };
 
   try {
@@ -328,23 +321,6 @@ function findKubeApiServer(binary: string | undefined): string {
   }
 }
 
-/** A path of `binary`: itself when it has a slash, else the first match on PATH. */
-function findExecutable(binary: string, howToInstall: string): string {
-  const dirs = binary.includes('/')
-    ? ['']
-    : (process.env.PATH ?? '').split(delimiter).filter(Boolean);
-  for (const dir of dirs) {
-    const candidate = dir ? join(dir, binary) : binary;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here: try the next folder
-    }
-  }
-  throw new Error(`${binary} not found on PATH: ${howToInstall}`);
-}
-
 /** `count` free ports, different from each other (freePort alone may repeat one). */
 async function distinctFreePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
@@ -352,60 +328,10 @@ async function distinctFreePorts(count: number): Promise<number[]> {
   return [...ports];
 }
 
-async function launchUntilReady(
-  name: string,
-  binary: string,
-  args: string[],
-  isReady: () => Promise<boolean>,
-  deadline: number,
-): Promise<ChildProcess> {
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  let output = '';
-  const keepTail = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_BYTES);
-  };
-  child.stdout?.on('data', keepTail);
-  child.stderr?.on('data', keepTail);
-  let exited: string | undefined;
-  child.once('exit', (code, signal) => {
-    exited = `exited (${signal ?? `code ${code}`})`;
-  });
-  child.once('error', (error) => {
-    exited = `failed to start: ${error.message}`;
-  });
-
-  while (exited === undefined) {
-    if (await isReady().catch(() => false)) return child;
-    if (Date.now() > deadline) {
-      await endProcess(child, 'SIGKILL');
-      exited = 'was not ready in time';
-      break;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(
-    `${name} (${binary} ${args.join(' ')}) ${exited}; its last output:\n${output.trimEnd()}`,
-  );
-}
-
 async function isEtcdHealthy(etcdUrl: string): Promise<boolean> {
   const response = await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(1000) });
   const body = (await response.json()) as { health?: string };
   return body.health === 'true';
-}
-
-async function endProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exit = once(child, 'exit');
-  child.kill(signal);
-  const forceKill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  try {
-    await exit;
-  } finally {
-    clearTimeout(forceKill);
-  }
 }
 
 type Send = KubeApiServer['request'];

@@ -1,9 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import {
+  endProcess,
+  findExecutable,
+  launchUntilReady,
+  removeTemporaryDir,
+  trackTemporaryDir,
+} from './process.js';
 
 export interface NatsServerOptions {
   /**
@@ -36,27 +42,21 @@ export interface NatsServer {
   restart(): Promise<void>;
 }
 
-/** The last bytes of a server's output kept for error messages. */
-const OUTPUT_TAIL_BYTES = 8192;
-
-// Servers and temporary stores still alive when the test process exits.
-const running = new Set<ChildProcess>();
-const temporaryStores = new Set<string>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-  for (const dir of temporaryStores) rmSync(dir, { recursive: true, force: true });
-});
-
 /**
  * Starts `nats-server` with JetStream on free loopback ports and waits until its health
  * endpoint reports it ready (JetStream included).
  */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
-  const binary = findExecutable(options.binary ?? 'nats-server');
+  // Debian's package installs to /usr/sbin, which is not on a normal user's PATH.
+  const binary = findExecutable(
+    options.binary ?? 'nats-server',
+    'install the Debian package nats-server (apt-get install nats-server)',
+    ['/usr/sbin'],
+  );
   const startTimeoutMs = options.startTimeoutMs ?? 15_000;
   const ownsStore = options.storeDir === undefined;
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'masksweep-nats-'));
-  if (ownsStore) temporaryStores.add(storeDir);
+  if (ownsStore) trackTemporaryDir(storeDir);
   const port = await freePort();
   const monitorPort = await freePort();
   const args = [
@@ -69,7 +69,14 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   let stopped = false;
 
   const launch = async () => {
-    child = await launchUntilHealthy(binary, args, monitorUrl, startTimeoutMs);
+    child = await launchUntilReady(
+      'nats-server',
+      binary,
+      args,
+      () => isHealthy(monitorUrl),
+      Date.now() + startTimeoutMs,
+      50,
+    );
   };
   const end = async (signal: NodeJS.Signals) => {
     const current = child;
@@ -80,7 +87,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   try {
     await launch();
   } catch (error) {
-    if (ownsStore) removeStore(storeDir);
+    if (ownsStore) removeTemporaryDir(storeDir);
     throw error;
   }
   return {
@@ -95,7 +102,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       if (stopped) return;
       stopped = true;
       await end('SIGTERM');
-      if (ownsStore) removeStore(storeDir);
+      if (ownsStore) removeTemporaryDir(storeDir);
     },
     async kill(signal = 'SIGKILL') {
       await end(signal);
@@ -108,69 +115,6 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   };
 }
 
-function removeStore(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-  temporaryStores.delete(dir);
-}
-
-/** A path of `binary`: itself when it has a slash, else the first match on PATH or in /usr/sbin. */
-function findExecutable(binary: string): string {
-  // Debian's package installs to /usr/sbin, which is not on a normal user's PATH.
-  const dirs = binary.includes('/')
-    ? ['']
-    : [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin'];
-  for (const dir of dirs) {
-    const candidate = dir ? join(dir, binary) : binary;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here: try the next folder
-    }
-  }
-  throw new Error(
-    `${binary} not found on PATH: install the Debian package nats-server (apt-get install nats-server)`,
-  );
-}
-
-async function launchUntilHealthy(
-  binary: string,
-  args: string[],
-  monitorUrl: string,
-  timeoutMs: number,
-): Promise<ChildProcess> {
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  let output = '';
-  const keepTail = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_BYTES);
-  };
-  child.stdout?.on('data', keepTail);
-  child.stderr?.on('data', keepTail);
-  let exited: string | undefined;
-  child.once('exit', (code, signal) => {
-    exited = `exited (${signal ?? `code ${code}`})`;
-  });
-  child.once('error', (error) => {
-    exited = `failed to start: ${error.message}`;
-  });
-
-  const deadline = Date.now() + timeoutMs;
-  while (exited === undefined) {
-    if (await isHealthy(monitorUrl)) return child;
-    if (Date.now() > deadline) {
-      await endProcess(child, 'SIGKILL');
-      exited = `was not ready after ${timeoutMs} ms`;
-      break;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(
-    `nats-server (${binary} ${args.join(' ')}) ${exited}; its last output:\n${output.trimEnd()}`,
-  );
-}
-
 /** `/healthz` answers 200 once the server accepts clients and JetStream is current. */
 async function isHealthy(monitorUrl: string): Promise<boolean> {
   try {
@@ -179,17 +123,5 @@ async function isHealthy(monitorUrl: string): Promise<boolean> {
     return response.ok;
   } catch {
     return false;
-  }
-}
-
-async function endProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exit = once(child, 'exit');
-  child.kill(signal);
-  const forceKill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  try {
-    await exit;
-  } finally {
-    clearTimeout(forceKill);
   }
 }

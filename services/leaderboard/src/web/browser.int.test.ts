@@ -5,18 +5,18 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@masksweep/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resultFixture } from '../store/fixtures.js';
 import { openStore, type Store } from '../store/store.js';
 import { createWebServer, type WebServer } from './server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
+const hasChromium = existsSync(CHROMIUM_PATH);
 const XSS_TRIAL = '<script>alert(1)</script>';
 
 describe.skipIf(!hasChromium)(
-  `web view in Chromium${hasChromium ? '' : ` (skipped: ${CHROMIUM} is absent; apt-get install chromium)`}`,
+  `web view in Chromium${hasChromium ? '' : ` (skipped: ${CHROMIUM_PATH} is absent; apt-get install chromium)`}`,
   () => {
     let dir: string;
     let store: Store;
@@ -38,17 +38,8 @@ describe.skipIf(!hasChromium)(
       );
       server = await createWebServer({ store, port: 0, pushDelayMs: 20 });
       browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
+        executablePath: CHROMIUM_PATH,
+        args: [...CHROMIUM_ARGS],
       });
       page = await browser.newPage();
       page.on('dialog', (dialog) => {
