@@ -25,6 +25,8 @@ export interface LeaderboardOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** Metric curves are read from this NATS when given. */
   natsUrl?: string;
+  /** The durable consumer of this store: one per database. @default 'leaderboard' */
+  durable?: string;
   /** The artifact store, for Grad-CAM images in the web view. */
   artifactsDir?: string;
   log?: (line: string, fields?: Record<string, unknown>) => void;
@@ -62,7 +64,12 @@ export async function startLeaderboard(options: LeaderboardOptions): Promise<Lea
     if (options.natsUrl) {
       connection = await connectBus({ servers: options.natsUrl, name: 'leaderboard' });
       await ensureStream(connection);
-      const consumer = await ingestMetrics({ connection, store, log: options.log });
+      const consumer = await ingestMetrics({
+        connection,
+        store,
+        durable: options.durable,
+        log: options.log,
+      });
       stopIngest = () => consumer.stop();
     }
     const [grpcServer, webServer, natsConnection] = [grpc, web, connection];
