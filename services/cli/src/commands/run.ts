@@ -44,9 +44,7 @@ export function runCommand(): Command {
         const state = loadState(workDir, sweep, baseDir);
         const log = (line: string) => console.log(`${clock(state)} ${line}`);
 
-        const nats = options.nats
-          ? undefined
-          : await startNatsServer({ storeDir: join(workDir, 'nats') });
+        const nats = options.nats ? undefined : await startLocalNats(join(workDir, 'nats'), log);
         const natsUrl = options.nats ?? nats?.url;
         const token = randomBytes(24).toString('hex');
         const leaderboard = await startLeaderboard({
@@ -136,6 +134,20 @@ export function runCommand(): Command {
         }
       },
     );
+}
+
+/**
+ * nats-server from Debian for the live curves; without it the sweep still runs and reports
+ * its results, only the curves are missing, and the user is told how to get them.
+ */
+async function startLocalNats(storeDir: string, log: (line: string) => void) {
+  try {
+    return await startNatsServer({ storeDir });
+  } catch (error) {
+    if (!/not found on PATH/.test((error as Error).message)) throw error;
+    log(`no live metrics: ${(error as Error).message}`);
+    return undefined;
+  }
 }
 
 function clock(state: SweepState): string {
