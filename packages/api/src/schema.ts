@@ -310,6 +310,38 @@ export const SweepSpec = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    pruner: Type.Optional(
+      Type.Object(
+        {
+          type: stringEnum(['median', 'asha'] as const, {
+            description:
+              "Optuna's MedianPruner or SuccessiveHalvingPruner, on the validation objective",
+          }),
+          startupTrials: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              description: 'median: no pruning before this many trials completed (5)',
+            }),
+          ),
+          warmupSteps: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              description: 'median: no pruning before this fine-tuning step (0)',
+            }),
+          ),
+          minResource: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              description: "asha: steps of the first rung (Optuna's auto when absent)",
+            }),
+          ),
+          reductionFactor: Type.Optional(
+            Type.Integer({ minimum: 2, description: 'asha: keep the top 1/this at each rung (4)' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -44,7 +44,8 @@ export class PercentilePruner implements Pruner {
       warmupSteps: 0,
       intervalSteps: 1,
       minTrials: 1,
-      ...options,
+      // an option given as undefined keeps its default
+      ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
     };
     const { percentile, startupTrials, warmupSteps, intervalSteps, minTrials } = resolved;
     if (!(percentile >= 0 && percentile <= 100))

@@ -6,6 +6,7 @@ export {
   StateMismatchError,
   saveState,
 } from './local-sweep.js';
+export { createPruner, PruningMonitor } from './pruning.js';
 export {
   type Actions,
   initialState,

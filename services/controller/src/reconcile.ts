@@ -149,7 +149,7 @@ export function reconcile(
       t.phase = 'Pending';
       t.finetune.notBefore = now + backoff(t.finetune);
     } else {
-      t.phase = reason === 'Diverged' ? 'Diverged' : 'Failed';
+      t.phase = reason === 'Diverged' || reason === 'Pruned' ? reason : 'Failed';
     }
   }
 

@@ -26,7 +26,9 @@ export type EndReason =
   /** The trial cannot run as given (exit 2): not retried. */
   | 'InvalidTrial'
   /** Killed from outside (signal, OOM, eviction, lost node): retried. */
-  | 'Interrupted';
+  | 'Interrupted'
+  /** Stopped by the pruner: it cannot win. */
+  | 'Pruned';
 
 export interface Attempts {
   /** Attempts started so far. */

@@ -62,4 +62,32 @@ describe('masksweep run', () => {
     expect(await run()).toBe(0);
     expect(out.join('\n')).not.toMatch(/started/);
   }, 300_000);
+
+  it('stops trials the median rule prunes, from their validations on NATS, as Pruned', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'run-'));
+    const file = join(dir, 'prune.yaml');
+    writeFileSync(
+      file,
+      SWEEP.replace('name: tiny', 'name: tinyprune')
+        .replace(
+          '[{ type: none }, { type: randomFlip }]',
+          '[{ type: none }, { type: randomFlip }, { type: mixup }, { type: cutmix }]',
+        )
+        .replace('finetune: { epochs: 1,', 'finetune: { epochs: 4,')
+        .replace('parallelism: 2', 'parallelism: 1\n  pruner: { type: median, startupTrials: 1 }'),
+    );
+    const workDir = join(dir, 'work');
+    expect(await main(['run', file, '--work-dir', workDir, '--backend', 'cpu'])).toBe(0);
+    const state = JSON.parse(readFileSync(join(workDir, 'state.json'), 'utf8'));
+    const phases = Object.values(state.trials).map((t) => (t as { phase: string }).phase);
+    // everything is seeded: the same trials fall below the running median every time
+    expect(phases.filter((p) => p === 'Pruned').length).toBeGreaterThan(0);
+    expect(phases.every((p) => p === 'Succeeded' || p === 'Pruned')).toBe(true);
+    expect(out.join('\n')).toMatch(/pruned tinyprune-[0-9a-f]{10} at fine-tuning step \d+/);
+    const store = openStore({ path: join(workDir, 'leaderboard.db') });
+    expect(store.listResults({ namespace: 'default', sweep: 'tinyprune' }).totalCount).toBe(
+      phases.filter((p) => p === 'Succeeded').length,
+    );
+    store.close();
+  }, 300_000);
 });

@@ -96,6 +96,8 @@ export function runCommand(): Command {
             workDir,
             executor,
             signal: stop.signal,
+            natsUrl,
+            onPrune: (trial, step) => log(`pruned ${trial} at fine-tuning step ${step}`),
             onStart: (w) =>
               log(
                 `started ${w.stage === 'pretrain' ? `pre-training ${w.trial.pretrainKey}` : `fine-tuning ${w.trial.name}`} (attempt ${w.attempt}; log ${executor.logFile(w)})`,

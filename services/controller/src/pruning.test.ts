@@ -1,0 +1,76 @@
+import { validateSweep } from '@masksweep/api';
+import { describe, expect, it } from 'vitest';
+import { createPruner, PruningMonitor } from './pruning.js';
+import { initialState, reconcile } from './reconcile.js';
+
+const sweep = validateSweep({
+  apiVersion: 'masksweep.io/v1alpha1',
+  kind: 'Sweep',
+  metadata: { name: 'prune' },
+  spec: {
+    datasets: {
+      pretrain: { phantom: { count: 8 } },
+      downstream: { phantom: { count: 8 } },
+      imageSize: 64,
+    },
+    grids: [
+      {
+        methods: ['spark'],
+        masks: [{ type: 'random', ratios: [0.5] }],
+        augmentations: [{ type: 'none' }],
+      },
+    ],
+    seeds: [0, 1, 2],
+    pruner: { type: 'median', startupTrials: 2 },
+  },
+});
+
+describe('pruning from validation reports', () => {
+  it('stops a fine-tuning trial below the median of completed ones, and reconcile marks it Pruned', () => {
+    const state = initialState(sweep, '.');
+    const [a, b, c] = Object.keys(state.trials);
+    const monitor = new PruningMonitor(
+      createPruner(sweep.spec.pruner ?? { type: 'median' }),
+      sweep.spec.objective,
+    );
+    for (const [name, f1] of [
+      [a, 0.8],
+      [b, 0.6],
+    ] as const) {
+      expect(monitor.report(state, name ?? '', 10, { val_f1: f1 })).toBe(false);
+      const trial = state.trials[name ?? ''];
+      if (trial) Object.assign(trial, { phase: 'Succeeded' });
+    }
+    const running = state.trials[c ?? ''];
+    if (!running) throw new Error('no third trial');
+    Object.assign(running, { phase: 'Finetuning', finetune: { started: 1 } });
+    // a value without the objective is ignored; the median of 0.8 and 0.6 is 0.7
+    expect(monitor.report(state, c ?? '', 10, { train_loss: 0.1 })).toBe(false);
+    expect(monitor.report(state, c ?? '', 10, { val_f1: 0.65 })).toBe(true);
+
+    reconcile(state, {
+      running: new Set(),
+      ended: [
+        {
+          workload: {
+            name: `finetune-${c}-1`,
+            stage: 'finetune',
+            trial: running.trial,
+            attempt: 1,
+          },
+          reason: 'Pruned',
+          message: 'stopped by the pruner',
+        },
+      ],
+      pretrained: () => true,
+      objectiveOf: () => undefined,
+      now: 0,
+    });
+    expect(running.phase).toBe('Pruned');
+    expect(state.phase).toBe('Succeeded');
+  });
+
+  it('makes the ASHA pruner with the Sweep settings', () => {
+    expect(() => createPruner({ type: 'asha', reductionFactor: 1 })).toThrow(/reductionFactor/);
+  });
+});
