@@ -58,9 +58,19 @@ describe('masksweep run', () => {
     expect(store.lastPointId()).toBeGreaterThan(0);
     store.close();
 
+    // Again, with the web view kept open: nothing to run, the results are served.
     out = [];
-    expect(await run()).toBe(0);
+    const resumed = main(['run', file, '--work-dir', workDir, '--backend', 'cpu', '--keep-open']);
+    await expect
+      .poll(() => out.join('\n'), { timeout: 30_000 })
+      .toMatch(/serving the leaderboard until Ctrl-C/);
     expect(out.join('\n')).not.toMatch(/started/);
+    const url = out.join('\n').match(/(http:\/\/127\.0\.0\.1:\d+\/sweeps\/default\/tiny)/)?.[1];
+    const page = await fetch(url ?? '');
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain(Object.keys(state.trials)[0]);
+    process.emit('SIGINT');
+    expect(await resumed).toBe(0);
   }, 300_000);
 
   it('stops trials the median rule prunes, from their validations on NATS, as Pruned', async () => {

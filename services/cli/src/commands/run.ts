@@ -32,10 +32,17 @@ export function runCommand(): Command {
     .option('--nats <url>', 'an existing NATS server (default: start nats-server here)')
     .option('--http-port <port>', 'port of the web view (default: any free one)', '0')
     .option('--backend <name>', 'TensorFlow.js backend of the trials')
+    .option('--keep-open', 'keep serving the web view after the sweep, until Ctrl-C')
     .action(
       async (
         file: string,
-        options: { workDir?: string; nats?: string; httpPort: string; backend?: string },
+        options: {
+          workDir?: string;
+          nats?: string;
+          httpPort: string;
+          backend?: string;
+          keepOpen?: boolean;
+        },
       ) => {
         const { sweep, baseDir } = loadSweepFile(file, { checkData: true });
         const name = sweep.metadata.name;
@@ -125,6 +132,10 @@ export function runCommand(): Command {
         console.log(
           `\n${page.totalCount} results on the leaderboard: ${leaderboard.webUrl}/sweeps/${namespace}/${name}`,
         );
+        if (options.keepOpen && !stop.signal.aborted) {
+          console.log('serving the leaderboard until Ctrl-C');
+          await new Promise((resolve) => process.once('SIGINT', resolve));
+        }
         await leaderboard.close();
         await nats?.stop();
         if (final.phase !== 'Succeeded') {
