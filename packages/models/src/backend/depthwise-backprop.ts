@@ -37,15 +37,20 @@ function checkGeometry(kernel: string, info: tf.backend_util.Conv2DInfo): void {
   }
 }
 
-export function depthwiseBackpropInput(args: {
-  inputs: { dy: TensorInfo; filter: TensorInfo };
-  backend: BackendWasm;
-  attrs: DepthwiseConv2dNativeBackpropInputAttrs;
-}): TensorInfo {
-  const { inputs, backend, attrs } = args;
-  const { dy, filter } = inputs;
-  const inputShape = attrs.inputShape;
-  const filterShape = filter.shape as Shape4;
+/**
+ * The forward convolution's geometry both gradients share, with the checks: strides and
+ * dilations not together, and dy of the forward output's size.
+ */
+function geometry(
+  kernel: string,
+  inputShape: Shape4,
+  filterShape: Shape4,
+  dy: TensorInfo,
+  attrs: Pick<
+    DepthwiseConv2dNativeBackpropInputAttrs,
+    'strides' | 'dilations' | 'pad' | 'dimRoundingMode'
+  >,
+) {
   const info = tf.backend_util.computeConv2DInfo(
     inputShape,
     filterShape,
@@ -55,16 +60,35 @@ export function depthwiseBackpropInput(args: {
     attrs.dimRoundingMode,
     true,
   );
-  checkGeometry('DepthwiseConv2dNativeBackpropInput', info);
-  const [n, h, w, c] = inputShape;
-  const [kh, kw, , m] = filterShape;
+  checkGeometry(kernel, info);
   const [, oh, ow] = dy.shape as Shape4;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   if (oh !== info.outHeight || ow !== info.outWidth) {
     throw new Error(
-      `DepthwiseConv2dNativeBackpropInput: dy ${dy.shape} does not match input ${inputShape} with filter ${filterShape}`,
+      `${kernel}: dy ${dy.shape} does not match input ${inputShape} with filter ${filterShape}`,
     );
   }
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  return { info, oh, ow, sh, sw, dh, dw };
+}
+
+export function depthwiseBackpropInput(args: {
+  inputs: { dy: TensorInfo; filter: TensorInfo };
+  backend: BackendWasm;
+  attrs: DepthwiseConv2dNativeBackpropInputAttrs;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { dy, filter } = inputs;
+  const inputShape = attrs.inputShape;
+  const filterShape = filter.shape as Shape4;
+  const { info, oh, ow, sh, sw, dh, dw } = geometry(
+    'DepthwiseConv2dNativeBackpropInput',
+    inputShape,
+    filterShape,
+    dy,
+    attrs,
+  );
+  const [n, h, w, c] = inputShape;
+  const [kh, kw, , m] = filterShape;
   const extentH = (kh - 1) * dh + 1;
   const extentW = (kw - 1) * dw + 1;
   return withOps(backend, (ops) => {
@@ -93,25 +117,15 @@ export function depthwiseBackpropFilter(args: {
   const { x, dy } = inputs;
   const filterShape = attrs.filterShape;
   const xShape = x.shape as Shape4;
-  const info = tf.backend_util.computeConv2DInfo(
+  const { info, oh, ow, sh, sw, dh, dw } = geometry(
+    'DepthwiseConv2dNativeBackpropFilter',
     xShape,
     filterShape,
-    attrs.strides,
-    attrs.dilations ?? 1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    true,
+    dy,
+    attrs,
   );
-  checkGeometry('DepthwiseConv2dNativeBackpropFilter', info);
   const [n, h, w, c] = xShape;
   const [kh, kw, , m] = filterShape;
-  const [, oh, ow] = dy.shape as Shape4;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  if (oh !== info.outHeight || ow !== info.outWidth) {
-    throw new Error(
-      `DepthwiseConv2dNativeBackpropFilter: dy ${dy.shape} does not match x ${x.shape} with filter ${filterShape}`,
-    );
-  }
   // Output tap (i, j) reads x at i*dh + oh*sh - top: a convolution with stride dh over
   // "filter" taps oh spaced sh apart.
   const rows = fitAxis(h, info.padInfo.top, (oh - 1) * sh + 1, kh, dh);
