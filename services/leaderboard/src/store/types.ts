@@ -5,44 +5,10 @@
  * returned objects handed to the generated encoders without conversion.
  */
 
-/** The fields of a trial config that tables and filters use most; all of it is in configJson. */
-export interface TrialConfig {
-  /** The config without its seed: trials of one config over seeds share it. */
-  configKey: string;
-  method: string;
-  /** Empty for methods without a SparK mask. */
-  maskType: string;
-  /** 0 when the mask has no ratio (square takes a size). */
-  maskRatio: number;
-  maskSize: number;
-  augmentation: string;
-  seed: number;
-  pretrainKey: string;
-  configJson: string;
-}
+// Leaf messages are the generated ones themselves.
+export type { Artifact, ConfusionMatrix, Prediction, TrialConfig } from '@masksweep/proto';
 
-/** counts[trueClass * numClasses + predictedClass]. */
-export interface ConfusionMatrix {
-  numClasses: number;
-  counts: number[];
-}
-
-/** One test sample's prediction. */
-export interface Prediction {
-  sampleId: string;
-  label: number;
-  predicted: number;
-  /** Class probabilities in class order; may be empty. */
-  probabilities: number[];
-}
-
-export interface Artifact {
-  /** e.g. gradcam/<sample>.png */
-  name: string;
-  /** A path relative to the artifact store, or an http(s) URL. */
-  uri: string;
-  mediaType: string;
-}
+import type { Artifact, ConfusionMatrix, Prediction, TrialConfig } from '@masksweep/proto';
 
 /** A stored trial result, as the store returns it. */
 export interface TrialResult {
