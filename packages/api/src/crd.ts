@@ -101,6 +101,7 @@ const condition = {
 };
 
 export const SWEEP_PHASES = ['Created', 'Running', 'Succeeded', 'Failed', 'Invalid'] as const;
+export const PRETRAIN_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Diverged'] as const;
 export const TRIAL_PHASES = [
   'Pending',
   'Pretraining',
@@ -274,6 +275,20 @@ export function trialCrd(): Json {
             reason: { type: 'string' },
             message: { type: 'string' },
             job: { type: 'string' },
+            finetuneAttempts: { type: 'integer', minimum: 0 },
+            retryAfter: { type: 'string', format: 'date-time' },
+            pretrain: {
+              type: 'object',
+              description:
+                "the pre-training run of the trial's key, kept on the first trial of the key in the Sweep",
+              properties: {
+                phase: { type: 'string', enum: [...PRETRAIN_PHASES] },
+                attempts: { type: 'integer', minimum: 0 },
+                retryAfter: { type: 'string', format: 'date-time' },
+                reason: { type: 'string' },
+                message: { type: 'string' },
+              },
+            },
             conditions: {
               type: 'array',
               items: condition,

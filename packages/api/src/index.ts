@@ -6,6 +6,7 @@ export {
 } from './augmentations.js';
 export {
   crdFiles,
+  PRETRAIN_PHASES,
   SWEEP_PHASES,
   sweepCrd,
   TRIAL_PHASES,

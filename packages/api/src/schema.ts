@@ -281,6 +281,52 @@ export const Model = Type.Object(
 
 export const OBJECTIVE_METRICS = ['f1', 'recall', 'precision', 'accuracy', 'macroF1'] as const;
 
+/** A Kubernetes resource quantity such as `8`, `500m` or `16Gi`. */
+const Quantity = Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi)?$' });
+
+/** Where and how trial pods run in a cluster; `masksweep run` on one machine ignores it. */
+export const KubernetesWorkload = Type.Object(
+  {
+    image: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "the trial-runner image (default: the controller's --image)",
+      }),
+    ),
+    gpus: Type.Integer({
+      minimum: 0,
+      default: 1,
+      description: 'nvidia.com/gpu limit of each trial pod',
+    }),
+    cpu: Type.Optional(Quantity),
+    memory: Type.Optional(Quantity),
+    nodeSelector: Type.Optional(
+      Type.Object(
+        {},
+        { additionalProperties: Type.String(), description: 'labels the nodes must have' },
+      ),
+    ),
+    tolerations: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            key: Type.Optional(Type.String()),
+            operator: Type.Optional(stringEnum(['Exists', 'Equal'] as const)),
+            value: Type.Optional(Type.String()),
+            effect: Type.Optional(
+              stringEnum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const),
+            ),
+            tolerationSeconds: Type.Optional(Type.Integer()),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+    serviceAccountName: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const SweepSpec = Type.Object(
   {
     datasets: Datasets,
@@ -342,6 +388,7 @@ export const SweepSpec = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    kubernetes: KubernetesWorkload,
   },
   { additionalProperties: false },
 );
@@ -378,3 +425,4 @@ export type StageSpec = Static<typeof PretrainStage>;
 export type ModelSpec = Static<typeof Model>;
 export type SweepSpecType = Static<typeof SweepSpec>;
 export type SweepResource = Static<typeof Sweep>;
+export type KubernetesWorkloadSpec = Static<typeof KubernetesWorkload>;

@@ -1,13 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, generateKeyPair as rsaKeyPair } from 'node:crypto';
 import { accessSync, constants, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
-import { Agent, request as httpsRequest } from 'node:https';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import {
+  createKubeClient,
+  type KubeClient,
+  type KubeResponse,
+  type RequestOptions,
+  type WatchEvent,
+} from '@masksweep/kube';
+
+export type { KubeObject, KubeResponse, RequestOptions, WatchEvent } from '@masksweep/kube';
+
 import { freePort } from './free-port.js';
 import {
   endProcess,
@@ -40,51 +47,14 @@ export interface KubectlResult {
   code: number;
 }
 
-export interface KubeResponse<T = unknown> {
-  status: number;
-  /** Parsed JSON when the server answered JSON, else the text. */
-  body: T;
-}
-
-export interface RequestOptions {
-  /**
-   * The body's media type.
-   * @default 'application/merge-patch+json' for PATCH, else 'application/json'
-   */
-  contentType?: string;
-  signal?: AbortSignal;
-}
-
-/** One line of a Kubernetes watch stream. */
-export interface WatchEvent {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  /** The object; for ERROR a `Status` whose `code` is 410 when the resourceVersion is too old. */
-  object: KubeObject;
-}
-
-/** The part of any Kubernetes object the harness reads. */
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    deletionTimestamp?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  code?: number;
-  message?: string;
-}
-
 /** A kube-apiserver with its own etcd on 127.0.0.1, started by {@link startKubeApiServer}. */
 export interface KubeApiServer {
   /** `https://127.0.0.1:<port>`; its certificate is self-signed (see {@link caInsecure}). */
   readonly url: string;
   /** A bearer token of a user in `system:masters`. */
   readonly token: string;
+  /** A client of this server as `token`'s user, `namespace` its default. */
+  readonly client: KubeClient;
   /** A kubeconfig for `url` and `token`, with `namespace` as the context's namespace. */
   readonly kubeconfigPath: string;
   /** Clients must skip TLS verification: the serving certificate is self-signed. */
@@ -140,11 +110,11 @@ export async function startKubeApiServer(
 
   const dir = trackTemporaryDir(mkdtempSync(join(tmpdir(), 'masksweep-kube-')));
   const children: ChildProcess[] = [];
-  const agent = new Agent({ rejectUnauthorized: false, keepAlive: true });
+  let client: KubeClient | undefined;
   const removeAll = async () => {
     // The API server first: it would log etcd errors while etcd goes away.
     for (const child of children.reverse()) await endProcess(child, 'SIGTERM');
-    agent.destroy();
+    client?.close();
     removeTemporaryDir(dir);
   };
 
@@ -181,7 +151,13 @@ export async function startKubeApiServer(
       ),
     );
 
-    const send = requester(url, token, agent);
+    client = createKubeClient({
+      server: url,
+      namespace,
+      authorization: () => `Bearer ${token}`,
+      tls: { rejectUnauthorized: false },
+    });
+    const send = client.request;
     children.push(
       await launchUntilReady(
         'kube-apiserver',
@@ -238,8 +214,9 @@ export async function startKubeApiServer(
           [`--kubeconfig=${kubeconfigPath}`, `--cache-dir=${cacheDir}`, ...args],
           input,
         ),
+      client,
       request: send,
-      watch: (path, signal) => watchEvents(url, token, agent, path, signal),
+      watch: client.watch,
       async stop() {
         if (stopped) return;
         stopped = true;
@@ -335,91 +312,6 @@ async function isEtcdHealthy(etcdUrl: string): Promise<boolean> {
 }
 
 type Send = KubeApiServer['request'];
-
-function requester(url: string, token: string, agent: Agent): Send {
-  return async <T>(method: string, path: string, body?: unknown, options: RequestOptions = {}) => {
-    const payload = body === undefined || typeof body === 'string' ? body : JSON.stringify(body);
-    const contentType =
-      options.contentType ??
-      (method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
-    const response = await open(
-      url,
-      token,
-      agent,
-      method,
-      path,
-      options.signal,
-      payload,
-      contentType,
-    );
-    const chunks: Buffer[] = [];
-    for await (const chunk of response) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    const json = (response.headers['content-type'] ?? '').includes('json');
-    return {
-      status: response.statusCode ?? 0,
-      body: (json && text ? JSON.parse(text) : text) as T,
-    };
-  };
-}
-
-function open(
-  url: string,
-  token: string,
-  agent: Agent,
-  method: string,
-  path: string,
-  signal: AbortSignal | undefined,
-  payload?: string,
-  contentType?: string,
-): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const request = httpsRequest(new URL(path, url), {
-      method,
-      agent,
-      signal,
-      headers: {
-        authorization: `Bearer ${token}`,
-        accept: 'application/json',
-        ...(payload === undefined ? {} : { 'content-type': contentType }),
-      },
-    });
-    request.once('response', resolve);
-    request.once('error', reject);
-    request.end(payload);
-  });
-}
-
-async function* watchEvents(
-  url: string,
-  token: string,
-  agent: Agent,
-  path: string,
-  signal: AbortSignal,
-): AsyncGenerator<WatchEvent> {
-  let response: IncomingMessage;
-  try {
-    response = await open(url, token, agent, 'GET', path, signal);
-  } catch (error) {
-    if (signal.aborted) return;
-    throw error;
-  }
-  if (response.statusCode !== 200) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of response) chunks.push(chunk as Buffer);
-    throw new Error(
-      `watch ${path} was refused (${response.statusCode}): ${Buffer.concat(chunks).toString('utf8')}`,
-    );
-  }
-  const lines = createInterface({ input: response, crlfDelay: Number.POSITIVE_INFINITY });
-  try {
-    for await (const line of lines) if (line) yield JSON.parse(line) as WatchEvent;
-  } catch (error) {
-    if (!signal.aborted) throw error;
-  } finally {
-    response.destroy();
-  }
-}
 
 async function ensureNamespace(send: Send, namespace: string): Promise<void> {
   // The API server's bootstrap controller makes `default`; any other namespace is ours to make.

@@ -1,3 +1,17 @@
+export {
+  type ControllerLog,
+  KubeController,
+  type KubeControllerOptions,
+  type ReconcilePass,
+} from './kube/controller.js';
+export {
+  type JobSettings,
+  jobName,
+  jobObject,
+  LABELS,
+  type SweepObject,
+  type TrialObject,
+} from './kube/resources.js';
 export { LocalExecutor, type LocalExecutorOptions } from './local-executor.js';
 export {
   type LocalSweepOptions,

@@ -54,11 +54,17 @@ export interface ReconcileOptions {
   retryBackoffMs?: number;
 }
 
-/** A new sweep's state: its trials (up to maxTrials) and one pre-training entry per key. */
+/** The sweep's trials: the expansion, up to maxTrials. */
+export function sweepTrials(sweep: SweepState['sweep']): Trial[] {
+  return expandSweep(sweep).slice(0, sweep.spec.maxTrials ?? Number.POSITIVE_INFINITY);
+}
+
+/** A new sweep's state: its trials and one pre-training entry per key. */
 export function initialState(
   sweep: SweepState['sweep'],
   baseDir: string,
   now = Date.now(),
+  trials = sweepTrials(sweep),
 ): SweepState {
   const state: SweepState = {
     sweep,
@@ -68,7 +74,6 @@ export function initialState(
     pretrainings: {},
     startedAt: now,
   };
-  const trials = expandSweep(sweep).slice(0, sweep.spec.maxTrials ?? Number.POSITIVE_INFINITY);
   for (const trial of trials) {
     state.trials[trial.name] = { trial, phase: 'Pending', finetune: { started: 0 } };
     state.pretrainings[trial.pretrainKey] ??= {

@@ -1,0 +1,267 @@
+/**
+ * A small Kubernetes REST client: JSON requests and watch streams over one keep-alive HTTPS
+ * agent. Credentials come from a kubeconfig or the pod's service account through
+ * `@kubernetes/client-node`'s KubeConfig (exec plugins, token files, client certificates);
+ * the requests themselves are plain, so merge patches and status subresources need no
+ * generated API classes.
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import {
+  Agent,
+  type AgentOptions,
+  type RequestOptions as HttpsRequestOptions,
+  request as httpsRequest,
+} from 'node:https';
+import { createInterface } from 'node:readline';
+import { KubeConfig } from '@kubernetes/client-node';
+import { apiError } from './errors.js';
+
+/** The part of any Kubernetes object the clients read. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: OwnerReference[];
+  };
+  code?: number;
+  message?: string;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface KubeList<T extends KubeObject = KubeObject> {
+  metadata: { resourceVersion: string; continue?: string };
+  items: T[];
+}
+
+/** One line of a Kubernetes watch stream. */
+export interface WatchEvent<T extends KubeObject = KubeObject> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  /** The object; for ERROR a `Status` whose `code` is 410 when the resourceVersion is too old. */
+  object: T;
+}
+
+export interface KubeResponse<T = unknown> {
+  status: number;
+  /** Parsed JSON when the server answered JSON, else the text. */
+  body: T;
+}
+
+export interface RequestOptions {
+  /**
+   * The body's media type.
+   * @default 'application/merge-patch+json' for PATCH, else 'application/json'
+   */
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+export interface KubeClient {
+  /** `https://host:port` of the API server. */
+  readonly server: string;
+  /** The namespace of the kubeconfig's context, or of the pod's service account. */
+  readonly namespace: string;
+  /**
+   * One request; `body` is sent as is when a string, else as JSON. Never throws for an
+   * HTTP status: the caller reads `status`.
+   */
+  request<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: RequestOptions,
+  ): Promise<KubeResponse<T>>;
+  /** {@link request}, but a status of 300 or more throws the typed error of `errors.ts`. */
+  call<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: RequestOptions,
+  ): Promise<T>;
+  /**
+   * The events of a watch request (`path` carries `watch=1` and the query), until `signal`
+   * aborts or the server closes the stream. Throws when the server refuses the watch.
+   */
+  watch<T extends KubeObject = KubeObject>(
+    path: string,
+    signal: AbortSignal,
+  ): AsyncGenerator<WatchEvent<T>>;
+  /** Closes the idle connections. */
+  close(): void;
+}
+
+export interface KubeClientOptions {
+  server: string;
+  /** @default 'default' */
+  namespace?: string;
+  /** The `Authorization` header's value, asked for before each request (tokens rotate). */
+  authorization?: () => string | undefined | Promise<string | undefined>;
+  /** CA, client certificate, `rejectUnauthorized`. */
+  tls?: Pick<AgentOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'>;
+  /** Requests in flight at once. @default 32 */
+  maxSockets?: number;
+}
+
+export function createKubeClient(options: KubeClientOptions): KubeClient {
+  const agent = new Agent({
+    ...options.tls,
+    keepAlive: true,
+    maxSockets: options.maxSockets ?? 32,
+  });
+  const open = async (
+    method: string,
+    path: string,
+    signal: AbortSignal | undefined,
+    payload?: string,
+    contentType?: string,
+  ): Promise<IncomingMessage> => {
+    const authorization = await options.authorization?.();
+    const requestOptions: HttpsRequestOptions = {
+      method,
+      agent,
+      signal,
+      headers: {
+        ...(authorization && { authorization }),
+        accept: 'application/json',
+        // Explicit: Node sends a DELETE's body without a length, and the server then reads
+        // the body as the next request on the kept-alive connection.
+        ...(payload !== undefined && {
+          'content-type': contentType,
+          'content-length': Buffer.byteLength(payload),
+        }),
+      },
+    };
+    return new Promise((resolve, reject) => {
+      const request = httpsRequest(new URL(path, options.server), requestOptions);
+      request.once('response', resolve);
+      request.once('error', reject);
+      request.end(payload);
+    });
+  };
+  const request = async <T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    requestOptions: RequestOptions = {},
+  ): Promise<KubeResponse<T>> => {
+    const payload = body === undefined || typeof body === 'string' ? body : JSON.stringify(body);
+    const contentType =
+      requestOptions.contentType ??
+      (method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
+    const response = await open(method, path, requestOptions.signal, payload, contentType);
+    const text = await readText(response);
+    const json = (response.headers['content-type'] ?? '').includes('json');
+    return {
+      status: response.statusCode ?? 0,
+      body: (json && text ? JSON.parse(text) : text) as T,
+    };
+  };
+  return {
+    server: options.server,
+    namespace: options.namespace ?? 'default',
+    request,
+    async call<T>(method: string, path: string, body?: unknown, requestOptions?: RequestOptions) {
+      const response = await request<T>(method, path, body, requestOptions);
+      if (response.status >= 300) throw apiError(response.status, method, path, response.body);
+      return response.body;
+    },
+    async *watch<T extends KubeObject>(path: string, signal: AbortSignal) {
+      let response: IncomingMessage;
+      try {
+        response = await open('GET', path, signal);
+      } catch (error) {
+        if (signal.aborted) return;
+        throw error;
+      }
+      if (response.statusCode !== 200) {
+        const text = await readText(response);
+        throw apiError(response.statusCode ?? 0, 'WATCH', path, text);
+      }
+      const lines = createInterface({ input: response, crlfDelay: Number.POSITIVE_INFINITY });
+      try {
+        for await (const line of lines) if (line) yield JSON.parse(line) as WatchEvent<T>;
+      } catch (error) {
+        if (!signal.aborted) throw error;
+      } finally {
+        response.destroy();
+      }
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+async function readText(response: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export interface LoadKubeClientOptions {
+  /** A kubeconfig file. @default $KUBECONFIG, ~/.kube/config, else the pod's service account */
+  kubeconfig?: string;
+  /** @default the kubeconfig's current context */
+  context?: string;
+}
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+/** Tokens from files and exec plugins rotate: ask the kubeconfig again after this long. */
+const AUTHORIZATION_TTL_MS = 60_000;
+
+/** A client for the cluster a kubeconfig (or, in a pod, the service account) points at. */
+export async function loadKubeClient(options: LoadKubeClientOptions = {}): Promise<KubeClient> {
+  const config = new KubeConfig();
+  if (options.kubeconfig) config.loadFromFile(options.kubeconfig);
+  else config.loadFromDefault();
+  if (options.context) config.setCurrentContext(options.context);
+  const cluster = config.getCurrentCluster();
+  if (!cluster) throw new Error(`no cluster in ${options.kubeconfig ?? 'the default kubeconfig'}`);
+  const tlsOptions: HttpsRequestOptions = {};
+  await config.applyToHTTPSOptions(tlsOptions);
+  let authorization: { value?: string; until: number } = { until: 0 };
+  const contextNamespace = config.getContextObject(config.getCurrentContext())?.namespace;
+  return createKubeClient({
+    server: cluster.server,
+    namespace: contextNamespace ?? serviceAccountNamespace() ?? 'default',
+    tls: {
+      ca: tlsOptions.ca,
+      cert: tlsOptions.cert,
+      key: tlsOptions.key,
+      rejectUnauthorized: tlsOptions.rejectUnauthorized,
+      servername: tlsOptions.servername,
+    },
+    async authorization() {
+      if (Date.now() >= authorization.until) {
+        const headers: HttpsRequestOptions = { headers: {} };
+        await config.applyToHTTPSOptions(headers);
+        const value = (headers.headers as Record<string, string | undefined>).Authorization;
+        authorization = { value, until: Date.now() + AUTHORIZATION_TTL_MS };
+      }
+      return authorization.value;
+    },
+  });
+}
+
+function serviceAccountNamespace(): string | undefined {
+  try {
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * The controller against a real kube-apiserver (KUBE-TESTENV.md). The harness plays the Job
+ * controller and kubelet; the workloads here are scripted by trial (exit codes, OOM kills,
+ * runs that last until their Job is deleted), because these tests are about the controller's
+ * bookkeeping; the trainer itself runs in paper.int.test.ts.
+ */
+import type { Trial } from '@masksweep/api';
+import {
+  applyCrds,
+  type Job,
+  type JobRunContext,
+  type JobRunner,
+  type JobRunResult,
+  type KubeApiServer,
+  runJobs,
+  startKubeApiServer,
+} from '@masksweep/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { KubeController } from './controller.js';
+import { LABELS, type SweepObject, type TrialObject } from './resources.js';
+
+let server: KubeApiServer;
+beforeAll(async () => {
+  server = await startKubeApiServer();
+  await applyCrds(server);
+}, 120_000);
+afterAll(() => server?.stop());
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A valid Sweep; the scripted workloads never read its budgets. */
+function sweepYaml(
+  name: string,
+  options: { seeds?: number[]; retries?: number; extra?: string; augmentations?: string } = {},
+): string {
+  return `apiVersion: masksweep.io/v1alpha1
+kind: Sweep
+metadata:
+  name: ${name}
+spec:
+  datasets:
+    pretrain: { phantom: { count: 8, seed: 1 } }
+    downstream: { phantom: { count: 24, seed: 2 } }
+    imageSize: 64
+  grids:
+    - methods: [spark]
+      masks: [{ type: random, ratios: [0.6] }]
+      augmentations: ${options.augmentations ?? '[{ type: none }]'}
+  seeds: [${(options.seeds ?? [0]).join(', ')}]
+  model:
+    convnext: { depths: [1, 1, 1, 1], widths: [8, 16, 32, 64], dropPath: 0, decoderWidth: 32 }
+  budgets:
+    pretrain: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.04, warmupEpochs: 0 }
+    finetune: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.05, warmupEpochs: 0 }
+  parallelism: 4
+  retries: ${options.retries ?? 2}
+${options.extra ?? ''}`;
+}
+
+interface PodRun {
+  job: Job;
+  trial: Trial;
+  stage: 'pretrain' | 'finetune';
+  attempt: number;
+  context: JobRunContext;
+}
+
+/** Plays the pods of `sweep`'s Jobs with `script` and starts an in-process controller. */
+async function runSweep(
+  sweep: string,
+  script: (run: PodRun) => Promise<JobRunResult>,
+): Promise<{ controller: KubeController; jobs: JobRunner }> {
+  const jobs = await runJobs(server, {
+    labelSelector: `${LABELS.sweep}=${sweep}`,
+    run: (job, context) => {
+      const env = Object.fromEntries(
+        (job.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]),
+      );
+      return script({
+        job,
+        trial: JSON.parse(env.MASKSWEEP_TRIAL as string) as Trial,
+        stage: job.metadata.labels?.[LABELS.stage] as 'pretrain' | 'finetune',
+        attempt: Number(env.MASKSWEEP_ATTEMPT),
+        context,
+      });
+    },
+  });
+  const controller = new KubeController({
+    client: server.client,
+    namespace: server.namespace,
+    jobs: { image: 'masksweep:test' },
+    retryBackoffMs: 50,
+    resyncMs: 2_000,
+  });
+  await controller.start();
+  cleanups.push(async () => {
+    await controller.stop();
+    await jobs.stop();
+  });
+  return { controller, jobs };
+}
+
+const succeed = async (): Promise<JobRunResult> => ({
+  exitCode: 0,
+  message: JSON.stringify({ metrics: { f1: 0.5 } }),
+});
+
+async function get<T>(path: string): Promise<T> {
+  return server.client.call<T>('GET', path);
+}
+const sweepPath = (name: string) =>
+  `/apis/masksweep.io/v1alpha1/namespaces/${server.namespace}/sweeps/${name}`;
+const listTrials = async (sweep: string) =>
+  (
+    await get<{ items: TrialObject[] }>(
+      `/apis/masksweep.io/v1alpha1/namespaces/${server.namespace}/trials?labelSelector=${encodeURIComponent(`${LABELS.sweep}=${sweep}`)}`,
+    )
+  ).items;
+const listJobs = async (sweep: string) =>
+  (
+    await get<{ items: Job[] }>(
+      `/apis/batch/v1/namespaces/${server.namespace}/jobs?labelSelector=${encodeURIComponent(`${LABELS.sweep}=${sweep}`)}`,
+    )
+  ).items;
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+const sweepPhase = (name: string, phase: string) =>
+  waitFor(`sweep ${name} to be ${phase}`, async () => {
+    const sweep = await get<SweepObject>(sweepPath(name));
+    return sweep.status?.phase === phase ? sweep : undefined;
+  });
+
+async function apply(yaml: string): Promise<void> {
+  const applied = await server.kubectl(['apply', '-f', '-'], yaml);
+  expect(applied.stderr).toBe('');
+}
+
+describe('KubeController', () => {
+  it('runs one pre-training Job per key, then the fine-tuning Jobs, and shows the columns', async () => {
+    await runSweep('shared', succeed);
+    await apply(
+      sweepYaml('shared', {
+        seeds: [0, 1],
+        augmentations: '[{ type: none }, { type: randomFlip }]',
+      }),
+    );
+    const sweep = await sweepPhase('shared', 'Succeeded');
+    const trials = await listTrials('shared');
+    expect(trials).toHaveLength(4);
+    expect(trials.every((t) => t.status?.phase === 'Succeeded' && t.status.objective === 0.5)).toBe(
+      true,
+    );
+    expect(new Set(trials.map((t) => t.metadata.ownerReferences?.[0]?.uid))).toEqual(
+      new Set([sweep.metadata.uid]),
+    );
+    const jobs = await listJobs('shared');
+    const stages = jobs.map((job) => job.metadata.labels?.[LABELS.stage]);
+    // One pre-training run per seed, shared by the seed's two augmentations.
+    const keys = new Set(trials.map((t) => t.spec.pretrainKey));
+    expect(keys.size).toBe(2);
+    expect(stages.filter((s) => s === 'pretrain')).toHaveLength(keys.size);
+    expect(stages.filter((s) => s === 'finetune')).toHaveLength(4);
+    for (const job of jobs) {
+      expect(job.spec.backoffLimit).toBe(0);
+      expect(job.spec.template.spec.containers[0]?.image).toBe('masksweep:test');
+    }
+    expect(sweep.status).toMatchObject({
+      progress: '4/4',
+      trials: { total: 4, created: 4, succeeded: 4, failed: 0 },
+      bestTrial: { objective: 0.5 },
+      observedGeneration: sweep.metadata.generation,
+    });
+    expect(sweep.status?.conditions?.find((c) => c.type === 'Succeeded')?.status).toBe('True');
+
+    const table = await server.kubectl(['get', 'sweeps,trials']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/NAME\s+PHASE\s+TRIALS\s+BEST\s+AGE/);
+    expect(table.stdout).toMatch(/sweep\.masksweep\.io\/shared\s+Succeeded\s+4\/4\s+0\.5/);
+    expect(table.stdout).toMatch(
+      /NAME\s+METHOD\s+MASK\s+RATIO\s+AUGMENTATION\s+SEED\s+PHASE\s+OBJECTIVE\s+AGE/,
+    );
+    expect(table.stdout).toMatch(/spark\s+random\s+0\.6\s+randomFlip\s+1\s+Succeeded\s+0\.5/);
+
+    // A second sweep with the same key reuses the run: no pre-training Job of its own.
+    await apply(sweepYaml('shared-again', { seeds: [1] }));
+    await runSweep('shared-again', succeed);
+    await sweepPhase('shared-again', 'Succeeded');
+    const again = await listJobs('shared-again');
+    expect(again.map((job) => job.metadata.labels?.[LABELS.stage])).toEqual(['finetune']);
+  });
+
+  it('is refused by kubectl apply for a schema error, naming the field', async () => {
+    const applied = await server.kubectl(
+      ['apply', '-f', '-'],
+      sweepYaml('bad-schema').replace('parallelism: 4', 'parallelism: 0'),
+    );
+    expect(applied.code).not.toBe(0);
+    expect(applied.stderr).toContain('spec.parallelism');
+    expect((await server.kubectl(['get', 'sweep', 'bad-schema'])).code).not.toBe(0);
+  });
+
+  it('marks a Sweep with a semantic error Invalid, naming the field, and creates nothing', async () => {
+    await runSweep('bad-mesh', succeed);
+    // Mesh cannot keep 60 % of a 2x2 grid visible in one parity class: only the mask registry knows.
+    await apply(
+      sweepYaml('bad-mesh').replace(
+        '{ type: random, ratios: [0.6] }',
+        '{ type: mesh, ratios: [0.3] }',
+      ),
+    );
+    const sweep = await sweepPhase('bad-mesh', 'Invalid');
+    const invalid = sweep.status?.conditions?.find((c) => c.type === 'Invalid');
+    expect(invalid?.status).toBe('True');
+    expect(invalid?.message).toContain('spec.grids[0].masks[0]');
+    expect(await listTrials('bad-mesh')).toHaveLength(0);
+    expect(await listJobs('bad-mesh')).toHaveLength(0);
+  });
+
+  it('retries a trainer error up to retries, diverges without retry, retries an OOM kill', async () => {
+    // Seed 0 always fails, seed 1 diverges, seed 2 is OOM-killed once.
+    await runSweep('faults', async ({ stage, trial, attempt }) => {
+      if (stage === 'pretrain') return succeed();
+      if (trial.seed === 0) return { exitCode: 1, message: 'RangeError: the trainer broke' };
+      if (trial.seed === 1) return { exitCode: 3, message: 'the loss is NaN at step 7' };
+      if (attempt === 1) return { exitCode: 137, reason: 'OOMKilled' };
+      return succeed();
+    });
+    await apply(sweepYaml('faults', { seeds: [0, 1, 2], retries: 2 }));
+    await sweepPhase('faults', 'Succeeded');
+    const trials = new Map((await listTrials('faults')).map((t) => [t.spec.seed, t]));
+    const finetuneJobs = (seed: number) =>
+      listJobs('faults').then(
+        (jobs) =>
+          jobs.filter(
+            (job) => job.metadata.labels?.[LABELS.trial] === trials.get(seed)?.metadata.name,
+          ).length,
+      );
+
+    const failed = trials.get(0)?.status;
+    expect(failed?.phase).toBe('Failed');
+    expect(failed?.finetuneAttempts).toBe(3);
+    expect(failed?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({
+      status: 'True',
+      reason: 'TrainerError',
+      message: 'RangeError: the trainer broke',
+    });
+    expect(await finetuneJobs(0)).toBe(3);
+
+    expect(trials.get(1)?.status?.phase).toBe('Diverged');
+    expect(trials.get(1)?.status?.conditions?.find((c) => c.type === 'Failed')?.reason).toBe(
+      'Diverged',
+    );
+    expect(await finetuneJobs(1)).toBe(1);
+
+    expect(trials.get(2)?.status?.phase).toBe('Succeeded');
+    expect(await finetuneJobs(2)).toBe(2);
+
+    const sweep = await get<SweepObject>(sweepPath('faults'));
+    expect(sweep.status?.trials).toMatchObject({ total: 3, succeeded: 1, failed: 1, diverged: 1 });
+  });
+
+  it('retries the stage of a Job deleted behind its back', async () => {
+    let firstStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      firstStarted = resolve;
+    });
+    await runSweep('deleted', async ({ stage, attempt, context }) => {
+      if (stage === 'pretrain' || attempt > 1) return succeed();
+      firstStarted();
+      // Runs until the Job is deleted (the harness aborts the pod then).
+      await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
+      return { exitCode: 143 };
+    });
+    await apply(sweepYaml('deleted'));
+    await started;
+    const [running] = (await listJobs('deleted')).filter(
+      (job) => job.metadata.labels?.[LABELS.stage] === 'finetune',
+    );
+    const deleted = await server.kubectl(['delete', 'job', running?.metadata.name as string]);
+    expect(deleted.code).toBe(0);
+    await sweepPhase('deleted', 'Succeeded');
+    const [trial] = await listTrials('deleted');
+    expect(trial?.status).toMatchObject({ phase: 'Succeeded', finetuneAttempts: 2 });
+    expect(trial?.status?.conditions?.find((c) => c.type === 'Running')?.status).toBe('False');
+  });
+
+  it('fails the sweep after maxFailedTrials and stops what runs', async () => {
+    await runSweep('too-many', async ({ stage, trial, context }) => {
+      if (stage === 'pretrain') return succeed();
+      if (trial.seed < 2) return { exitCode: 1, message: 'broken' };
+      await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
+      return { exitCode: 143 };
+    });
+    await apply(
+      sweepYaml('too-many', { seeds: [0, 1, 2], retries: 0, extra: '  maxFailedTrials: 1' }),
+    );
+    const sweep = await sweepPhase('too-many', 'Failed');
+    expect(sweep.status?.conditions?.find((c) => c.type === 'Failed')?.reason).toBe(
+      'MaxFailedTrials',
+    );
+    // The running trial's Job is deleted.
+    await waitFor('the running Job to be deleted', async () => {
+      const jobs = await listJobs('too-many');
+      const running = jobs.filter(
+        (job) => !job.status?.conditions?.some((c) => c.status === 'True'),
+      );
+      return running.length === 0 ? true : undefined;
+    });
+  });
+});

@@ -1,0 +1,533 @@
+/**
+ * The Sweep controller on a cluster: informers on Sweeps, Trials, Jobs and Pods; a queue that
+ * runs at most one reconcile per Sweep at a time (changes that arrive meanwhile coalesce into
+ * one more pass); each pass in the fixed order: get the Sweep (gone: done), validate it
+ * (Invalid: status only, nothing created), observe Trials and Jobs, reconcile, create the
+ * Jobs it starts, create missing Trials, write the Trial and Sweep statuses, requeue for the
+ * next retry time. Jobs are created before the statuses that name them: a controller killed
+ * in between finds the Job on its restart and adopts it (see cluster-state.ts), so no Job is
+ * ever made twice and no attempt is lost.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { findProblems, type SweepResource, type Trial } from '@masksweep/api';
+import {
+  ConflictError,
+  Informer,
+  type InformerEventType,
+  type KubeClient,
+  type KubeObject,
+  NotFoundError,
+  objectKey,
+} from '@masksweep/kube';
+import { reconcile, sweepTrials, type Workload, type WorkloadEnd } from '../reconcile.js';
+import type { EndReason } from '../state.js';
+import { observeSweep } from './cluster-state.js';
+import {
+  type JobObject,
+  type JobSettings,
+  jobName,
+  jobObject,
+  LABELS,
+  MANAGER,
+  type PodObject,
+  paths,
+  type SweepObject,
+  type TrialObject,
+  trialObject,
+} from './resources.js';
+import { invalidStatus, sameStatus, sweepStatus, trialStatus } from './status.js';
+
+export type ControllerLog = (
+  level: 'info' | 'warn' | 'error',
+  message: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+export interface KubeControllerOptions {
+  client: KubeClient;
+  /** Watch one namespace. @default every namespace */
+  namespace?: string;
+  jobs: JobSettings;
+  /** The artifact store, when mounted here: a key whose weights are in it needs no pre-training. */
+  artifactsDir?: string;
+  /** First retry delay, doubling per retry up to 5 minutes. @default 10000 */
+  retryBackoffMs?: number;
+  /** Every Sweep is reconciled at least this often. @default 30000 */
+  resyncMs?: number;
+  /** Sweeps reconciled at once. @default 4 */
+  workers?: number;
+  /** API writes in flight at once within one reconcile. @default 16 */
+  writeConcurrency?: number;
+  log?: ControllerLog;
+  /** Called after each reconcile pass with its duration and the number of transitions. */
+  onPass?: (pass: ReconcilePass) => void;
+  /** Called for each stage attempt that ended, with its reason. */
+  onEnded?: (reason: EndReason) => void;
+  /** Called when a reconcile pass failed (it is retried). */
+  onError?: (error: Error) => void;
+}
+
+export interface ReconcilePass {
+  sweep: string;
+  durationMs: number;
+  jobsCreated: number;
+  jobsDeleted: number;
+  trialsCreated: number;
+  statusWrites: number;
+  ended: number;
+  phase: string;
+}
+
+interface Expansion {
+  generation: number | undefined;
+  resource?: SweepResource;
+  trials: Trial[];
+  problems: string[];
+}
+
+export class KubeController {
+  readonly #options: KubeControllerOptions;
+  readonly #sweeps: Informer<SweepObject>;
+  readonly #trials: Informer<TrialObject>;
+  readonly #jobs: Informer<JobObject>;
+  readonly #pods: Informer<PodObject>;
+  readonly #expansions = new Map<string, Expansion & { uid?: string }>();
+  /** Per Sweep key: a pass runs (dirty: run again after it), or waits for a worker. */
+  readonly #queue = new Map<string, { running: boolean; dirty: boolean }>();
+  readonly #waiting: string[] = [];
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  #active = 0;
+  #stopped = false;
+  #resync?: NodeJS.Timeout;
+  #idle: Array<() => void> = [];
+
+  constructor(options: KubeControllerOptions) {
+    this.#options = options;
+    const { client, namespace } = options;
+    const managed = `${LABELS.managedBy}=${MANAGER}`;
+    const onError = (error: Error) => this.#log('warn', 'watch failed', { error: error.message });
+    const enqueueOwner = (_type: InformerEventType, object: KubeObject) => {
+      const sweep = object.metadata.labels?.[LABELS.sweep];
+      if (sweep) this.enqueue(`${object.metadata.namespace}/${sweep}`);
+    };
+    this.#sweeps = new Informer<SweepObject>({
+      client,
+      path: paths.sweeps(namespace),
+      onError,
+      onEvent: (_type, sweep) => this.enqueue(objectKey(sweep)),
+    });
+    this.#trials = new Informer<TrialObject>({
+      client,
+      path: paths.trials(namespace),
+      labelSelector: managed,
+      onError,
+    });
+    this.#jobs = new Informer<JobObject>({
+      client,
+      path: paths.jobs(namespace),
+      labelSelector: managed,
+      onError,
+      onEvent: enqueueOwner,
+    });
+    this.#pods = new Informer<PodObject>({
+      client,
+      path: paths.pods(namespace),
+      labelSelector: managed,
+      onError,
+    });
+  }
+
+  async start(): Promise<void> {
+    // Children first: a Sweep's first pass must see the Jobs and Trials that exist.
+    await Promise.all([this.#trials.start(), this.#jobs.start(), this.#pods.start()]);
+    await this.#sweeps.start();
+    const resyncMs = this.#options.resyncMs ?? 30_000;
+    this.#resync = setInterval(() => {
+      for (const sweep of this.#sweeps.list()) this.enqueue(objectKey(sweep));
+    }, resyncMs);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#resync);
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    await this.idle();
+    await Promise.all([
+      this.#sweeps.stop(),
+      this.#trials.stop(),
+      this.#jobs.stop(),
+      this.#pods.stop(),
+    ]);
+  }
+
+  /** Resolves when no reconcile runs or waits. */
+  idle(): Promise<void> {
+    if (this.#active === 0 && this.#waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  enqueue(key: string): void {
+    if (this.#stopped) return;
+    const entry = this.#queue.get(key);
+    if (entry) {
+      entry.dirty = true;
+      return;
+    }
+    this.#queue.set(key, { running: false, dirty: false });
+    this.#waiting.push(key);
+    this.#drain();
+  }
+
+  #drain(): void {
+    const workers = this.#options.workers ?? 4;
+    while (this.#active < workers && this.#waiting.length > 0) {
+      const key = this.#waiting.shift() as string;
+      const entry = this.#queue.get(key) as { running: boolean; dirty: boolean };
+      entry.running = true;
+      entry.dirty = false;
+      this.#active += 1;
+      void this.#run(key).finally(() => {
+        this.#active -= 1;
+        if (entry.dirty && !this.#stopped) {
+          entry.running = false;
+          this.#waiting.push(key);
+        } else {
+          this.#queue.delete(key);
+        }
+        this.#drain();
+        if (this.#active === 0 && this.#waiting.length === 0)
+          for (const resolve of this.#idle.splice(0)) resolve();
+      });
+    }
+  }
+
+  async #run(key: string): Promise<void> {
+    try {
+      const requeueAt = await this.reconcileSweep(key);
+      this.#schedule(key, requeueAt);
+    } catch (error) {
+      this.#options.onError?.(error as Error);
+      this.#log('error', 'reconcile failed', { sweep: key, error: (error as Error).message });
+      this.#schedule(key, Date.now() + 2_000);
+    }
+  }
+
+  #schedule(key: string, at: number | undefined): void {
+    clearTimeout(this.#timers.get(key));
+    this.#timers.delete(key);
+    if (at === undefined || this.#stopped) return;
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(key);
+        this.enqueue(key);
+      },
+      Math.max(0, at - Date.now()),
+    );
+    timer.unref();
+    this.#timers.set(key, timer);
+  }
+
+  /** One pass over a Sweep; returns when it wants to be reconciled again (a retry's time). */
+  async reconcileSweep(key: string): Promise<number | undefined> {
+    const started = performance.now();
+    const [namespace, name] = key.split('/') as [string, string];
+    const sweep = this.#sweeps.get(namespace, name);
+    // Gone, or going: its Trials and Jobs have owner references, the garbage collector removes them.
+    if (!sweep || sweep.metadata.deletionTimestamp) {
+      this.#expansions.delete(key);
+      return undefined;
+    }
+    const now = new Date().toISOString();
+    const expansion = this.#expand(key, sweep);
+    if (!expansion.resource) {
+      await this.#writeSweepStatus(sweep, invalidStatus(sweep, expansion.problems, now));
+      this.#log('warn', 'sweep is invalid', {
+        namespace,
+        sweep: name,
+        problems: expansion.problems,
+      });
+      return undefined;
+    }
+    const trialObjects = new Map<string, TrialObject>();
+    for (const trial of expansion.trials) {
+      const object = this.#trials.get(namespace, trial.name);
+      if (object && isOwnedBy(object, sweep)) trialObjects.set(trial.name, object);
+    }
+    const jobs = this.#jobs
+      .list()
+      .filter(
+        (job) =>
+          job.metadata.namespace === namespace &&
+          job.metadata.labels[LABELS.sweep] === name &&
+          isOwnedBy(job, sweep),
+      );
+    const jobNameOf = (workload: Pick<Workload, 'stage' | 'trial' | 'attempt'>) =>
+      jobName(name, workload);
+    const observed = observeSweep({
+      sweep,
+      resource: expansion.resource,
+      trials: expansion.trials,
+      trialObjects,
+      jobs,
+      podsOf: (job) =>
+        this.#pods
+          .list()
+          .filter(
+            (pod) =>
+              pod.metadata.namespace === namespace &&
+              pod.metadata.labels?.['job-name'] === job.metadata.name,
+          ),
+      jobNameOf,
+    });
+    const ended: WorkloadEnd[] = [...observed.ended];
+    for (const { workload, job } of observed.missing) {
+      if (await this.#exists(paths.jobs(namespace), job)) {
+        // Created a moment ago and not yet in the cache: it runs.
+        observed.running.set(workload.name, job);
+        continue;
+      }
+      ended.push({ workload, reason: 'Interrupted', message: `Job ${job} was deleted` });
+    }
+    const { state } = observed;
+    const pretrainedKeys = this.#pretrainedKeys(namespace);
+    const metric = expansion.resource.spec.objective.metric;
+    const actions = reconcile(
+      state,
+      {
+        running: new Set(observed.running.keys()),
+        ended,
+        pretrained: (pretrainKey) =>
+          pretrainedKeys.has(pretrainKey) ||
+          (this.#options.artifactsDir !== undefined &&
+            existsSync(join(this.#options.artifactsDir, 'pretrain', pretrainKey, 'weights.bin'))),
+        objectiveOf: (trial) => observed.metrics.get(trial.name)?.[metric],
+        now: Date.now(),
+      },
+      { retryBackoffMs: this.#options.retryBackoffMs },
+    );
+    for (const end of ended) this.#options.onEnded?.(end.reason);
+    for (const end of ended)
+      this.#log(end.reason === 'Completed' ? 'info' : 'warn', 'workload ended', {
+        namespace,
+        sweep: name,
+        trial: end.workload.trial.name,
+        job: jobNameOf(end.workload),
+        stage: end.workload.stage,
+        attempt: end.workload.attempt,
+        reason: end.reason,
+        message: end.message,
+      });
+
+    const write = this.#limiter();
+    let jobsCreated = 0;
+    await Promise.all(
+      actions.start.map((workload) =>
+        write(async () => {
+          if (
+            await this.#create(
+              paths.jobs(namespace),
+              jobObject(sweep, workload, this.#options.jobs),
+            )
+          )
+            jobsCreated += 1;
+        }),
+      ),
+    );
+    const toStop = [
+      ...actions.stop
+        .map((workloadName) => observed.running.get(workloadName))
+        .filter((job): job is string => !!job),
+      ...observed.stale,
+    ];
+    await Promise.all(toStop.map((job) => write(() => this.#deleteJob(namespace, job))));
+
+    let trialsCreated = 0;
+    await Promise.all(
+      expansion.trials
+        .filter((trial) => !trialObjects.has(trial.name))
+        .map((trial) =>
+          write(async () => {
+            const created = await this.#create(paths.trials(namespace), trialObject(sweep, trial));
+            if (created) {
+              trialsCreated += 1;
+              trialObjects.set(trial.name, created as TrialObject);
+            }
+          }),
+        ),
+    );
+
+    const leads = new Map(Object.values(state.pretrainings).map((p) => [p.trial, p]));
+    let statusWrites = 0;
+    await Promise.all(
+      Object.values(state.trials).map((t) => {
+        const object = trialObjects.get(t.trial.name);
+        if (!object) return undefined;
+        const stageJob =
+          t.phase === 'Pretraining'
+            ? jobNameOf({
+                stage: 'pretrain',
+                trial: t.trial,
+                attempt: state.pretrainings[t.trial.pretrainKey]?.attempts.started ?? 0,
+              })
+            : t.finetune.started > 0
+              ? jobNameOf({ stage: 'finetune', trial: t.trial, attempt: t.finetune.started })
+              : undefined;
+        const desired = trialStatus(t, leads.get(t.trial.name), object.status, stageJob, now);
+        if (sameStatus(desired, object.status)) return undefined;
+        return write(async () => {
+          await this.#writeStatus(paths.trials(namespace), object, desired);
+          statusWrites += 1;
+        });
+      }),
+    );
+    const created = expansion.trials.filter((trial) => trialObjects.has(trial.name)).length;
+    await this.#writeSweepStatus(sweep, sweepStatus(state, sweep, created, now));
+    if (state.phase !== sweep.status?.phase)
+      this.#log('info', `sweep is ${state.phase}`, {
+        namespace,
+        sweep: name,
+        reason: state.reason,
+      });
+
+    this.#options.onPass?.({
+      sweep: key,
+      durationMs: performance.now() - started,
+      jobsCreated,
+      jobsDeleted: toStop.length,
+      trialsCreated,
+      statusWrites,
+      ended: ended.length,
+      phase: state.phase,
+    });
+    const retryTimes = [
+      ...Object.values(state.trials).map((t) =>
+        t.phase === 'Pending' ? t.finetune.notBefore : undefined,
+      ),
+      ...Object.values(state.pretrainings).map((p) =>
+        p.phase === 'Pending' ? p.attempts.notBefore : undefined,
+      ),
+    ].filter((at): at is number => at !== undefined && at > Date.now());
+    return retryTimes.length > 0 ? Math.min(...retryTimes) : undefined;
+  }
+
+  /** The Sweep validated and expanded, once per generation. */
+  #expand(key: string, sweep: SweepObject): Expansion {
+    const cached = this.#expansions.get(key);
+    if (
+      cached &&
+      cached.generation === sweep.metadata.generation &&
+      cached.uid === sweep.metadata.uid
+    )
+      return cached;
+    const { sweep: resource, problems } = findProblems(
+      {
+        apiVersion: sweep.apiVersion,
+        kind: sweep.kind,
+        metadata: sweep.metadata,
+        spec: sweep.spec,
+      },
+      { checkData: false },
+    );
+    const expansion: Expansion & { uid?: string } =
+      problems.length > 0
+        ? {
+            generation: sweep.metadata.generation,
+            uid: sweep.metadata.uid,
+            trials: [],
+            problems: problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)),
+          }
+        : {
+            generation: sweep.metadata.generation,
+            uid: sweep.metadata.uid,
+            resource,
+            trials: sweepTrials(resource),
+            problems: [],
+          };
+    this.#expansions.set(key, expansion);
+    return expansion;
+  }
+
+  /** Keys whose pre-training succeeded in any Sweep of the namespace. */
+  #pretrainedKeys(namespace: string): Set<string> {
+    const keys = new Set<string>();
+    for (const trial of this.#trials.list()) {
+      if (trial.metadata.namespace === namespace && trial.status?.pretrain?.phase === 'Succeeded')
+        keys.add(trial.spec.pretrainKey);
+    }
+    return keys;
+  }
+
+  async #exists(collection: string, name: string): Promise<boolean> {
+    try {
+      await this.#options.client.call('GET', `${collection}/${name}`);
+      return true;
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
+  }
+
+  /** Creates an object; one that exists already (made by an earlier pass) is no error. */
+  async #create(collection: string, object: KubeObject): Promise<KubeObject | undefined> {
+    try {
+      return await this.#options.client.call<KubeObject>('POST', collection, object);
+    } catch (error) {
+      if (error instanceof ConflictError) return undefined;
+      throw error;
+    }
+  }
+
+  async #deleteJob(namespace: string, job: string): Promise<void> {
+    try {
+      await this.#options.client.call(
+        'DELETE',
+        `${paths.jobs(namespace)}/${job}?propagationPolicy=Background`,
+      );
+      this.#log('info', 'deleted job', { namespace, job });
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+  }
+
+  async #writeStatus(collection: string, object: KubeObject, status: unknown): Promise<void> {
+    try {
+      await this.#options.client.call('PATCH', `${collection}/${object.metadata.name}/status`, {
+        status,
+      });
+    } catch (error) {
+      // Deleted meanwhile: the next pass sees it.
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+  }
+
+  async #writeSweepStatus(sweep: SweepObject, status: SweepObject['status']): Promise<void> {
+    if (sameStatus(status, sweep.status)) return;
+    await this.#writeStatus(paths.sweeps(sweep.metadata.namespace), sweep, status);
+  }
+
+  /** Runs at most `writeConcurrency` calls at once. */
+  #limiter(): <T>(task: () => Promise<T>) => Promise<T> {
+    const limit = this.#options.writeConcurrency ?? 16;
+    let active = 0;
+    const waiting: Array<() => void> = [];
+    return async (task) => {
+      if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+      active += 1;
+      try {
+        return await task();
+      } finally {
+        active -= 1;
+        waiting.shift()?.();
+      }
+    };
+  }
+
+  #log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
+    this.#options.log?.(level, message, fields);
+  }
+}
+
+function isOwnedBy(object: KubeObject, sweep: SweepObject): boolean {
+  return (object.metadata.ownerReferences ?? []).some((owner) => owner.uid === sweep.metadata.uid);
+}

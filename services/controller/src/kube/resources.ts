@@ -1,0 +1,358 @@
+/**
+ * The Kubernetes objects the controller reads and writes: Sweep and Trial resources, and the
+ * batch/v1 Job of one stage attempt. Names are stable (a restarted controller computes the
+ * same ones, so a create that answers 409 means "already done"), and labels carry what the
+ * controller needs to find an object's sweep, stage, trial or key, and attempt.
+ */
+import {
+  API_GROUP,
+  API_VERSION,
+  type SweepResource,
+  stableHash,
+  type Trial,
+  trialSummary,
+} from '@masksweep/api';
+import type { KubeObject, OwnerReference } from '@masksweep/kube';
+import type { Workload } from '../reconcile.js';
+import type { EndReason, PretrainPhase, TrialPhase } from '../state.js';
+
+export const API_VERSION_NAME = API_VERSION.split('/')[1] as string;
+export const LABELS = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  sweep: `${API_GROUP}/sweep`,
+  trial: `${API_GROUP}/trial`,
+  stage: `${API_GROUP}/stage`,
+  pretrainKey: `${API_GROUP}/pretrain-key`,
+  attempt: `${API_GROUP}/attempt`,
+} as const;
+export const MANAGER = 'masksweep-controller';
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+
+export interface SweepObject extends KubeObject {
+  spec: SweepResource['spec'];
+  status?: SweepStatus;
+}
+
+export interface SweepStatus {
+  phase?: 'Created' | 'Running' | 'Succeeded' | 'Failed' | 'Invalid';
+  observedGeneration?: number;
+  progress?: string;
+  trials?: Record<
+    'total' | 'created' | 'pending' | 'running' | 'succeeded' | 'failed' | 'diverged' | 'pruned',
+    number
+  >;
+  pretrainings?: { total: number; succeeded: number };
+  bestTrial?: { name: string; objective: number };
+  conditions?: Condition[];
+  startTime?: string;
+  completionTime?: string;
+}
+
+export interface TrialObject extends KubeObject {
+  spec: ReturnType<typeof trialSummary> & { sweep: string; config: Trial['config'] };
+  status?: TrialStatus;
+}
+
+export interface TrialStatus {
+  phase?: TrialPhase;
+  stage?: 'pretrain' | 'finetune';
+  attempt?: number;
+  objective?: number;
+  reason?: string;
+  message?: string;
+  job?: string;
+  finetuneAttempts?: number;
+  retryAfter?: string;
+  pretrain?: {
+    phase: PretrainPhase;
+    attempts: number;
+    retryAfter?: string;
+    reason?: string;
+    message?: string;
+  };
+  conditions?: Condition[];
+  startTime?: string;
+  completionTime?: string;
+}
+
+export interface JobObject extends KubeObject {
+  metadata: KubeObject['metadata'] & { labels: Record<string, string> };
+  spec: Record<string, unknown>;
+  status?: {
+    active?: number;
+    succeeded?: number;
+    failed?: number;
+    conditions?: Condition[];
+  };
+}
+
+export interface PodObject extends KubeObject {
+  status?: {
+    phase?: string;
+    reason?: string;
+    message?: string;
+    containerStatuses?: Array<{
+      name: string;
+      state?: { terminated?: { exitCode: number; reason?: string; message?: string } };
+    }>;
+  };
+}
+
+export const paths = {
+  sweeps: (namespace?: string) =>
+    `/apis/${API_VERSION}${namespace ? `/namespaces/${namespace}` : ''}/sweeps`,
+  trials: (namespace?: string) =>
+    `/apis/${API_VERSION}${namespace ? `/namespaces/${namespace}` : ''}/trials`,
+  jobs: (namespace?: string) => `/apis/batch/v1${namespace ? `/namespaces/${namespace}` : ''}/jobs`,
+  pods: (namespace?: string) => `/api/v1${namespace ? `/namespaces/${namespace}` : ''}/pods`,
+};
+
+export function ownerReference(sweep: SweepObject): OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Sweep',
+    name: sweep.metadata.name,
+    uid: sweep.metadata.uid as string,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/**
+ * `<sweep>-pt|ft-<hash>-<attempt>`: within the 63 characters of a label value (the Job
+ * controller labels its pods `job-name`), unique per sweep, stage, trial or key, and attempt.
+ */
+export function jobName(
+  sweep: string,
+  workload: Pick<Workload, 'stage' | 'trial' | 'attempt'>,
+): string {
+  const subject = workload.stage === 'pretrain' ? workload.trial.pretrainKey : workload.trial.name;
+  const prefix = sweep.slice(0, 40).replace(/-+$/, '');
+  const stage = workload.stage === 'pretrain' ? 'pt' : 'ft';
+  return `${prefix}-${stage}-${stableHash(`${sweep}/${workload.stage}/${subject}`)}-${workload.attempt}`;
+}
+
+export function trialObject(sweep: SweepObject, trial: Trial): TrialObject {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Trial',
+    metadata: {
+      name: trial.name,
+      namespace: sweep.metadata.namespace,
+      labels: {
+        [LABELS.managedBy]: MANAGER,
+        [LABELS.sweep]: sweep.metadata.name,
+        [LABELS.pretrainKey]: trial.pretrainKey,
+      },
+      ownerReferences: [ownerReference(sweep)],
+    },
+    spec: { sweep: sweep.metadata.name, ...trialSummary(trial), config: trial.config },
+  };
+}
+
+/** Where the trial pods find their services and volumes: the controller's settings. */
+export interface JobSettings {
+  /** The trial-runner image, unless the Sweep names one. */
+  image: string;
+  natsUrl?: string;
+  /** host:port of the leaderboard's gRPC server. */
+  leaderboard?: string;
+  /** The Secret (key `token`) with the leaderboard's write token. */
+  leaderboardTokenSecret?: string;
+  /** The PersistentVolumeClaim of the artifact store, mounted at /artifacts. */
+  artifactsClaim?: string;
+  /** The PersistentVolumeClaim of the datasets, mounted read-only at `baseDir`. */
+  dataClaim?: string;
+  /** Where relative dataset paths start in the pod. @default '/data' */
+  baseDir?: string;
+  /** The trial-runner's command. @default ['masksweep-trial'] */
+  command?: string[];
+  /** More environment for every trial pod (e.g. MASKSWEEP_BACKEND). */
+  env?: Record<string, string>;
+}
+
+export const ARTIFACTS_MOUNT = '/artifacts';
+export const TERMINATION_LOG = '/dev/termination-log';
+
+export function jobObject(
+  sweep: SweepObject,
+  workload: Workload,
+  settings: JobSettings,
+): JobObject {
+  const name = jobName(sweep.metadata.name, workload);
+  const { trial } = workload;
+  const workloadSpec = sweep.spec.kubernetes ?? { gpus: 1 };
+  const labels: Record<string, string> = {
+    [LABELS.managedBy]: MANAGER,
+    [LABELS.sweep]: sweep.metadata.name,
+    [LABELS.stage]: workload.stage,
+    [LABELS.attempt]: String(workload.attempt),
+    [LABELS.pretrainKey]: trial.pretrainKey,
+    ...(workload.stage === 'finetune' && { [LABELS.trial]: trial.name }),
+  };
+  const baseDir = settings.baseDir ?? '/data';
+  const outDir =
+    workload.stage === 'pretrain'
+      ? `${ARTIFACTS_MOUNT}/runs/${sweep.metadata.name}/pretrain/${trial.pretrainKey}`
+      : `${ARTIFACTS_MOUNT}/runs/${sweep.metadata.name}/trials/${trial.name}`;
+  const env: Array<Record<string, unknown>> = [
+    { name: 'MASKSWEEP_TRIAL', value: JSON.stringify(trial) },
+    { name: 'MASKSWEEP_NAMESPACE', value: sweep.metadata.namespace ?? 'default' },
+    { name: 'MASKSWEEP_SWEEP', value: sweep.metadata.name },
+    { name: 'MASKSWEEP_ATTEMPT', value: String(workload.attempt) },
+    { name: 'MASKSWEEP_TERMINATION_LOG', value: TERMINATION_LOG },
+    ...(settings.natsUrl ? [{ name: 'MASKSWEEP_NATS_URL', value: settings.natsUrl }] : []),
+    ...(settings.leaderboard
+      ? [{ name: 'MASKSWEEP_LEADERBOARD', value: settings.leaderboard }]
+      : []),
+    ...(settings.leaderboardTokenSecret
+      ? [
+          {
+            name: 'MASKSWEEP_LEADERBOARD_TOKEN',
+            valueFrom: { secretKeyRef: { name: settings.leaderboardTokenSecret, key: 'token' } },
+          },
+        ]
+      : []),
+    ...Object.entries(settings.env ?? {}).map(([key, value]) => ({ name: key, value })),
+  ];
+  const limits: Record<string, string> = {
+    ...(workloadSpec.gpus > 0 && { 'nvidia.com/gpu': String(workloadSpec.gpus) }),
+    ...(workloadSpec.cpu && { cpu: workloadSpec.cpu }),
+    ...(workloadSpec.memory && { memory: workloadSpec.memory }),
+  };
+  const volumes: Array<Record<string, unknown>> = [];
+  const volumeMounts: Array<Record<string, unknown>> = [];
+  if (settings.artifactsClaim) {
+    volumes.push({
+      name: 'artifacts',
+      persistentVolumeClaim: { claimName: settings.artifactsClaim },
+    });
+    volumeMounts.push({ name: 'artifacts', mountPath: ARTIFACTS_MOUNT });
+  }
+  if (settings.dataClaim) {
+    volumes.push({
+      name: 'data',
+      persistentVolumeClaim: { claimName: settings.dataClaim, readOnly: true },
+    });
+    volumeMounts.push({ name: 'data', mountPath: baseDir, readOnly: true });
+  }
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name,
+      namespace: sweep.metadata.namespace,
+      labels,
+      ownerReferences: [ownerReference(sweep)],
+    },
+    spec: {
+      // The controller owns retries: it tells a trainer error from an eviction.
+      backoffLimit: 0,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          ...(workloadSpec.serviceAccountName && {
+            serviceAccountName: workloadSpec.serviceAccountName,
+          }),
+          ...(workloadSpec.nodeSelector && { nodeSelector: workloadSpec.nodeSelector }),
+          ...(workloadSpec.tolerations && { tolerations: workloadSpec.tolerations }),
+          containers: [
+            {
+              name: 'trial',
+              image: workloadSpec.image ?? settings.image,
+              command: settings.command ?? ['masksweep-trial'],
+              args: [
+                '--stage',
+                workload.stage,
+                '--out',
+                outDir,
+                '--artifacts',
+                ARTIFACTS_MOUNT,
+                '--base-dir',
+                baseDir,
+              ],
+              env,
+              ...(Object.keys(limits).length > 0 && { resources: { limits } }),
+              volumeMounts,
+              terminationMessagePath: TERMINATION_LOG,
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+            },
+          ],
+          volumes,
+        },
+      },
+    },
+  };
+}
+
+/** How a finished Job's pod ended, in the reconcile's terms. */
+export interface JobEnd {
+  reason: EndReason;
+  message: string;
+  /** The trainer's test metrics, from the termination message of a finished fine-tuning. */
+  metrics?: Record<string, number>;
+}
+
+/** Exit codes of masksweep-trial (services/trial-runner). */
+const EXIT_REASONS: Record<number, EndReason> = {
+  0: 'Completed',
+  1: 'TrainerError',
+  2: 'InvalidTrial',
+  3: 'Diverged',
+};
+
+/**
+ * Why a Job ended, undefined while it runs. A Job never says why its pod failed, so the pod
+ * does: a pod-level reason (Evicted, a lost node) or a container killed by the kernel
+ * (OOMKilled, a signal) is the infrastructure's fault and Interrupted; otherwise the exit code
+ * of the trainer says which failure it was.
+ */
+export function jobEnd(job: JobObject, pods: readonly PodObject[]): JobEnd | undefined {
+  const done = (type: string) =>
+    job.status?.conditions?.some((c) => c.type === type && c.status === 'True');
+  const complete = done('Complete');
+  if (!complete && !done('Failed')) return undefined;
+  const pod = pods.find((p) => p.status?.phase === (complete ? 'Succeeded' : 'Failed'));
+  const terminated = pod?.status?.containerStatuses?.find((c) => c.state?.terminated)?.state
+    ?.terminated;
+  const termination = terminated?.message?.trim() ?? '';
+  if (complete) {
+    return { reason: 'Completed', message: 'completed', metrics: parseMetrics(termination) };
+  }
+  if (!pod) return { reason: 'Interrupted', message: 'the Job failed and its pod is gone' };
+  if (pod.status?.reason) {
+    return {
+      reason: 'Interrupted',
+      message: `pod ${pod.status.reason}${pod.status.message ? `: ${pod.status.message}` : ''}`,
+    };
+  }
+  if (!terminated)
+    return { reason: 'Interrupted', message: 'the pod failed before its container ran' };
+  if (terminated.reason === 'OOMKilled')
+    return { reason: 'Interrupted', message: `OOMKilled (exit ${terminated.exitCode})` };
+  // 128 + n: killed by signal n (the kubelet's stop, a node's shutdown).
+  if (terminated.exitCode > 128)
+    return { reason: 'Interrupted', message: `killed by signal ${terminated.exitCode - 128}` };
+  return {
+    reason: EXIT_REASONS[terminated.exitCode] ?? 'TrainerError',
+    message: termination || `exited with ${terminated.exitCode}`,
+  };
+}
+
+function parseMetrics(message: string): Record<string, number> | undefined {
+  try {
+    const parsed = JSON.parse(message) as { metrics?: Record<string, number> };
+    return parsed.metrics;
+  } catch {
+    return undefined;
+  }
+}

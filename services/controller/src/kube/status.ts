@@ -1,0 +1,177 @@
+/**
+ * Statuses computed from the reconciled state: a Trial's phase, attempts, reason and
+ * conditions; a Sweep's counters, conditions and best trial (never a list of trials, so a
+ * 10,000-trial Sweep stays a small object). Conditions keep their lastTransitionTime while
+ * their status does not change.
+ */
+import { countSweep, type PretrainState, type SweepState, type TrialState } from '../state.js';
+import type { Condition, SweepObject, SweepStatus, TrialStatus } from './resources.js';
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/** Sets a condition in place of the one of its type; its time changes only with its status. */
+export function setCondition(conditions: Condition[], next: Condition, now: string): Condition[] {
+  const old = conditions.find((c) => c.type === next.type);
+  const lastTransitionTime =
+    old && old.status === next.status ? (old.lastTransitionTime ?? now) : now;
+  // The API server of 1.20 reads an empty message as null and refuses it: leave it out.
+  const { message, ...rest } = next;
+  return [
+    ...conditions.filter((c) => c.type !== next.type),
+    { ...rest, ...(message && { message }), lastTransitionTime },
+  ];
+}
+
+export function trialStatus(
+  t: TrialState,
+  pretrain: PretrainState | undefined,
+  previous: TrialStatus | undefined,
+  jobName: string | undefined,
+  now: string,
+): TrialStatus {
+  const running = t.phase === 'Pretraining' || t.phase === 'Finetuning';
+  const terminal = ['Succeeded', 'Failed', 'Diverged', 'Pruned'].includes(t.phase);
+  let conditions = previous?.conditions ?? [];
+  conditions = setCondition(
+    conditions,
+    {
+      type: 'Running',
+      status: running ? 'True' : 'False',
+      reason: running ? t.phase : t.phase === 'Pending' ? 'Waiting' : t.phase,
+    },
+    now,
+  );
+  if (terminal) {
+    const type = t.phase === 'Diverged' ? 'Failed' : t.phase;
+    conditions = setCondition(
+      conditions,
+      { type, status: 'True', reason: t.reason ?? t.phase, message: t.message ?? '' },
+      now,
+    );
+  }
+  const status: TrialStatus = {
+    phase: t.phase,
+    finetuneAttempts: t.finetune.started,
+    conditions,
+  };
+  if (t.phase === 'Pretraining' && pretrain) {
+    status.stage = 'pretrain';
+    status.attempt = pretrain.attempts.started;
+  } else if (t.phase === 'Finetuning' || t.finetune.started > 0) {
+    status.stage = 'finetune';
+    status.attempt = t.finetune.started;
+  }
+  if (jobName) status.job = jobName;
+  if (t.objective !== undefined) status.objective = t.objective;
+  if (t.reason) status.reason = t.reason;
+  if (t.message) status.message = t.message;
+  if (t.finetune.notBefore !== undefined && t.phase === 'Pending')
+    status.retryAfter = iso(t.finetune.notBefore);
+  if (pretrain) {
+    status.pretrain = { phase: pretrain.phase, attempts: pretrain.attempts.started };
+    if (pretrain.attempts.notBefore !== undefined && pretrain.phase === 'Pending')
+      status.pretrain.retryAfter = iso(pretrain.attempts.notBefore);
+    if (pretrain.reason) status.pretrain.reason = pretrain.reason;
+    if (pretrain.message) status.pretrain.message = pretrain.message;
+  }
+  const startTime = previous?.startTime ?? (t.phase !== 'Pending' ? now : undefined);
+  if (startTime) status.startTime = startTime;
+  if (terminal) status.completionTime = previous?.completionTime ?? now;
+  return status;
+}
+
+export function sweepStatus(
+  state: SweepState,
+  sweep: SweepObject,
+  created: number,
+  now: string,
+): SweepStatus {
+  const counts = countSweep(state);
+  const previous = sweep.status;
+  let conditions = previous?.conditions?.filter((c) => c.type !== 'Invalid') ?? [];
+  const generation = sweep.metadata.generation;
+  const mark = (type: string, on: boolean, reason: string, message = '') => {
+    conditions = setCondition(
+      conditions,
+      { type, status: on ? 'True' : 'False', reason, message, observedGeneration: generation },
+      now,
+    );
+  };
+  mark('Created', true, 'TrialsCreated', `${created} of ${counts.total} trials created`);
+  mark(
+    'Running',
+    state.phase === 'Running',
+    state.phase === 'Running' ? 'TrialsRunning' : state.phase,
+  );
+  if (state.phase === 'Succeeded')
+    mark(
+      'Succeeded',
+      true,
+      'AllTrialsEnded',
+      `${counts.succeeded} of ${counts.total} trials succeeded`,
+    );
+  if (state.phase === 'Failed') {
+    const [reason, ...message] = (state.reason ?? 'Failed').split(': ');
+    mark('Failed', true, reason ?? 'Failed', message.join(': '));
+  }
+  const status: SweepStatus = {
+    phase: state.phase,
+    observedGeneration: generation,
+    progress: `${counts.succeeded}/${counts.total}`,
+    trials: {
+      total: counts.total,
+      created,
+      pending: counts.pending,
+      running: counts.running,
+      succeeded: counts.succeeded,
+      failed: counts.failed,
+      diverged: counts.diverged,
+      pruned: counts.pruned,
+    },
+    pretrainings: { total: counts.pretrainings.total, succeeded: counts.pretrainings.succeeded },
+    conditions,
+    startTime: previous?.startTime ?? iso(state.startedAt),
+  };
+  if (counts.best) status.bestTrial = { name: counts.best.trial, objective: counts.best.objective };
+  if (state.finishedAt !== undefined)
+    status.completionTime = previous?.completionTime ?? iso(state.finishedAt);
+  return status;
+}
+
+/** The status of a Sweep that cannot run: each problem with its field. */
+export function invalidStatus(sweep: SweepObject, problems: string[], now: string): SweepStatus {
+  const conditions = setCondition(
+    sweep.status?.conditions ?? [],
+    {
+      type: 'Invalid',
+      status: 'True',
+      reason: 'InvalidSpec',
+      message: problems.join('; '),
+      observedGeneration: sweep.metadata.generation,
+    },
+    now,
+  );
+  return {
+    ...sweep.status,
+    phase: 'Invalid',
+    observedGeneration: sweep.metadata.generation,
+    conditions,
+  };
+}
+
+/** Whether two statuses say the same, times of unchanged conditions aside. */
+export function sameStatus(a: unknown, b: unknown): boolean {
+  return JSON.stringify(normalize(a)) === JSON.stringify(normalize(b));
+}
+
+function normalize(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(normalize);
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .sort(([x], [y]) => (x < y ? -1 : 1))
+        .map(([k, v]) => [k, normalize(v)]),
+    );
+  return value;
+}
