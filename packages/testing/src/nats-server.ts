@@ -44,7 +44,8 @@ export interface NatsServer {
 
 /**
  * Starts `nats-server` with JetStream on free loopback ports and waits until its health
- * endpoint reports it ready (JetStream included).
+ * endpoint reports it ready (JetStream included). It ends with this process, even one killed
+ * by SIGKILL (`masksweep run` starts it too), and a Ctrl-C in the terminal does not reach it.
  */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   // Debian's package installs to /usr/sbin, which is not on a normal user's PATH.

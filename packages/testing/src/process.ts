@@ -1,4 +1,7 @@
-/** Server processes for tests: found on PATH, started until ready, ended, never left behind. */
+/**
+ * Server processes for tests: found on PATH, started until ready, ended, never left behind
+ * (not even by a test process killed with SIGKILL).
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants, rmSync } from 'node:fs';
@@ -51,8 +54,24 @@ export function findExecutable(
 }
 
 /**
- * Starts `binary` and polls `isReady` until it says yes; if the process exits first or the
- * deadline passes, the error names the server and ends with its last output.
+ * Runs `$0 "$@"` so that it ends with the process that started it, even one killed by
+ * SIGKILL (which runs no exit hook): a background subshell reads stdin, a pipe from the
+ * parent, until EOF, when the parent is gone, then sends SIGTERM to `$$`, the pid `exec`
+ * hands to the server, which keeps the pid, signals, exit code and output of a direct spawn.
+ * Stdin is read through fd 3 because a background list gets /dev/null as its stdin. (EOF
+ * also comes after the server ended by itself: the SIGTERM then meets a pid freed moments
+ * before, too soon to have been reused.)
+ */
+const ENDS_WITH_PARENT = [
+  'exec 3<&0',
+  '( while read -r _ <&3; do :; done; kill -TERM $$ ) >/dev/null 2>&1 &',
+  'exec "$0" "$@" 3<&-',
+].join('\n');
+
+/**
+ * Starts `binary`, which ends when this process ends however it ends, and polls `isReady`
+ * until it says yes; if the process exits first or the deadline passes, the error names
+ * the server and ends with its last output.
  */
 export async function launchUntilReady(
   name: string,
@@ -62,7 +81,12 @@ export async function launchUntilReady(
   deadline: number,
   pollMs = 100,
 ): Promise<ChildProcess> {
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // In a session of its own, so a Ctrl-C or hang-up of the terminal's job does not reach
+  // it: it ends when told or with this process, not before this process has used it.
+  const child = spawn('/bin/sh', ['-c', ENDS_WITH_PARENT, binary, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
   running.add(child);
   child.once('exit', () => running.delete(child));
   let output = '';

@@ -3,7 +3,7 @@
  * one log file per workload, the shared artifact store; a process that ends is turned into
  * a WorkloadEnd by its exit code (0 done, 1 trainer error, 2 invalid trial, 3 diverged) or
  * the signal that killed it (interrupted). `stopAll` ends every child, so nothing outlives
- * `masksweep run`.
+ * `masksweep run`; a child whose parent died without stopping it (SIGKILL) ends by itself.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -108,6 +108,8 @@ export class LocalExecutor {
     const child = spawn(process.execPath, args, {
       env: {
         ...process.env,
+        // The trial-runner watches this process and ends when it is gone.
+        MASKSWEEP_PARENT_PID: String(process.pid),
         ...(options.leaderboard && { MASKSWEEP_LEADERBOARD_TOKEN: options.leaderboard.token }),
       },
       stdio: ['ignore', 'pipe', 'pipe'],

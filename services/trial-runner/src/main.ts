@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Trial } from '@masksweep/api';
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from '@masksweep/models';
@@ -24,13 +24,14 @@ class TrialFileError extends Error {}
  * `masksweep-trial: <reason>` and a non-zero exit code.
  */
 export async function main(argv: string[]): Promise<number> {
+  endWithParent(process.env.MASKSWEEP_PARENT_PID);
   const program = new Command('masksweep-trial')
     .description(
       'run one trial: pre-train (or reuse its pre-training run), fine-tune, evaluate, write result.json',
     )
-    .requiredOption(
+    .option(
       '--config <trial.json>',
-      'the trial: {name, seed, pretrainKey, config} as `masksweep validate --format json` lists it',
+      'the trial: {name, seed, pretrainKey, config} as `masksweep validate --format json` lists it (or its JSON in env MASKSWEEP_TRIAL)',
     )
     .requiredOption('--out <dir>', 'the trial folder: result.json, Grad-CAM images')
     .option('--artifacts <dir>', 'the shared pre-training store (default: <out>/../artifacts)')
@@ -78,6 +79,12 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(
       new Option('--metrics-every <steps>', 'training figures every this many steps').default('10'),
     )
+    .addOption(
+      new Option(
+        '--termination-log <file>',
+        "write how the run ended here (Kubernetes' terminationMessagePath): the test metrics, or the error",
+      ).env('MASKSWEEP_TERMINATION_LOG'),
+    )
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   try {
@@ -86,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
     return error instanceof CommanderError && error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
   const options = program.opts<{
-    config: string;
+    config?: string;
     out: string;
     artifacts?: string;
     baseDir: string;
@@ -100,11 +107,21 @@ export async function main(argv: string[]): Promise<number> {
     leaderboard?: string;
     leaderboardCa?: string;
     metricsEvery: string;
+    terminationLog?: string;
   }>();
+  // The kubelet keeps at most 4096 bytes of the message.
+  const terminate = (message: string) => {
+    if (!options.terminationLog) return;
+    try {
+      writeFileSync(options.terminationLog, message.slice(0, 4096));
+    } catch (error) {
+      log(`masksweep-trial: --termination-log: ${(error as Error).message}`);
+    }
+  };
   const log = (line: string) => process.stderr.write(`${line}\n`);
   let reporter: TrialReporter | undefined;
   try {
-    const trial = readTrialFile(options.config);
+    const trial = readTrial(options.config, process.env.MASKSWEEP_TRIAL);
     const started = performance.now();
     reporter = await TrialReporter.open({
       attempt: {
@@ -143,6 +160,7 @@ export async function main(argv: string[]): Promise<number> {
       const run = await runPretraining({ trial, images: data.pretrain, artifactDir, onStep, log });
       log(`pre-training ${trial.pretrainKey} ${run.reused ? 'was' : 'is'} in ${run.weightsFile}`);
       await reporter.close();
+      terminate(JSON.stringify({ pretrainKey: trial.pretrainKey, reused: run.reused }));
       return EXIT.ok;
     }
     const result = await runTrial({
@@ -163,10 +181,12 @@ export async function main(argv: string[]): Promise<number> {
       objective: result.test.metrics.f1,
     });
     await reporter.close();
+    terminate(JSON.stringify({ metrics: result.test.metrics }));
     return EXIT.ok;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     log(`masksweep-trial: ${message.split('\n')[0]}`);
+    terminate(message.split('\n')[0] ?? '');
     if (error instanceof DivergedError) {
       reporter?.diverged({ stage: error.stage, step: error.step, lr: error.learningRate, message });
     } else {
@@ -181,6 +201,21 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Ends this process by SIGTERM (an Interrupted workload) once the `masksweep run` that
+ * started it (env MASKSWEEP_PARENT_PID) is gone, even killed by SIGKILL. Polling the parent
+ * pid rather than watching stdin for EOF: stdio stays as it is, and the parent pid changes
+ * (to init or a subreaper) exactly when the parent dies, where `kill(pid, 0)` could meet a
+ * reused pid.
+ */
+function endWithParent(parentPid: string | undefined): void {
+  if (parentPid === undefined) return;
+  const parent = Number(parentPid);
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM');
+  }, 1000).unref();
+}
+
 function positiveInteger(flag: string, text: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1)
@@ -188,15 +223,20 @@ function positiveInteger(flag: string, text: string): number {
   return value;
 }
 
-function readTrialFile(file: string): Trial {
+/** The trial from `--config <file>`, else from the JSON in env MASKSWEEP_TRIAL (a pod's way). */
+function readTrial(file: string | undefined, json: string | undefined): Trial {
+  const source = file ?? 'MASKSWEEP_TRIAL';
+  if (file === undefined && json === undefined)
+    throw new TrialFileError('no trial: give --config <trial.json> or env MASKSWEEP_TRIAL');
   let trial: Partial<Trial>;
   try {
-    trial = JSON.parse(readFileSync(file, 'utf8'));
+    trial = JSON.parse(file === undefined ? (json as string) : readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new TrialFileError(`${file}: ${(error as Error).message}`);
+    throw new TrialFileError(`${source}: ${(error as Error).message}`);
   }
   for (const field of ['name', 'seed', 'pretrainKey', 'config'] as const) {
-    if (trial[field] === undefined) throw new TrialFileError(`${file}: the trial has no ${field}`);
+    if (trial[field] === undefined)
+      throw new TrialFileError(`${source}: the trial has no ${field}`);
   }
   return trial as Trial;
 }

@@ -1,8 +1,9 @@
 /**
  * `masksweep run <sweep.yaml>`: the main job on one machine. Starts nats-server (unless
  * --nats), the leaderboard in this process with its web view, and the controller with the
- * local executor; shows each stage and trial as it goes; prints the leaderboard and exits 0
- * when the sweep succeeded. Its state is in --work-dir: running it again resumes.
+ * local executor; shows each stage and trial as it goes (on a terminal, with a live bar per
+ * running workload); prints the leaderboard and exits 0 when the sweep succeeded. Its state
+ * is in --work-dir: running it again resumes.
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -19,6 +20,7 @@ import { score, startLeaderboard } from '@masksweep/leaderboard';
 import { maskLabel } from '@masksweep/masks';
 import { startNatsServer } from '@masksweep/testing';
 import { Command } from 'commander';
+import { duration, type LiveProgress, startLiveProgress } from '../progress.js';
 import { table } from '../table.js';
 
 export function runCommand(): Command {
@@ -49,7 +51,13 @@ export function runCommand(): Command {
         const namespace = sweep.metadata.namespace ?? 'default';
         const workDir = resolve(options.workDir ?? join('.masksweep', name));
         const state = loadState(workDir, sweep, baseDir);
-        const log = (line: string) => console.log(`${clock(state)} ${line}`);
+        // On a terminal, lines go above the live block; elsewhere they are the whole output.
+        let live: LiveProgress | undefined;
+        const log = (line: string) => {
+          const text = `[${duration(Date.now() - state.startedAt)}] ${line}`;
+          if (live) live.print(text);
+          else console.log(text);
+        };
 
         const nats = options.nats ? undefined : await startLocalNats(join(workDir, 'nats'), log);
         const natsUrl = options.nats ?? nats?.url;
@@ -71,9 +79,8 @@ export function runCommand(): Command {
         log(
           `sweep ${name}: ${counts.total} trials, ${counts.pretrainings.total} pre-training runs, parallelism ${sweep.spec.parallelism}`,
         );
-        log(
-          `leaderboard: ${leaderboard.webUrl}/sweeps/${namespace}/${name}  (work dir ${workDir})`,
-        );
+        const url = `${leaderboard.webUrl}/sweeps/${namespace}/${name}`;
+        log(`leaderboard: ${url}  (work dir ${workDir})`);
 
         const executor = new LocalExecutor({
           workDir,
@@ -94,6 +101,15 @@ export function runCommand(): Command {
           stop.abort();
         };
         process.once('SIGINT', interrupt);
+        if (process.stdout.isTTY) {
+          live = startLiveProgress({
+            out: process.stdout,
+            state,
+            namespace,
+            points: leaderboard.store,
+            url,
+          });
+        }
         let last = '';
         let final: SweepState;
         try {
@@ -105,15 +121,21 @@ export function runCommand(): Command {
             signal: stop.signal,
             natsUrl,
             onPrune: (trial, step) => log(`pruned ${trial} at fine-tuning step ${step}`),
-            onStart: (w) =>
+            onStart: (w) => {
+              live?.started(w);
               log(
                 `started ${w.stage === 'pretrain' ? `pre-training ${w.trial.pretrainKey}` : `fine-tuning ${w.trial.name}`} (attempt ${w.attempt}; log ${executor.logFile(w)})`,
-              ),
-            onEnd: ({ workload: w, reason, message }) =>
+              );
+            },
+            onEnd: ({ workload: w, reason, message }) => {
+              live?.ended(w);
               log(
                 `${w.stage === 'pretrain' ? `pre-training ${w.trial.pretrainKey}` : `fine-tuning ${w.trial.name}`}: ${reason}${reason === 'Completed' ? '' : ` (${message})`}`,
-              ),
+              );
+            },
             onPass: (s) => {
+              // The live block shows the same, kept up to date.
+              if (live) return;
               const line = progressLine(s);
               if (line !== last) log(line);
               last = line;
@@ -122,6 +144,8 @@ export function runCommand(): Command {
         } finally {
           process.removeListener('SIGINT', interrupt);
           await executor.stopAll();
+          live?.stop();
+          live = undefined;
         }
         console.log(`\n${resultsTable(final)}`);
         const page = leaderboard.store.listResults({
@@ -129,9 +153,7 @@ export function runCommand(): Command {
           sweep: name,
           sortBy: sweep.spec.objective.metric,
         });
-        console.log(
-          `\n${page.totalCount} results on the leaderboard: ${leaderboard.webUrl}/sweeps/${namespace}/${name}`,
-        );
+        console.log(`\n${page.totalCount} results on the leaderboard: ${url}`);
         if (options.keepOpen && !stop.signal.aborted) {
           console.log('serving the leaderboard until Ctrl-C');
           await new Promise((resolve) => process.once('SIGINT', resolve));
@@ -161,11 +183,6 @@ async function startLocalNats(storeDir: string, log: (line: string) => void) {
     log(`no live metrics: ${(error as Error).message}`);
     return undefined;
   }
-}
-
-function clock(state: SweepState): string {
-  const seconds = Math.round((Date.now() - state.startedAt) / 1000);
-  return `[${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}]`;
 }
 
 function bar(done: number, total: number, width = 20): string {
