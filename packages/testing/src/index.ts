@@ -1,6 +1,14 @@
 export { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.js';
 export { freePort } from './free-port.js';
 export {
+  HelmTemplateError,
+  type RenderChartOptions,
+  type RenderedDocument,
+  type RenderTemplateOptions,
+  renderChart,
+  renderTemplate,
+} from './helm-template.js';
+export {
   type Container,
   type Job,
   type JobRunContext,
