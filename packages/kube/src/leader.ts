@@ -53,7 +53,7 @@ export async function acquireLeadership(
   let observed: { renewTime?: string; holder?: string; at: number } = { at: 0 };
 
   const tryAcquireOrRenew = async (): Promise<boolean> => {
-    const now = new Date().toISOString();
+    const now = microTime();
     let lease: Lease;
     try {
       lease = await options.client.call<Lease>('GET', `${path}/${options.name}`);
@@ -140,11 +140,16 @@ export async function acquireLeadership(
         // An empty holder is free at once (client-go's ReleaseOnCancel).
         await options.client.call('PUT', `${path}/${options.name}`, {
           ...lease,
-          spec: { ...lease.spec, holderIdentity: '', renewTime: new Date().toISOString() },
+          spec: { ...lease.spec, holderIdentity: '', renewTime: microTime() },
         });
       } catch (error) {
         options.onError?.(error as Error);
       }
     },
   };
+}
+
+/** A Lease's times are MicroTime: RFC 3339 with exactly six fractional digits. */
+function microTime(): string {
+  return new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }

@@ -6,6 +6,7 @@ import { dataCommand } from './commands/data.js';
 import { leaderboardCommand, reportCommand, watchCommand } from './commands/leaderboard.js';
 import { masksCommand } from './commands/masks.js';
 import { runCommand } from './commands/run.js';
+import { submitCommand } from './commands/submit.js';
 import { trainCommand } from './commands/train.js';
 import { validateCommand } from './commands/validate.js';
 import { UsageError } from './options.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (text) => console.error(text.trimEnd()) })
     .showHelpAfterError('(add --help for usage)')
     .addCommand(runCommand())
+    .addCommand(submitCommand())
     .addCommand(validateCommand())
     .addCommand(masksCommand())
     .addCommand(dataCommand())

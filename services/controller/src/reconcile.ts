@@ -207,7 +207,11 @@ export function reconcile(
     start.push(pretrainWorkload(p, state));
     for (const t of waiting) t.phase = 'Pretraining';
   }
-  if (start.length > 0 || observation.running.size > 0) state.phase = 'Running';
+  if (start.length > 0 || observation.running.size > 0) {
+    state.phase = 'Running';
+    // Running again (the Sweep gained trials): it has not finished.
+    state.finishedAt = undefined;
+  }
   return { start, stop: [] };
 }
 

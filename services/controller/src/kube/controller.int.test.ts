@@ -4,25 +4,30 @@
  * runs that last until their Job is deleted), because these tests are about the controller's
  * bookkeeping; the trainer itself runs in paper.int.test.ts.
  */
-import type { Trial } from '@masksweep/api';
 import {
   applyCrds,
-  type Job,
-  type JobRunContext,
-  type JobRunner,
   type JobRunResult,
   type KubeApiServer,
-  runJobs,
   startKubeApiServer,
 } from '@masksweep/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  clusterReads,
+  type PodRun,
+  playPods,
+  succeed,
+  sweepYaml,
+  waitFor,
+} from './cluster.test-support.js';
 import { KubeController } from './controller.js';
-import { LABELS, type SweepObject, type TrialObject } from './resources.js';
+import { LABELS } from './resources.js';
 
 let server: KubeApiServer;
+let cluster: ReturnType<typeof clusterReads>;
 beforeAll(async () => {
   server = await startKubeApiServer();
   await applyCrds(server);
+  cluster = clusterReads(server);
 }, 120_000);
 afterAll(() => server?.stop());
 
@@ -31,63 +36,12 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A valid Sweep; the scripted workloads never read its budgets. */
-function sweepYaml(
-  name: string,
-  options: { seeds?: number[]; retries?: number; extra?: string; augmentations?: string } = {},
-): string {
-  return `apiVersion: masksweep.io/v1alpha1
-kind: Sweep
-metadata:
-  name: ${name}
-spec:
-  datasets:
-    pretrain: { phantom: { count: 8, seed: 1 } }
-    downstream: { phantom: { count: 24, seed: 2 } }
-    imageSize: 64
-  grids:
-    - methods: [spark]
-      masks: [{ type: random, ratios: [0.6] }]
-      augmentations: ${options.augmentations ?? '[{ type: none }]'}
-  seeds: [${(options.seeds ?? [0]).join(', ')}]
-  model:
-    convnext: { depths: [1, 1, 1, 1], widths: [8, 16, 32, 64], dropPath: 0, decoderWidth: 32 }
-  budgets:
-    pretrain: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.04, warmupEpochs: 0 }
-    finetune: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.05, warmupEpochs: 0 }
-  parallelism: 4
-  retries: ${options.retries ?? 2}
-${options.extra ?? ''}`;
-}
-
-interface PodRun {
-  job: Job;
-  trial: Trial;
-  stage: 'pretrain' | 'finetune';
-  attempt: number;
-  context: JobRunContext;
-}
-
 /** Plays the pods of `sweep`'s Jobs with `script` and starts an in-process controller. */
 async function runSweep(
   sweep: string,
   script: (run: PodRun) => Promise<JobRunResult>,
-): Promise<{ controller: KubeController; jobs: JobRunner }> {
-  const jobs = await runJobs(server, {
-    labelSelector: `${LABELS.sweep}=${sweep}`,
-    run: (job, context) => {
-      const env = Object.fromEntries(
-        (job.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]),
-      );
-      return script({
-        job,
-        trial: JSON.parse(env.MASKSWEEP_TRIAL as string) as Trial,
-        stage: job.metadata.labels?.[LABELS.stage] as 'pretrain' | 'finetune',
-        attempt: Number(env.MASKSWEEP_ATTEMPT),
-        context,
-      });
-    },
-  });
+): Promise<void> {
+  const jobs = await playPods(server, sweep, script);
   const controller = new KubeController({
     client: server.client,
     namespace: server.namespace,
@@ -100,67 +54,19 @@ async function runSweep(
     await controller.stop();
     await jobs.stop();
   });
-  return { controller, jobs };
-}
-
-const succeed = async (): Promise<JobRunResult> => ({
-  exitCode: 0,
-  message: JSON.stringify({ metrics: { f1: 0.5 } }),
-});
-
-async function get<T>(path: string): Promise<T> {
-  return server.client.call<T>('GET', path);
-}
-const sweepPath = (name: string) =>
-  `/apis/masksweep.io/v1alpha1/namespaces/${server.namespace}/sweeps/${name}`;
-const listTrials = async (sweep: string) =>
-  (
-    await get<{ items: TrialObject[] }>(
-      `/apis/masksweep.io/v1alpha1/namespaces/${server.namespace}/trials?labelSelector=${encodeURIComponent(`${LABELS.sweep}=${sweep}`)}`,
-    )
-  ).items;
-const listJobs = async (sweep: string) =>
-  (
-    await get<{ items: Job[] }>(
-      `/apis/batch/v1/namespaces/${server.namespace}/jobs?labelSelector=${encodeURIComponent(`${LABELS.sweep}=${sweep}`)}`,
-    )
-  ).items;
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-const sweepPhase = (name: string, phase: string) =>
-  waitFor(`sweep ${name} to be ${phase}`, async () => {
-    const sweep = await get<SweepObject>(sweepPath(name));
-    return sweep.status?.phase === phase ? sweep : undefined;
-  });
-
-async function apply(yaml: string): Promise<void> {
-  const applied = await server.kubectl(['apply', '-f', '-'], yaml);
-  expect(applied.stderr).toBe('');
 }
 
 describe('KubeController', () => {
   it('runs one pre-training Job per key, then the fine-tuning Jobs, and shows the columns', async () => {
     await runSweep('shared', succeed);
-    await apply(
+    await cluster.apply(
       sweepYaml('shared', {
         seeds: [0, 1],
         augmentations: '[{ type: none }, { type: randomFlip }]',
       }),
     );
-    const sweep = await sweepPhase('shared', 'Succeeded');
-    const trials = await listTrials('shared');
+    const sweep = await cluster.sweepPhase('shared', 'Succeeded');
+    const trials = await cluster.trials('shared');
     expect(trials).toHaveLength(4);
     expect(trials.every((t) => t.status?.phase === 'Succeeded' && t.status.objective === 0.5)).toBe(
       true,
@@ -168,7 +74,7 @@ describe('KubeController', () => {
     expect(new Set(trials.map((t) => t.metadata.ownerReferences?.[0]?.uid))).toEqual(
       new Set([sweep.metadata.uid]),
     );
-    const jobs = await listJobs('shared');
+    const jobs = await cluster.jobs('shared');
     const stages = jobs.map((job) => job.metadata.labels?.[LABELS.stage]);
     // One pre-training run per seed, shared by the seed's two augmentations.
     const keys = new Set(trials.map((t) => t.spec.pretrainKey));
@@ -197,10 +103,10 @@ describe('KubeController', () => {
     expect(table.stdout).toMatch(/spark\s+random\s+0\.6\s+randomFlip\s+1\s+Succeeded\s+0\.5/);
 
     // A second sweep with the same key reuses the run: no pre-training Job of its own.
-    await apply(sweepYaml('shared-again', { seeds: [1] }));
+    await cluster.apply(sweepYaml('shared-again', { seeds: [1] }));
     await runSweep('shared-again', succeed);
-    await sweepPhase('shared-again', 'Succeeded');
-    const again = await listJobs('shared-again');
+    await cluster.sweepPhase('shared-again', 'Succeeded');
+    const again = await cluster.jobs('shared-again');
     expect(again.map((job) => job.metadata.labels?.[LABELS.stage])).toEqual(['finetune']);
   });
 
@@ -217,18 +123,18 @@ describe('KubeController', () => {
   it('marks a Sweep with a semantic error Invalid, naming the field, and creates nothing', async () => {
     await runSweep('bad-mesh', succeed);
     // Mesh cannot keep 60 % of a 2x2 grid visible in one parity class: only the mask registry knows.
-    await apply(
+    await cluster.apply(
       sweepYaml('bad-mesh').replace(
         '{ type: random, ratios: [0.6] }',
         '{ type: mesh, ratios: [0.3] }',
       ),
     );
-    const sweep = await sweepPhase('bad-mesh', 'Invalid');
+    const sweep = await cluster.sweepPhase('bad-mesh', 'Invalid');
     const invalid = sweep.status?.conditions?.find((c) => c.type === 'Invalid');
     expect(invalid?.status).toBe('True');
     expect(invalid?.message).toContain('spec.grids[0].masks[0]');
-    expect(await listTrials('bad-mesh')).toHaveLength(0);
-    expect(await listJobs('bad-mesh')).toHaveLength(0);
+    expect(await cluster.trials('bad-mesh')).toHaveLength(0);
+    expect(await cluster.jobs('bad-mesh')).toHaveLength(0);
   });
 
   it('retries a trainer error up to retries, diverges without retry, retries an OOM kill', async () => {
@@ -240,16 +146,18 @@ describe('KubeController', () => {
       if (attempt === 1) return { exitCode: 137, reason: 'OOMKilled' };
       return succeed();
     });
-    await apply(sweepYaml('faults', { seeds: [0, 1, 2], retries: 2 }));
-    await sweepPhase('faults', 'Succeeded');
-    const trials = new Map((await listTrials('faults')).map((t) => [t.spec.seed, t]));
+    await cluster.apply(sweepYaml('faults', { seeds: [0, 1, 2], retries: 2 }));
+    await cluster.sweepPhase('faults', 'Succeeded');
+    const trials = new Map((await cluster.trials('faults')).map((t) => [t.spec.seed, t]));
     const finetuneJobs = (seed: number) =>
-      listJobs('faults').then(
-        (jobs) =>
-          jobs.filter(
-            (job) => job.metadata.labels?.[LABELS.trial] === trials.get(seed)?.metadata.name,
-          ).length,
-      );
+      cluster
+        .jobs('faults')
+        .then(
+          (jobs) =>
+            jobs.filter(
+              (job) => job.metadata.labels?.[LABELS.trial] === trials.get(seed)?.metadata.name,
+            ).length,
+        );
 
     const failed = trials.get(0)?.status;
     expect(failed?.phase).toBe('Failed');
@@ -270,7 +178,7 @@ describe('KubeController', () => {
     expect(trials.get(2)?.status?.phase).toBe('Succeeded');
     expect(await finetuneJobs(2)).toBe(2);
 
-    const sweep = await get<SweepObject>(sweepPath('faults'));
+    const sweep = await cluster.sweep('faults');
     expect(sweep.status?.trials).toMatchObject({ total: 3, succeeded: 1, failed: 1, diverged: 1 });
   });
 
@@ -286,15 +194,15 @@ describe('KubeController', () => {
       await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
       return { exitCode: 143 };
     });
-    await apply(sweepYaml('deleted'));
+    await cluster.apply(sweepYaml('deleted'));
     await started;
-    const [running] = (await listJobs('deleted')).filter(
+    const [running] = (await cluster.jobs('deleted')).filter(
       (job) => job.metadata.labels?.[LABELS.stage] === 'finetune',
     );
     const deleted = await server.kubectl(['delete', 'job', running?.metadata.name as string]);
     expect(deleted.code).toBe(0);
-    await sweepPhase('deleted', 'Succeeded');
-    const [trial] = await listTrials('deleted');
+    await cluster.sweepPhase('deleted', 'Succeeded');
+    const [trial] = await cluster.trials('deleted');
     expect(trial?.status).toMatchObject({ phase: 'Succeeded', finetuneAttempts: 2 });
     expect(trial?.status?.conditions?.find((c) => c.type === 'Running')?.status).toBe('False');
   });
@@ -306,16 +214,16 @@ describe('KubeController', () => {
       await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
       return { exitCode: 143 };
     });
-    await apply(
+    await cluster.apply(
       sweepYaml('too-many', { seeds: [0, 1, 2], retries: 0, extra: '  maxFailedTrials: 1' }),
     );
-    const sweep = await sweepPhase('too-many', 'Failed');
+    const sweep = await cluster.sweepPhase('too-many', 'Failed');
     expect(sweep.status?.conditions?.find((c) => c.type === 'Failed')?.reason).toBe(
       'MaxFailedTrials',
     );
     // The running trial's Job is deleted.
     await waitFor('the running Job to be deleted', async () => {
-      const jobs = await listJobs('too-many');
+      const jobs = await cluster.jobs('too-many');
       const running = jobs.filter(
         (job) => !job.status?.conditions?.some((c) => c.status === 'True'),
       );

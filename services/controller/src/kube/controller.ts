@@ -36,7 +36,7 @@ import {
   type TrialObject,
   trialObject,
 } from './resources.js';
-import { invalidStatus, sameStatus, sweepStatus, trialStatus } from './status.js';
+import { invalidStatus, mergePatch, sameStatus, sweepStatus, trialStatus } from './status.js';
 
 export type ControllerLog = (
   level: 'info' | 'warn' | 'error',
@@ -62,6 +62,11 @@ export interface KubeControllerOptions {
   log?: ControllerLog;
   /** Called after each reconcile pass with its duration and the number of transitions. */
   onPass?: (pass: ReconcilePass) => void;
+  /**
+   * Registers the Sweep with the leaderboard, which stores results only of registered Sweeps.
+   * Called before the first Job of each generation; a failure holds the Jobs back (retried).
+   */
+  registerSweep?: (sweep: SweepResource, trialCount: number) => Promise<void>;
   /** Called for each stage attempt that ended, with its reason. */
   onEnded?: (reason: EndReason) => void;
   /** Called when a reconcile pass failed (it is retried). */
@@ -92,7 +97,7 @@ export class KubeController {
   readonly #trials: Informer<TrialObject>;
   readonly #jobs: Informer<JobObject>;
   readonly #pods: Informer<PodObject>;
-  readonly #expansions = new Map<string, Expansion & { uid?: string }>();
+  readonly #expansions = new Map<string, Expansion & { uid?: string; registered?: boolean }>();
   /** Per Sweep key: a pass runs (dirty: run again after it), or waits for a worker. */
   readonly #queue = new Map<string, { running: boolean; dirty: boolean }>();
   readonly #waiting: string[] = [];
@@ -248,6 +253,10 @@ export class KubeController {
         problems: expansion.problems,
       });
       return undefined;
+    }
+    if (this.#options.registerSweep && !expansion.registered) {
+      await this.#options.registerSweep(expansion.resource, expansion.trials.length);
+      expansion.registered = true;
     }
     const trialObjects = new Map<string, TrialObject>();
     for (const trial of expansion.trials) {
@@ -412,7 +421,7 @@ export class KubeController {
   }
 
   /** The Sweep validated and expanded, once per generation. */
-  #expand(key: string, sweep: SweepObject): Expansion {
+  #expand(key: string, sweep: SweepObject): Expansion & { registered?: boolean } {
     const cached = this.#expansions.get(key);
     if (
       cached &&
@@ -490,10 +499,14 @@ export class KubeController {
     }
   }
 
-  async #writeStatus(collection: string, object: KubeObject, status: unknown): Promise<void> {
+  async #writeStatus(
+    collection: string,
+    object: KubeObject & { status?: unknown },
+    status: unknown,
+  ): Promise<void> {
     try {
       await this.#options.client.call('PATCH', `${collection}/${object.metadata.name}/status`, {
-        status,
+        status: mergePatch(object.status, status),
       });
     } catch (error) {
       // Deleted meanwhile: the next pass sees it.

@@ -12,12 +12,15 @@ import { hostname } from 'node:os';
 import { acquireLeadership, loadKubeClient } from '@masksweep/kube';
 import { Command, CommanderError, Option } from 'commander';
 import { type ControllerLog, KubeController } from './controller.js';
+import { leaderboardRegistrar } from './leaderboard-registration.js';
 import { ControllerMetrics } from './metrics.js';
 
 const log: ControllerLog = (level, message, fields = {}) =>
   process.stderr.write(
     `${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`,
   );
+
+class FlagError extends Error {}
 
 interface ControllerFlags {
   kubeconfig?: string;
@@ -27,12 +30,16 @@ interface ControllerFlags {
   leaderElect?: boolean;
   leaderElectionNamespace?: string;
   leaderElectionId: string;
+  leaderElectLeaseDuration: string;
+  leaderElectRenewDeadline: string;
+  leaderElectRetryPeriod: string;
   metricsAddress?: string;
   healthAddress?: string;
   image: string;
   nats?: string;
   leaderboard?: string;
   leaderboardTokenSecret?: string;
+  leaderboardTokenSecretKey: string;
   artifactsClaim?: string;
   dataClaim?: string;
   baseDir: string;
@@ -58,6 +65,21 @@ export async function main(argv: string[]): Promise<number> {
       ),
     )
     .option('--leader-election-id <name>', "the Lease's name", 'masksweep-controller')
+    .option(
+      '--leader-elect-lease-duration <seconds>',
+      'a leader silent this long is replaced',
+      '15',
+    )
+    .option(
+      '--leader-elect-renew-deadline <seconds>',
+      'the leader gives up after failing to renew this long',
+      '10',
+    )
+    .option(
+      '--leader-elect-retry-period <seconds>',
+      'between tries to take or renew the Lease',
+      '2',
+    )
     .option('--metrics-address <[host]:port>', 'serve /metrics here')
     .option('--health-address <[host]:port>', 'serve /healthz and /readyz here')
     .addOption(
@@ -73,8 +95,9 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option(
       '--leaderboard-token-secret <name>',
-      "the Secret (key `token`) with the leaderboard's write token",
+      "the Secret with the leaderboard's write token, for trial pods",
     )
+    .option('--leaderboard-token-secret-key <key>', 'its key', 'token')
     .option('--artifacts-claim <pvc>', 'the artifact store volume of trial pods, at /artifacts')
     .option('--data-claim <pvc>', 'the datasets volume of trial pods, read-only at --base-dir')
     .option('--base-dir <dir>', 'where relative dataset paths start in trial pods', '/data')
@@ -99,6 +122,27 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
+  const seconds = (flag: string, text: string) => {
+    const value = Number(text);
+    if (!(value > 0)) throw new FlagError(`${flag}: not a number of seconds: ${text}`);
+    return value;
+  };
+  let lease: { leaseDurationSeconds: number; renewDeadlineMs: number; retryPeriodMs: number };
+  try {
+    lease = {
+      leaseDurationSeconds: seconds(
+        '--leader-elect-lease-duration',
+        flags.leaderElectLeaseDuration,
+      ),
+      renewDeadlineMs:
+        1000 * seconds('--leader-elect-renew-deadline', flags.leaderElectRenewDeadline),
+      retryPeriodMs: 1000 * seconds('--leader-elect-retry-period', flags.leaderElectRetryPeriod),
+    };
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    process.stderr.write(`masksweep-controller: ${error.message}\n`);
+    return 2;
+  }
   const trialEnv: Record<string, string> = {};
   for (const pair of flags.trialEnv) {
     const at = pair.indexOf('=');
@@ -109,6 +153,10 @@ export async function main(argv: string[]): Promise<number> {
     trialEnv[pair.slice(0, at)] = pair.slice(at + 1);
   }
 
+  // The write token comes from the environment only (a Secret): command lines are visible.
+  const leaderboard = flags.leaderboard
+    ? leaderboardRegistrar(flags.leaderboard, process.env.MASKSWEEP_LEADERBOARD_TOKEN)
+    : undefined;
   const client = await loadKubeClient({ kubeconfig: flags.kubeconfig, context: flags.context });
   const metrics = new ControllerMetrics();
   const controller = new KubeController({
@@ -120,7 +168,9 @@ export async function main(argv: string[]): Promise<number> {
       image: flags.image,
       natsUrl: flags.nats,
       leaderboard: flags.leaderboard,
-      leaderboardTokenSecret: flags.leaderboardTokenSecret,
+      leaderboardTokenSecret: flags.leaderboardTokenSecret
+        ? { name: flags.leaderboardTokenSecret, key: flags.leaderboardTokenSecretKey }
+        : undefined,
       artifactsClaim: flags.artifactsClaim,
       dataClaim: flags.dataClaim,
       baseDir: flags.baseDir,
@@ -128,6 +178,7 @@ export async function main(argv: string[]): Promise<number> {
     },
     log,
     onPass: (pass) => metrics.observe(pass),
+    registerSweep: leaderboard?.register,
     onEnded: (reason) => metrics.workloadsEnded.inc({ reason }),
     onError: () => metrics.reconciles.inc({ result: 'error' }),
   });
@@ -194,11 +245,12 @@ export async function main(argv: string[]): Promise<number> {
         namespace,
         name: flags.leaderElectionId,
         identity,
+        ...lease,
         onError: (error) => log('warn', 'lease call failed', { error: error.message }),
       },
       stopping.signal,
     );
-    if (!leadership) return closeAll(servers, client, 0);
+    if (!leadership) return closeAll(servers, [client, leaderboard], 0);
     metrics.leader.set(1);
     log('info', 'leading', { identity });
     leadership.lost.addEventListener('abort', () => stopping.abort());
@@ -216,16 +268,16 @@ export async function main(argv: string[]): Promise<number> {
   metrics.leader.set(0);
   // Lost the lease: exit non-zero, so the pod restarts and waits for it again (as client-go).
   log(lost ? 'error' : 'info', lost ? 'lost the lease' : 'controller stopped');
-  return closeAll(servers, client, lost ? 1 : 0);
+  return closeAll(servers, [client, leaderboard], lost ? 1 : 0);
 }
 
 async function closeAll(
   servers: Server[],
-  client: { close(): void },
+  clients: Array<{ close(): void } | undefined>,
   code: number,
 ): Promise<number> {
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  client.close();
+  for (const client of clients) client?.close();
   return code;
 }
 

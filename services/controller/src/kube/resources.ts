@@ -165,8 +165,8 @@ export interface JobSettings {
   natsUrl?: string;
   /** host:port of the leaderboard's gRPC server. */
   leaderboard?: string;
-  /** The Secret (key `token`) with the leaderboard's write token. */
-  leaderboardTokenSecret?: string;
+  /** The Secret with the leaderboard's write token, and its key. */
+  leaderboardTokenSecret?: { name: string; key: string };
   /** The PersistentVolumeClaim of the artifact store, mounted at /artifacts. */
   artifactsClaim?: string;
   /** The PersistentVolumeClaim of the datasets, mounted read-only at `baseDir`. */
@@ -217,7 +217,7 @@ export function jobObject(
       ? [
           {
             name: 'MASKSWEEP_LEADERBOARD_TOKEN',
-            valueFrom: { secretKeyRef: { name: settings.leaderboardTokenSecret, key: 'token' } },
+            valueFrom: { secretKeyRef: settings.leaderboardTokenSecret },
           },
         ]
       : []),

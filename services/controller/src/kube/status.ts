@@ -103,13 +103,12 @@ export function sweepStatus(
     state.phase === 'Running',
     state.phase === 'Running' ? 'TrialsRunning' : state.phase,
   );
-  if (state.phase === 'Succeeded')
-    mark(
-      'Succeeded',
-      true,
-      'AllTrialsEnded',
-      `${counts.succeeded} of ${counts.total} trials succeeded`,
-    );
+  mark(
+    'Succeeded',
+    state.phase === 'Succeeded',
+    state.phase === 'Succeeded' ? 'AllTrialsEnded' : 'TrialsOpen',
+    `${counts.succeeded} of ${counts.total} trials succeeded`,
+  );
   if (state.phase === 'Failed') {
     const [reason, ...message] = (state.reason ?? 'Failed').split(': ');
     mark('Failed', true, reason ?? 'Failed', message.join(': '));
@@ -174,4 +173,24 @@ function normalize(value: unknown): unknown {
         .map(([k, v]) => [k, normalize(v)]),
     );
   return value;
+}
+
+/**
+ * The JSON merge patch (RFC 7386) from `previous` to `desired`: a field `desired` lacks is
+ * sent as null, since a merge patch leaves out what it does not name.
+ */
+export function mergePatch(previous: unknown, desired: unknown): unknown {
+  if (!isPlainObject(previous) || !isPlainObject(desired)) return desired;
+  const patch: Record<string, unknown> = {};
+  for (const key of Object.keys(previous))
+    if (!(key in desired) || desired[key] === undefined) patch[key] = null;
+  for (const [key, value] of Object.entries(desired)) {
+    if (value === undefined) continue;
+    patch[key] = mergePatch(previous[key], value);
+  }
+  return patch;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,0 +1,142 @@
+/**
+ * What the controller's integration tests share: a real API server with the CRDs, Sweeps as
+ * YAML, the workloads the harness plays for a Sweep's Jobs, and reads of Sweeps, Trials and
+ * Jobs. Excluded from the build.
+ */
+import type { Trial } from '@masksweep/api';
+import {
+  type Job,
+  type JobRunContext,
+  type JobRunner,
+  type JobRunResult,
+  type KubeApiServer,
+  runJobs,
+} from '@masksweep/testing';
+import { LABELS, type SweepObject, type TrialObject } from './resources.js';
+
+export interface SweepYamlOptions {
+  seeds?: number[];
+  retries?: number;
+  parallelism?: number;
+  augmentations?: string;
+  /** More lines of `spec`, indented by two spaces. */
+  extra?: string;
+}
+
+/** A valid Sweep of tiny trials on phantoms (scripted workloads never read its budgets). */
+export function sweepYaml(name: string, options: SweepYamlOptions = {}): string {
+  return `apiVersion: masksweep.io/v1alpha1
+kind: Sweep
+metadata:
+  name: ${name}
+spec:
+  datasets:
+    pretrain: { phantom: { count: 8, seed: 1 } }
+    downstream: { phantom: { count: 24, seed: 2 } }
+    imageSize: 64
+  grids:
+    - methods: [spark]
+      masks: [{ type: random, ratios: [0.6] }]
+      augmentations: ${options.augmentations ?? '[{ type: none }]'}
+  seeds: [${(options.seeds ?? [0]).join(', ')}]
+  model:
+    convnext: { depths: [1, 1, 1, 1], widths: [8, 16, 32, 64], dropPath: 0, decoderWidth: 32 }
+  budgets:
+    pretrain: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.04, warmupEpochs: 0 }
+    finetune: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.05, warmupEpochs: 0 }
+  parallelism: ${options.parallelism ?? 4}
+  retries: ${options.retries ?? 2}
+${options.extra ?? ''}`;
+}
+
+/** One pod of a Sweep's Job, as the script sees it. */
+export interface PodRun {
+  job: Job;
+  trial: Trial;
+  stage: 'pretrain' | 'finetune';
+  attempt: number;
+  env: Record<string, string | undefined>;
+  context: JobRunContext;
+}
+
+/** Plays the pods of `sweep`'s Jobs with `script`. */
+export function playPods(
+  server: KubeApiServer,
+  sweep: string,
+  script: (run: PodRun) => Promise<JobRunResult>,
+): Promise<JobRunner> {
+  return runJobs(server, {
+    labelSelector: `${LABELS.sweep}=${sweep}`,
+    run: (job, context) => {
+      const env = Object.fromEntries(
+        (job.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]),
+      );
+      return script({
+        job,
+        trial: JSON.parse(env.MASKSWEEP_TRIAL as string) as Trial,
+        stage: job.metadata.labels?.[LABELS.stage] as 'pretrain' | 'finetune',
+        attempt: Number(env.MASKSWEEP_ATTEMPT),
+        env,
+        context,
+      });
+    },
+  });
+}
+
+export const succeed = async (): Promise<JobRunResult> => ({
+  exitCode: 0,
+  message: JSON.stringify({ metrics: { f1: 0.5 } }),
+});
+
+/** Reads of one namespace's Sweeps, Trials and Jobs. */
+export function clusterReads(server: KubeApiServer) {
+  const base = `/apis/masksweep.io/v1alpha1/namespaces/${server.namespace}`;
+  const selector = (sweep: string) =>
+    `labelSelector=${encodeURIComponent(`${LABELS.sweep}=${sweep}`)}`;
+  const reads = {
+    sweep: (name: string) => server.client.call<SweepObject>('GET', `${base}/sweeps/${name}`),
+    trials: async (sweep: string) =>
+      (
+        await server.client.call<{ items: TrialObject[] }>(
+          'GET',
+          `${base}/trials?${selector(sweep)}`,
+        )
+      ).items,
+    jobs: async (sweep: string) =>
+      (
+        await server.client.call<{ items: Job[] }>(
+          'GET',
+          `/apis/batch/v1/namespaces/${server.namespace}/jobs?${selector(sweep)}`,
+        )
+      ).items,
+    /** Waits until the Sweep has `phase`, and returns it. */
+    sweepPhase: (name: string, phase: string, timeoutMs = 60_000) =>
+      waitFor(
+        `sweep ${name} to be ${phase}`,
+        async () => {
+          const sweep = await reads.sweep(name);
+          return sweep.status?.phase === phase ? sweep : undefined;
+        },
+        timeoutMs,
+      ),
+    async apply(yaml: string): Promise<void> {
+      const applied = await server.kubectl(['apply', '-f', '-'], yaml);
+      if (applied.code !== 0) throw new Error(`kubectl apply failed: ${applied.stderr}`);
+    },
+  };
+  return reads;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

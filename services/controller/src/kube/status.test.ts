@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { mergePatch, sameStatus, setCondition } from './status.js';
+
+describe('mergePatch', () => {
+  it('names removed fields as null, at every depth, and keeps the rest', () => {
+    const previous = {
+      phase: 'Pending',
+      retryAfter: 't',
+      pretrain: { phase: 'Pending', retryAfter: 't' },
+    };
+    const desired = { phase: 'Finetuning', pretrain: { phase: 'Succeeded' } };
+    expect(mergePatch(previous, desired)).toEqual({
+      phase: 'Finetuning',
+      retryAfter: null,
+      pretrain: { phase: 'Succeeded', retryAfter: null },
+    });
+  });
+
+  it('replaces lists whole and treats undefined as absent', () => {
+    expect(
+      mergePatch({ conditions: [{ type: 'A' }], job: 'j' }, { conditions: [], job: undefined }),
+    ).toEqual({
+      conditions: [],
+      job: null,
+    });
+    expect(mergePatch(undefined, { phase: 'Pending' })).toEqual({ phase: 'Pending' });
+  });
+});
+
+describe('setCondition', () => {
+  it('keeps the transition time while the status stays, and moves it when the status changes', () => {
+    const first = setCondition(
+      [],
+      { type: 'Running', status: 'True', reason: 'Pretraining' },
+      't1',
+    );
+    const same = setCondition(
+      first,
+      { type: 'Running', status: 'True', reason: 'Finetuning' },
+      't2',
+    );
+    expect(same).toEqual([
+      { type: 'Running', status: 'True', reason: 'Finetuning', lastTransitionTime: 't1' },
+    ]);
+    const changed = setCondition(
+      same,
+      { type: 'Running', status: 'False', reason: 'Succeeded' },
+      't3',
+    );
+    expect(changed[0]?.lastTransitionTime).toBe('t3');
+  });
+
+  it('leaves an empty message out (the API server would read it as null)', () => {
+    const [condition] = setCondition(
+      [],
+      { type: 'Failed', status: 'True', reason: 'X', message: '' },
+      't',
+    );
+    expect(condition).not.toHaveProperty('message');
+  });
+});
+
+describe('sameStatus', () => {
+  it('ignores key order and undefined fields, not values', () => {
+    expect(sameStatus({ a: 1, b: undefined, c: { d: 2, e: 3 } }, { c: { e: 3, d: 2 }, a: 1 })).toBe(
+      true,
+    );
+    expect(sameStatus({ a: 1 }, { a: 2 })).toBe(false);
+    expect(sameStatus({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
+  });
+});
