@@ -6,17 +6,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson, type SweepResource } from '@masksweep/api';
-import {
-  connectBus,
-  consumeEvents,
-  EVENTS_STREAM,
-  type EventConsumer,
-  ensureStream,
-  sweepEventsSubject,
-} from '@masksweep/bus';
-import { MetricKind } from '@masksweep/proto';
 import type { LocalExecutor } from './local-executor.js';
-import { createPruner, PruningMonitor } from './pruning.js';
+import { watchForPruning } from './pruning.js';
 import {
   initialState,
   reconcile,
@@ -79,13 +70,20 @@ export async function runLocalSweep(
   const changed = () => wake();
   options.signal?.addEventListener('abort', changed);
   const pruned = new Set<string>();
-  const pruning = await watchForPruning(state, options, (trial, step) => {
-    const workload = [...executor.running()].find((name) => name.startsWith(`finetune-${trial}-`));
-    if (!workload || pruned.has(trial)) return;
-    pruned.add(trial);
-    options.onPrune?.(trial, step);
-    void executor.stop(workload);
-  });
+  const pruning = await watchForPruning(
+    state.sweep,
+    options.natsUrl,
+    () => state,
+    (trial, step) => {
+      const workload = [...executor.running()].find((name) =>
+        name.startsWith(`finetune-${trial}-`),
+      );
+      if (!workload || pruned.has(trial)) return;
+      pruned.add(trial);
+      options.onPrune?.(trial, step);
+      void executor.stop(workload);
+    },
+  );
   try {
     for (;;) {
       if (options.signal?.aborted) {
@@ -135,48 +133,4 @@ export async function runLocalSweep(
     options.signal?.removeEventListener('abort', changed);
     await pruning?.stop();
   }
-}
-
-/**
- * Replays the sweep's metric events from the start (a new durable each run, so a resumed
- * sweep rebuilds the same study) and calls `prune` for each trial the pruner stops.
- */
-async function watchForPruning(
-  state: SweepState,
-  options: LocalSweepOptions,
-  prune: (trial: string, step: number) => void,
-): Promise<{ stop(): Promise<void> } | undefined> {
-  const { spec, metadata } = state.sweep;
-  if (!spec.pruner || !options.natsUrl) return undefined;
-  const monitor = new PruningMonitor(createPruner(spec.pruner), spec.objective);
-  const connection = await connectBus({ servers: options.natsUrl, name: 'controller' });
-  const durable = `controller-${Date.now().toString(36)}`;
-  let consumer: EventConsumer | undefined;
-  try {
-    await ensureStream(connection);
-    consumer = await consumeEvents({
-      connection,
-      durable,
-      filterSubject: sweepEventsSubject(metadata.namespace ?? 'default', metadata.name, 'metric'),
-      handler: async (batch) => {
-        for (const { kind, event } of batch) {
-          if (kind !== 'metric' || event.kind !== MetricKind.METRIC_KIND_VALIDATION) continue;
-          if (monitor.report(state, event.trial, event.step, event.values))
-            prune(event.trial, event.step);
-        }
-      },
-      onPoison: () => {},
-    });
-  } catch (error) {
-    await connection.close();
-    throw error;
-  }
-  return {
-    async stop() {
-      await consumer?.stop();
-      const manager = await connection.jetstreamManager();
-      await manager.consumers.delete(EVENTS_STREAM, durable).catch(() => undefined);
-      await connection.drain();
-    },
-  };
 }

@@ -3,9 +3,19 @@
  * fine-tuning step of each epoch) goes into a Study; the Sweep's pruner (Optuna's rules, in
  * @masksweep/tuner) says which running trials to stop. They end as Pruned, not Failed.
  */
-import type { SweepSpecType } from '@masksweep/api';
+import { randomBytes } from 'node:crypto';
+import type { SweepResource, SweepSpecType } from '@masksweep/api';
+import {
+  connectBus,
+  consumeEvents,
+  EVENTS_STREAM,
+  type EventConsumer,
+  ensureStream,
+  sweepEventsSubject,
+} from '@masksweep/bus';
+import { MetricKind } from '@masksweep/proto';
 import { AshaPruner, MedianPruner, type Pruner, Study } from '@masksweep/tuner';
-import type { SweepState } from './state.js';
+import { type SweepState, TERMINAL_TRIAL_PHASES } from './state.js';
 
 export function createPruner(spec: NonNullable<SweepSpecType['pruner']>): Pruner {
   return spec.type === 'median'
@@ -39,14 +49,65 @@ export class PruningMonitor {
 
   /**
    * One validation report of a trial; true when the trial should stop now. Reports of a
-   * trial that is not fine-tuning (replayed, or late) only feed the study.
+   * trial that has ended (replayed, or late) only feed the study. A report can come before
+   * the state shows the trial fine-tuning (its pod started before the state was saved), so
+   * only an ended trial is out.
    */
   report(state: SweepState, trial: string, step: number, values: Record<string, number>): boolean {
     const value = values[this.#metric];
     if (value === undefined) return false;
     this.sync(state);
     const reported = this.#study.report(trial, step, value);
-    if (state.trials[trial]?.phase !== 'Finetuning' || reported.state !== 'running') return false;
+    const phase = state.trials[trial]?.phase;
+    if (!phase || TERMINAL_TRIAL_PHASES.has(phase) || reported.state !== 'running') return false;
     return this.pruner.shouldPrune(this.#study, reported);
   }
+}
+
+/**
+ * Replays the sweep's metric events from the start (a new durable each time, so a restarted
+ * controller rebuilds the same study) and calls `prune` for each trial the pruner stops.
+ * `state` gives the sweep's latest state (trial phases). Undefined without a pruner or NATS.
+ */
+export async function watchForPruning(
+  sweep: SweepResource,
+  natsUrl: string | undefined,
+  state: () => SweepState | undefined,
+  prune: (trial: string, step: number) => void,
+): Promise<{ stop(): Promise<void> } | undefined> {
+  const { spec, metadata } = sweep;
+  if (!spec.pruner || !natsUrl) return undefined;
+  const monitor = new PruningMonitor(createPruner(spec.pruner), spec.objective);
+  const connection = await connectBus({ servers: natsUrl, name: 'controller' });
+  const durable = `controller-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  let consumer: EventConsumer | undefined;
+  try {
+    await ensureStream(connection);
+    consumer = await consumeEvents({
+      connection,
+      durable,
+      filterSubject: sweepEventsSubject(metadata.namespace ?? 'default', metadata.name, 'metric'),
+      handler: async (batch) => {
+        const current = state();
+        if (!current) return;
+        for (const { kind, event } of batch) {
+          if (kind !== 'metric' || event.kind !== MetricKind.METRIC_KIND_VALIDATION) continue;
+          if (monitor.report(current, event.trial, event.step, event.values))
+            prune(event.trial, event.step);
+        }
+      },
+      onPoison: () => {},
+    });
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+  return {
+    async stop() {
+      await consumer?.stop();
+      const manager = await connection.jetstreamManager();
+      await manager.consumers.delete(EVENTS_STREAM, durable).catch(() => undefined);
+      await connection.drain();
+    },
+  };
 }

@@ -4,11 +4,14 @@
  * runs that last until their Job is deleted), because these tests are about the controller's
  * bookkeeping; the trainer itself runs in paper.int.test.ts.
  */
+import { connectBus, EventPublisher } from '@masksweep/bus';
+import { MetricKind, Stage } from '@masksweep/proto';
 import {
   applyCrds,
   type JobRunResult,
   type KubeApiServer,
   startKubeApiServer,
+  startNatsServer,
 } from '@masksweep/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -40,6 +43,7 @@ afterEach(async () => {
 async function runSweep(
   sweep: string,
   script: (run: PodRun) => Promise<JobRunResult>,
+  natsUrl?: string,
 ): Promise<void> {
   const jobs = await playPods(server, sweep, script);
   const controller = new KubeController({
@@ -48,6 +52,7 @@ async function runSweep(
     jobs: { image: 'masksweep:test' },
     retryBackoffMs: 50,
     resyncMs: 2_000,
+    natsUrl,
   });
   await controller.start();
   cleanups.push(async () => {
@@ -228,6 +233,72 @@ describe('KubeController', () => {
         (job) => !job.status?.conditions?.some((c) => c.status === 'True'),
       );
       return running.length === 0 ? true : undefined;
+    });
+  });
+
+  it('prunes from the metric stream with the median rule, as Optuna would', async () => {
+    const nats = await startNatsServer();
+    const connection = await connectBus({ servers: nats.url, name: 'pods' });
+    const publisher = new EventPublisher({ connection });
+    cleanups.push(async () => {
+      await publisher.close();
+      await connection.close();
+      await nats.stop();
+    });
+    // Validation f1 per seed at steps 10, 20, 30. With one trial complete before (startup 1),
+    // Optuna's median rule stops seed 1 at step 10 (0.1 < 0.5) and seed 3 at step 10
+    // (0.2 < median(0.5, 0.9)); seeds 0 and 2 complete.
+    const curves: Record<number, number[]> = {
+      0: [0.5, 0.6, 0.7],
+      1: [0.1, 0.9, 0.9],
+      2: [0.9, 0.9, 0.9],
+      3: [0.2, 0.9, 0.9],
+    };
+    await runSweep(
+      'pruned',
+      async ({ stage, trial, attempt, context }) => {
+        if (stage === 'pretrain') return succeed();
+        for (const [index, f1] of (curves[trial.seed] ?? []).entries()) {
+          await publisher.publishMetric({
+            namespace: server.namespace,
+            sweep: 'pruned',
+            trial: trial.name,
+            attempt,
+            stage: Stage.STAGE_FINETUNE,
+            kind: MetricKind.METRIC_KIND_VALIDATION,
+            step: 10 * (index + 1),
+            epoch: index + 1,
+            values: { val_f1: f1 },
+            wallTimeMs: Date.now(),
+          });
+          // A pruned trial is stopped here: its Job is deleted.
+          const stopped = await Promise.race([
+            new Promise((resolve) => setTimeout(() => resolve(false), 1_500)),
+            new Promise((resolve) => context.signal.addEventListener('abort', () => resolve(true))),
+          ]);
+          if (stopped) return { exitCode: 143 };
+        }
+        return succeed();
+      },
+      nats.url,
+    );
+    await cluster.apply(
+      sweepYaml('pruned', {
+        seeds: [0, 1, 2, 3],
+        parallelism: 1,
+        extra: '  pruner: { type: median, startupTrials: 1 }',
+      }),
+    );
+    const sweep = await cluster.sweepPhase('pruned', 'Succeeded', 120_000);
+    const phases = Object.fromEntries(
+      (await cluster.trials('pruned')).map((t) => [t.spec.seed, t.status?.phase]),
+    );
+    expect(phases).toEqual({ 0: 'Succeeded', 1: 'Pruned', 2: 'Succeeded', 3: 'Pruned' });
+    expect(sweep.status?.trials).toMatchObject({ succeeded: 2, pruned: 2, failed: 0 });
+    const prunedTrial = (await cluster.trials('pruned')).find((t) => t.spec.seed === 1);
+    expect(prunedTrial?.status?.conditions?.find((c) => c.type === 'Pruned')).toMatchObject({
+      status: 'True',
+      message: 'stopped by the median pruner at step 10',
     });
   });
 });

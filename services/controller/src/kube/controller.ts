@@ -20,8 +20,9 @@ import {
   NotFoundError,
   objectKey,
 } from '@masksweep/kube';
+import { watchForPruning } from '../pruning.js';
 import { reconcile, sweepTrials, type Workload, type WorkloadEnd } from '../reconcile.js';
-import type { EndReason } from '../state.js';
+import type { EndReason, SweepState } from '../state.js';
 import { observeSweep } from './cluster-state.js';
 import {
   type JobObject,
@@ -67,6 +68,8 @@ export interface KubeControllerOptions {
    * Called before the first Job of each generation; a failure holds the Jobs back (retried).
    */
   registerSweep?: (sweep: SweepResource, trialCount: number) => Promise<void>;
+  /** The NATS the trials publish to: Sweeps with `spec.pruner` are pruned from it. */
+  natsUrl?: string;
   /** Called for each stage attempt that ended, with its reason. */
   onEnded?: (reason: EndReason) => void;
   /** Called when a reconcile pass failed (it is retried). */
@@ -101,6 +104,17 @@ export class KubeController {
   /** Per Sweep key: a pass runs (dirty: run again after it), or waits for a worker. */
   readonly #queue = new Map<string, { running: boolean; dirty: boolean }>();
   readonly #waiting: string[] = [];
+  /** Per Sweep key: the latest reconciled state, for the pruner. */
+  readonly #states = new Map<string, SweepState>();
+  /** Per Sweep key: the pruner's watch of its generation, and the trials it stopped (step). */
+  readonly #pruning = new Map<
+    string,
+    {
+      generation: string;
+      watch: Promise<{ stop(): Promise<void> } | undefined>;
+      stopped: Map<string, number>;
+    }
+  >();
   readonly #timers = new Map<string, NodeJS.Timeout>();
   #active = 0;
   #stopped = false;
@@ -241,6 +255,8 @@ export class KubeController {
     // Gone, or going: its Trials and Jobs have owner references, the garbage collector removes them.
     if (!sweep || sweep.metadata.deletionTimestamp) {
       this.#expansions.delete(key);
+      this.#states.delete(key);
+      await this.#stopPruning(key);
       return undefined;
     }
     const now = new Date().toISOString();
@@ -290,6 +306,25 @@ export class KubeController {
       jobNameOf,
     });
     const ended: WorkloadEnd[] = [...observed.ended];
+    const pruned: string[] = [];
+    for (const [trial, step] of this.#pruning.get(key)?.stopped ?? []) {
+      const t = observed.state.trials[trial];
+      const workload = `finetune-${trial}-${t?.finetune.started}`;
+      const job = observed.running.get(workload);
+      if (!t || t.phase !== 'Finetuning' || !job) continue;
+      observed.running.delete(workload);
+      pruned.push(job);
+      ended.push({
+        workload: {
+          name: workload,
+          stage: 'finetune',
+          trial: t.trial,
+          attempt: t.finetune.started,
+        },
+        reason: 'Pruned',
+        message: `stopped by the ${expansion.resource.spec.pruner?.type} pruner at step ${step}`,
+      });
+    }
     for (const { workload, job } of observed.missing) {
       if (await this.#exists(paths.jobs(namespace), job)) {
         // Created a moment ago and not yet in the cache: it runs.
@@ -348,6 +383,7 @@ export class KubeController {
         .map((workloadName) => observed.running.get(workloadName))
         .filter((job): job is string => !!job),
       ...observed.stale,
+      ...pruned,
     ];
     await Promise.all(toStop.map((job) => write(() => this.#deleteJob(namespace, job))));
 
@@ -399,6 +435,10 @@ export class KubeController {
         reason: state.reason,
       });
 
+    // The pruner reads trial phases from the state: it starts once there is one.
+    this.#states.set(key, state);
+    if (state.phase === 'Succeeded' || state.phase === 'Failed') await this.#stopPruning(key);
+    else this.#pruningOf(key, expansion.resource, sweep);
     this.#options.onPass?.({
       sweep: key,
       durationMs: performance.now() - started,
@@ -455,6 +495,45 @@ export class KubeController {
           };
     this.#expansions.set(key, expansion);
     return expansion;
+  }
+
+  /**
+   * The pruner of the Sweep's generation, started on first use (it replays the metric stream
+   * from the start, so a restarted controller stops the same trials).
+   */
+  #pruningOf(key: string, resource: SweepResource, sweep: SweepObject) {
+    const natsUrl = this.#options.natsUrl;
+    if (!resource.spec.pruner || !natsUrl) return undefined;
+    const generation = `${sweep.metadata.uid}/${sweep.metadata.generation}`;
+    const current = this.#pruning.get(key);
+    if (current?.generation === generation) return current;
+    if (current) void this.#stopPruning(key);
+    const stopped = new Map<string, number>();
+    const watch = watchForPruning(
+      resource,
+      natsUrl,
+      () => this.#states.get(key),
+      (trial, step) => {
+        if (stopped.has(trial)) return;
+        stopped.set(trial, step);
+        this.#log('info', 'pruned trial', { sweep: key, trial, step });
+        this.enqueue(key);
+      },
+    ).catch((error: Error) => {
+      this.#log('warn', 'pruning stream failed', { sweep: key, error: error.message });
+      this.#pruning.delete(key);
+      return undefined;
+    });
+    const entry = { generation, watch, stopped };
+    this.#pruning.set(key, entry);
+    return entry;
+  }
+
+  async #stopPruning(key: string): Promise<void> {
+    const entry = this.#pruning.get(key);
+    if (!entry) return;
+    this.#pruning.delete(key);
+    await (await entry.watch)?.stop();
   }
 
   /** Keys whose pre-training succeeded in any Sweep of the namespace. */

@@ -163,6 +163,7 @@ export async function main(argv: string[]): Promise<number> {
     client,
     namespace: flags.namespace,
     artifactsDir: flags.artifactsDir,
+    natsUrl: flags.nats,
     retryBackoffMs,
     jobs: {
       image: flags.image,
