@@ -3,18 +3,19 @@
  * hold the same): per trial and per pre-training key, the phase, the attempts used and why
  * the last one ended. Counters and the best trial are computed from it, never stored apart.
  */
-import type { SweepResource, Trial } from '@masksweep/api';
+import type {
+  PRETRAIN_PHASES,
+  SWEEP_PHASES,
+  SweepResource,
+  TRIAL_PHASES,
+  Trial,
+} from '@masksweep/api';
 
-export type TrialPhase =
-  | 'Pending'
-  | 'Pretraining'
-  | 'Finetuning'
-  | 'Succeeded'
-  | 'Failed'
-  | 'Diverged'
-  | 'Pruned';
-export type PretrainPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Diverged';
-export type SweepPhase = 'Created' | 'Running' | 'Succeeded' | 'Failed';
+/** The phases the Trial, pre-training and Sweep statuses show (the CRDs list the same). */
+export type TrialPhase = (typeof TRIAL_PHASES)[number];
+export type PretrainPhase = (typeof PRETRAIN_PHASES)[number];
+/** Invalid is a Sweep that cannot run: it has no state, only a status. */
+export type SweepPhase = Exclude<(typeof SWEEP_PHASES)[number], 'Invalid'>;
 
 /** Why a workload ended; each is handled differently (retry, no retry, fail the sweep). */
 export type EndReason =

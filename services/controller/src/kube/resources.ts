@@ -7,6 +7,7 @@
 import {
   API_GROUP,
   API_VERSION,
+  type SWEEP_PHASES,
   type SweepResource,
   stableHash,
   type Trial,
@@ -42,7 +43,7 @@ export interface SweepObject extends KubeObject {
 }
 
 export interface SweepStatus {
-  phase?: 'Created' | 'Running' | 'Succeeded' | 'Failed' | 'Invalid';
+  phase?: (typeof SWEEP_PHASES)[number];
   observedGeneration?: number;
   progress?: string;
   trials?: Record<
