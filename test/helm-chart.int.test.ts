@@ -4,6 +4,7 @@
  * by document, and applied to a real kube-apiserver 1.20, which validates every object and
  * answers RBAC questions about the controller's ServiceAccount.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { leaderboardConfig } from '@masksweep/leaderboard';
@@ -250,6 +251,55 @@ describe('the masksweep chart, rendered', () => {
       ...['--base-dir', '/data'],
     ]);
     expect(deployment.spec?.template?.spec.serviceAccountName).toBe(`${PREFIX}-controller`);
+  });
+
+  it('runs only commands the image has, with flags the controller accepts', async () => {
+    // The image puts every workspace package's bin on PATH (see the Dockerfile).
+    const bins = new Set(
+      [
+        'services/cli',
+        'services/controller',
+        'services/leaderboard',
+        'services/trial-runner',
+      ].flatMap((dir) =>
+        Object.keys(
+          (
+            JSON.parse(
+              readFileSync(
+                fileURLToPath(new URL(`../${dir}/package.json`, import.meta.url)),
+                'utf8',
+              ),
+            ) as {
+              bin?: Record<string, string>;
+            }
+          ).bin ?? {},
+        ),
+      ),
+    );
+    const commands = defaults
+      .flatMap(({ manifest }) => [
+        ...(manifest.spec?.template?.spec.containers ?? []),
+        ...(manifest.spec?.containers ?? []),
+      ])
+      .map((c) => c.command?.[0])
+      .filter((command): command is string => command !== undefined);
+    expect(commands.length).toBeGreaterThanOrEqual(3);
+    for (const command of commands) expect(bins, command).toContain(command);
+    // Flags are parsed before the kubeconfig is read: a refused flag exits 2, a missing kubeconfig 1.
+    const run = spawnSync(
+      process.execPath,
+      [
+        fileURLToPath(
+          new URL('../services/controller/bin/masksweep-controller.js', import.meta.url),
+        ),
+        ...controllerArgs(defaults),
+        ...['--kubeconfig', '/nonexistent/kubeconfig'],
+      ],
+      { encoding: 'utf8', env: { ...process.env, POD_NAMESPACE: NAMESPACE } },
+    );
+    expect(run.stderr).not.toMatch(/unknown option|error: option/);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('/nonexistent/kubeconfig');
   });
 
   it('points every address flag at an object the chart makes', () => {

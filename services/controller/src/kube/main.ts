@@ -157,7 +157,16 @@ export async function main(argv: string[]): Promise<number> {
   const leaderboard = flags.leaderboard
     ? leaderboardRegistrar(flags.leaderboard, process.env.MASKSWEEP_LEADERBOARD_TOKEN)
     : undefined;
-  const client = await loadKubeClient({ kubeconfig: flags.kubeconfig, context: flags.context });
+  let client: Awaited<ReturnType<typeof loadKubeClient>>;
+  try {
+    client = await loadKubeClient({ kubeconfig: flags.kubeconfig, context: flags.context });
+  } catch (error) {
+    process.stderr.write(
+      `masksweep-controller: no cluster to talk to: ${(error as Error).message}\n`,
+    );
+    leaderboard?.close();
+    return 1;
+  }
   const metrics = new ControllerMetrics();
   const controller = new KubeController({
     client,
