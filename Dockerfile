@@ -1,12 +1,11 @@
 # The masksweep image: one image, every command on PATH (masksweep, masksweep-controller,
 # masksweep-leaderboard, masksweep-trial). The Helm chart runs the controller, the
 # leaderboard and the trial pods from it.
-#   CPU:  docker build -t ghcr.io/masksweep/masksweep:0.1.0 .
-#   GPU:  docker build --build-arg BASE=nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04 \
-#           --build-arg TFJS_NODE=@tensorflow/tfjs-node-gpu@4.22.0 -t ghcr.io/masksweep/masksweep:0.1.0-gpu .
-# tfjs-node(-gpu) is installed only into the image: its install downloads libtensorflow, so
-# it is no dependency of the repository (the backend selection imports it when present).
-ARG BASE=node:20-bookworm-slim
+#   CPU (default):  docker build -t ghcr.io/masksweep/masksweep:0.1.0 .
+#   GPU trial pods: docker build --target gpu -t ghcr.io/masksweep/masksweep:0.1.0-gpu .
+# @tensorflow/tfjs-node-gpu is installed in the GPU image only, not in package.json: its
+# install downloads libtensorflow, which development machines and CI cannot do. The
+# trial-runner picks it up at start (MASKSWEEP_BACKEND=auto) and reports the choice.
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -19,16 +18,28 @@ COPY proto proto
 COPY k8s k8s
 RUN npm ci && npm run build && npm prune --omit=dev
 
-FROM ${BASE}
-ARG TFJS_NODE=
-# A CUDA base image has no Node.js: take it from the build stage.
-COPY --from=build /usr/local/bin/node /usr/local/bin/node
-COPY --from=build /usr/local/lib/node_modules /usr/local/lib/node_modules
-RUN ln -sf ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
+# Built on the CUDA image itself: native addons must match its C library.
+FROM nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04 AS gpu
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl gnupg python3 make g++ \
+ && curl -fsSL https://deb.nodesource.com/setup_20.x | bash - \
+ && apt-get install -y --no-install-recommends nodejs \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
+COPY packages packages
+COPY services services
+COPY proto proto
+COPY k8s k8s
+RUN npm ci && npm run build && npm prune --omit=dev \
+ && npm install --no-save --allow-scripts=@tensorflow/tfjs-node-gpu @tensorflow/tfjs-node-gpu@4.22.0
+ENV MASKSWEEP_BACKEND=auto NODE_ENV=production PATH=/app/node_modules/.bin:$PATH
+USER 1000
+CMD ["masksweep", "--help"]
+
+FROM node:20-bookworm-slim AS cpu
 WORKDIR /app
 COPY --from=build /app /app
-RUN if [ -n "$TFJS_NODE" ]; then npm install --no-save "$TFJS_NODE"; fi
 ENV NODE_ENV=production PATH=/app/node_modules/.bin:$PATH
 USER 1000
-ENTRYPOINT []
 CMD ["masksweep", "--help"]

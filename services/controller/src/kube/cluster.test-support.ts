@@ -5,13 +5,16 @@
  */
 import type { Trial } from '@masksweep/api';
 import {
+  applyCrds,
   type Job,
   type JobRunContext,
   type JobRunner,
   type JobRunResult,
   type KubeApiServer,
   runJobs,
+  startKubeApiServer,
 } from '@masksweep/testing';
+import { afterAll, beforeAll } from 'vitest';
 import { LABELS, type SweepObject, type TrialObject } from './resources.js';
 
 export interface SweepYamlOptions {
@@ -87,6 +90,34 @@ export const succeed = async (): Promise<JobRunResult> => ({
   exitCode: 0,
   message: JSON.stringify({ metrics: { f1: 0.5 } }),
 });
+
+/**
+ * Starts an API server with the CRDs for the test file (before all its tests) and stops it
+ * after them; the getters are valid inside tests.
+ */
+export function useApiServerWithCrds(): {
+  readonly server: KubeApiServer;
+  readonly cluster: ReturnType<typeof clusterReads>;
+} {
+  let server: KubeApiServer | undefined;
+  let cluster: ReturnType<typeof clusterReads> | undefined;
+  beforeAll(async () => {
+    server = await startKubeApiServer();
+    await applyCrds(server);
+    cluster = clusterReads(server);
+  }, 120_000);
+  afterAll(() => server?.stop());
+  return {
+    get server() {
+      if (!server) throw new Error('the API server starts in beforeAll');
+      return server;
+    },
+    get cluster() {
+      if (!cluster) throw new Error('the API server starts in beforeAll');
+      return cluster;
+    },
+  };
+}
 
 /** Reads of one namespace's Sweeps, Trials and Jobs. */
 export function clusterReads(server: KubeApiServer) {

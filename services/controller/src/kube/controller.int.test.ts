@@ -6,33 +6,20 @@
  */
 import { connectBus, EventPublisher } from '@masksweep/bus';
 import { MetricKind, Stage } from '@masksweep/proto';
+import { type JobRunResult, startNatsServer } from '@masksweep/testing';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
-  applyCrds,
-  type JobRunResult,
-  type KubeApiServer,
-  startKubeApiServer,
-  startNatsServer,
-} from '@masksweep/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  clusterReads,
   type PodRun,
   playPods,
   succeed,
   sweepYaml,
+  useApiServerWithCrds,
   waitFor,
 } from './cluster.test-support.js';
 import { KubeController } from './controller.js';
 import { LABELS } from './resources.js';
 
-let server: KubeApiServer;
-let cluster: ReturnType<typeof clusterReads>;
-beforeAll(async () => {
-  server = await startKubeApiServer();
-  await applyCrds(server);
-  cluster = clusterReads(server);
-}, 120_000);
-afterAll(() => server?.stop());
+const api = useApiServerWithCrds();
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -45,10 +32,10 @@ async function runSweep(
   script: (run: PodRun) => Promise<JobRunResult>,
   natsUrl?: string,
 ): Promise<void> {
-  const jobs = await playPods(server, sweep, script);
+  const jobs = await playPods(api.server, sweep, script);
   const controller = new KubeController({
-    client: server.client,
-    namespace: server.namespace,
+    client: api.server.client,
+    namespace: api.server.namespace,
     jobs: { image: 'masksweep:test' },
     retryBackoffMs: 50,
     resyncMs: 2_000,
@@ -64,14 +51,14 @@ async function runSweep(
 describe('KubeController', () => {
   it('runs one pre-training Job per key, then the fine-tuning Jobs, and shows the columns', async () => {
     await runSweep('shared', succeed);
-    await cluster.apply(
+    await api.cluster.apply(
       sweepYaml('shared', {
         seeds: [0, 1],
         augmentations: '[{ type: none }, { type: randomFlip }]',
       }),
     );
-    const sweep = await cluster.sweepPhase('shared', 'Succeeded');
-    const trials = await cluster.trials('shared');
+    const sweep = await api.cluster.sweepPhase('shared', 'Succeeded');
+    const trials = await api.cluster.trials('shared');
     expect(trials).toHaveLength(4);
     expect(trials.every((t) => t.status?.phase === 'Succeeded' && t.status.objective === 0.5)).toBe(
       true,
@@ -79,7 +66,7 @@ describe('KubeController', () => {
     expect(new Set(trials.map((t) => t.metadata.ownerReferences?.[0]?.uid))).toEqual(
       new Set([sweep.metadata.uid]),
     );
-    const jobs = await cluster.jobs('shared');
+    const jobs = await api.cluster.jobs('shared');
     const stages = jobs.map((job) => job.metadata.labels?.[LABELS.stage]);
     // One pre-training run per seed, shared by the seed's two augmentations.
     const keys = new Set(trials.map((t) => t.spec.pretrainKey));
@@ -98,7 +85,7 @@ describe('KubeController', () => {
     });
     expect(sweep.status?.conditions?.find((c) => c.type === 'Succeeded')?.status).toBe('True');
 
-    const table = await server.kubectl(['get', 'sweeps,trials']);
+    const table = await api.server.kubectl(['get', 'sweeps,trials']);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/NAME\s+PHASE\s+TRIALS\s+BEST\s+AGE/);
     expect(table.stdout).toMatch(/sweep\.masksweep\.io\/shared\s+Succeeded\s+4\/4\s+0\.5/);
@@ -108,38 +95,38 @@ describe('KubeController', () => {
     expect(table.stdout).toMatch(/spark\s+random\s+0\.6\s+randomFlip\s+1\s+Succeeded\s+0\.5/);
 
     // A second sweep with the same key reuses the run: no pre-training Job of its own.
-    await cluster.apply(sweepYaml('shared-again', { seeds: [1] }));
+    await api.cluster.apply(sweepYaml('shared-again', { seeds: [1] }));
     await runSweep('shared-again', succeed);
-    await cluster.sweepPhase('shared-again', 'Succeeded');
-    const again = await cluster.jobs('shared-again');
+    await api.cluster.sweepPhase('shared-again', 'Succeeded');
+    const again = await api.cluster.jobs('shared-again');
     expect(again.map((job) => job.metadata.labels?.[LABELS.stage])).toEqual(['finetune']);
   });
 
   it('is refused by kubectl apply for a schema error, naming the field', async () => {
-    const applied = await server.kubectl(
+    const applied = await api.server.kubectl(
       ['apply', '-f', '-'],
       sweepYaml('bad-schema').replace('parallelism: 4', 'parallelism: 0'),
     );
     expect(applied.code).not.toBe(0);
     expect(applied.stderr).toContain('spec.parallelism');
-    expect((await server.kubectl(['get', 'sweep', 'bad-schema'])).code).not.toBe(0);
+    expect((await api.server.kubectl(['get', 'sweep', 'bad-schema'])).code).not.toBe(0);
   });
 
   it('marks a Sweep with a semantic error Invalid, naming the field, and creates nothing', async () => {
     await runSweep('bad-mesh', succeed);
     // Mesh cannot keep 60 % of a 2x2 grid visible in one parity class: only the mask registry knows.
-    await cluster.apply(
+    await api.cluster.apply(
       sweepYaml('bad-mesh').replace(
         '{ type: random, ratios: [0.6] }',
         '{ type: mesh, ratios: [0.3] }',
       ),
     );
-    const sweep = await cluster.sweepPhase('bad-mesh', 'Invalid');
+    const sweep = await api.cluster.sweepPhase('bad-mesh', 'Invalid');
     const invalid = sweep.status?.conditions?.find((c) => c.type === 'Invalid');
     expect(invalid?.status).toBe('True');
     expect(invalid?.message).toContain('spec.grids[0].masks[0]');
-    expect(await cluster.trials('bad-mesh')).toHaveLength(0);
-    expect(await cluster.jobs('bad-mesh')).toHaveLength(0);
+    expect(await api.cluster.trials('bad-mesh')).toHaveLength(0);
+    expect(await api.cluster.jobs('bad-mesh')).toHaveLength(0);
   });
 
   it('retries a trainer error up to retries, diverges without retry, retries an OOM kill', async () => {
@@ -151,11 +138,11 @@ describe('KubeController', () => {
       if (attempt === 1) return { exitCode: 137, reason: 'OOMKilled' };
       return succeed();
     });
-    await cluster.apply(sweepYaml('faults', { seeds: [0, 1, 2], retries: 2 }));
-    await cluster.sweepPhase('faults', 'Succeeded');
-    const trials = new Map((await cluster.trials('faults')).map((t) => [t.spec.seed, t]));
+    await api.cluster.apply(sweepYaml('faults', { seeds: [0, 1, 2], retries: 2 }));
+    await api.cluster.sweepPhase('faults', 'Succeeded');
+    const trials = new Map((await api.cluster.trials('faults')).map((t) => [t.spec.seed, t]));
     const finetuneJobs = (seed: number) =>
-      cluster
+      api.cluster
         .jobs('faults')
         .then(
           (jobs) =>
@@ -183,7 +170,7 @@ describe('KubeController', () => {
     expect(trials.get(2)?.status?.phase).toBe('Succeeded');
     expect(await finetuneJobs(2)).toBe(2);
 
-    const sweep = await cluster.sweep('faults');
+    const sweep = await api.cluster.sweep('faults');
     expect(sweep.status?.trials).toMatchObject({ total: 3, succeeded: 1, failed: 1, diverged: 1 });
   });
 
@@ -199,15 +186,15 @@ describe('KubeController', () => {
       await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
       return { exitCode: 143 };
     });
-    await cluster.apply(sweepYaml('deleted'));
+    await api.cluster.apply(sweepYaml('deleted'));
     await started;
-    const [running] = (await cluster.jobs('deleted')).filter(
+    const [running] = (await api.cluster.jobs('deleted')).filter(
       (job) => job.metadata.labels?.[LABELS.stage] === 'finetune',
     );
-    const deleted = await server.kubectl(['delete', 'job', running?.metadata.name as string]);
+    const deleted = await api.server.kubectl(['delete', 'job', running?.metadata.name as string]);
     expect(deleted.code).toBe(0);
-    await cluster.sweepPhase('deleted', 'Succeeded');
-    const [trial] = await cluster.trials('deleted');
+    await api.cluster.sweepPhase('deleted', 'Succeeded');
+    const [trial] = await api.cluster.trials('deleted');
     expect(trial?.status).toMatchObject({ phase: 'Succeeded', finetuneAttempts: 2 });
     expect(trial?.status?.conditions?.find((c) => c.type === 'Running')?.status).toBe('False');
   });
@@ -219,16 +206,16 @@ describe('KubeController', () => {
       await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
       return { exitCode: 143 };
     });
-    await cluster.apply(
+    await api.cluster.apply(
       sweepYaml('too-many', { seeds: [0, 1, 2], retries: 0, extra: '  maxFailedTrials: 1' }),
     );
-    const sweep = await cluster.sweepPhase('too-many', 'Failed');
+    const sweep = await api.cluster.sweepPhase('too-many', 'Failed');
     expect(sweep.status?.conditions?.find((c) => c.type === 'Failed')?.reason).toBe(
       'MaxFailedTrials',
     );
     // The running trial's Job is deleted.
     await waitFor('the running Job to be deleted', async () => {
-      const jobs = await cluster.jobs('too-many');
+      const jobs = await api.cluster.jobs('too-many');
       const running = jobs.filter(
         (job) => !job.status?.conditions?.some((c) => c.status === 'True'),
       );
@@ -260,7 +247,7 @@ describe('KubeController', () => {
         if (stage === 'pretrain') return succeed();
         for (const [index, f1] of (curves[trial.seed] ?? []).entries()) {
           await publisher.publishMetric({
-            namespace: server.namespace,
+            namespace: api.server.namespace,
             sweep: 'pruned',
             trial: trial.name,
             attempt,
@@ -271,9 +258,10 @@ describe('KubeController', () => {
             values: { val_f1: f1 },
             wallTimeMs: Date.now(),
           });
-          // A pruned trial is stopped here: its Job is deleted.
+          // A pruned trial is stopped here: its Job is deleted. The wait leaves the controller
+          // time for a pass on busy cores.
           const stopped = await Promise.race([
-            new Promise((resolve) => setTimeout(() => resolve(false), 1_500)),
+            new Promise((resolve) => setTimeout(() => resolve(false), 4_000)),
             new Promise((resolve) => context.signal.addEventListener('abort', () => resolve(true))),
           ]);
           if (stopped) return { exitCode: 143 };
@@ -282,20 +270,20 @@ describe('KubeController', () => {
       },
       nats.url,
     );
-    await cluster.apply(
+    await api.cluster.apply(
       sweepYaml('pruned', {
         seeds: [0, 1, 2, 3],
         parallelism: 1,
         extra: '  pruner: { type: median, startupTrials: 1 }',
       }),
     );
-    const sweep = await cluster.sweepPhase('pruned', 'Succeeded', 120_000);
+    const sweep = await api.cluster.sweepPhase('pruned', 'Succeeded', 120_000);
     const phases = Object.fromEntries(
-      (await cluster.trials('pruned')).map((t) => [t.spec.seed, t.status?.phase]),
+      (await api.cluster.trials('pruned')).map((t) => [t.spec.seed, t.status?.phase]),
     );
     expect(phases).toEqual({ 0: 'Succeeded', 1: 'Pruned', 2: 'Succeeded', 3: 'Pruned' });
     expect(sweep.status?.trials).toMatchObject({ succeeded: 2, pruned: 2, failed: 0 });
-    const prunedTrial = (await cluster.trials('pruned')).find((t) => t.spec.seed === 1);
+    const prunedTrial = (await api.cluster.trials('pruned')).find((t) => t.spec.seed === 1);
     expect(prunedTrial?.status?.conditions?.find((c) => c.type === 'Pruned')).toMatchObject({
       status: 'True',
       message: 'stopped by the median pruner at step 10',

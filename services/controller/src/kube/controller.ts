@@ -350,6 +350,9 @@ export class KubeController {
       },
       { retryBackoffMs: this.#options.retryBackoffMs },
     );
+    // The pruner reads trial phases from here: set before the Jobs start, so that a report
+    // of a new Job never meets the phases from before this pass.
+    this.#states.set(key, state);
     for (const end of ended) this.#options.onEnded?.(end.reason);
     for (const end of ended)
       this.#log(end.reason === 'Completed' ? 'info' : 'warn', 'workload ended', {
@@ -435,8 +438,6 @@ export class KubeController {
         reason: state.reason,
       });
 
-    // The pruner reads trial phases from the state: it starts once there is one.
-    this.#states.set(key, state);
     if (state.phase === 'Succeeded' || state.phase === 'Failed') await this.#stopPruning(key);
     else this.#pruningOf(key, expansion.resource, sweep);
     this.#options.onPass?.({

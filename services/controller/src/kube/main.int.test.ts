@@ -5,21 +5,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Random } from '@masksweep/random';
-import { applyCrds, type KubeApiServer, startKubeApiServer } from '@masksweep/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { clusterReads, playPods, succeed, sweepYaml, waitFor } from './cluster.test-support.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  playPods,
+  succeed,
+  sweepYaml,
+  useApiServerWithCrds,
+  waitFor,
+} from './cluster.test-support.js';
 import { LABELS } from './resources.js';
 
 const BIN = fileURLToPath(new URL('../../bin/masksweep-controller.js', import.meta.url));
 
-let server: KubeApiServer;
-let cluster: ReturnType<typeof clusterReads>;
-beforeAll(async () => {
-  server = await startKubeApiServer();
-  await applyCrds(server);
-  cluster = clusterReads(server);
-}, 120_000);
-afterAll(() => server?.stop());
+const api = useApiServerWithCrds();
 
 interface ControllerProcess {
   child: ChildProcess;
@@ -40,7 +38,7 @@ function startController(args: string[] = []): ControllerProcess {
     process.execPath,
     [
       BIN,
-      ...['--kubeconfig', server.kubeconfigPath, '--namespace', server.namespace],
+      ...['--kubeconfig', api.server.kubeconfigPath, '--namespace', api.server.namespace],
       ...['--image', 'masksweep:test', '--retry-backoff-ms', '50'],
       ...args,
     ],
@@ -78,14 +76,14 @@ describe('masksweep-controller', () => {
   it('completes a sweep killed with SIGKILL five times: no Job twice, no trial lost or counted twice', async () => {
     const random = new Random(7);
     const runs = new Map<string, number>();
-    const jobs = await playPods(server, 'restarts', async ({ stage, trial }) => {
+    const jobs = await playPods(api.server, 'restarts', async ({ stage, trial }) => {
       const key = stage === 'pretrain' ? `pretrain/${trial.pretrainKey}` : `finetune/${trial.name}`;
       runs.set(key, (runs.get(key) ?? 0) + 1);
       await new Promise((resolve) => setTimeout(resolve, 200 + random.int(0, 800)));
       return succeed();
     });
     try {
-      await cluster.apply(
+      await api.cluster.apply(
         sweepYaml('restarts', {
           seeds: [0, 1, 2, 3, 4, 5],
           augmentations: '[{ type: none }, { type: randomFlip }]',
@@ -99,8 +97,8 @@ describe('masksweep-controller', () => {
         await controller.exited;
         controller = startController();
       }
-      const sweep = await cluster.sweepPhase('restarts', 'Succeeded', 120_000);
-      const trials = await cluster.trials('restarts');
+      const sweep = await api.cluster.sweepPhase('restarts', 'Succeeded', 120_000);
+      const trials = await api.cluster.trials('restarts');
       expect(trials).toHaveLength(12);
       expect(trials.filter((t) => t.status?.phase === 'Succeeded')).toHaveLength(12);
       expect(sweep.status?.trials).toMatchObject({
@@ -112,7 +110,7 @@ describe('masksweep-controller', () => {
       });
       expect(sweep.status?.pretrainings).toEqual({ total: 6, succeeded: 6 });
       // No workload failed, so every stage ran exactly once, in exactly one Job.
-      const all = await cluster.jobs('restarts');
+      const all = await api.cluster.jobs('restarts');
       expect(all.filter((job) => job.metadata.labels?.[LABELS.stage] === 'pretrain')).toHaveLength(
         6,
       );
@@ -131,7 +129,7 @@ describe('masksweep-controller', () => {
   it('reconciles in one replica of two; the other takes over the Lease when the leader is killed', async () => {
     const lease = [
       '--leader-elect',
-      ...['--leader-election-namespace', server.namespace],
+      ...['--leader-election-namespace', api.server.namespace],
       ...['--leader-elect-lease-duration', '3', '--leader-elect-renew-deadline', '2'],
       ...['--leader-elect-retry-period', '0.5'],
       ...['--metrics-address', '127.0.0.1:0', '--health-address', '127.0.0.1:0'],
@@ -159,29 +157,29 @@ describe('masksweep-controller', () => {
       expect((await fetch(`${health}/readyz`)).status).toBe(200);
     }
 
-    const jobs = await playPods(server, 'leaders', succeed);
+    const jobs = await playPods(api.server, 'leaders', succeed);
     try {
-      await cluster.apply(sweepYaml('leaders', { seeds: [0, 1] }));
-      await cluster.sweepPhase('leaders', 'Succeeded');
+      await api.cluster.apply(sweepYaml('leaders', { seeds: [0, 1] }));
+      await api.cluster.sweepPhase('leaders', 'Succeeded');
       expect(second.logs.some((line) => line.msg === 'workload ended')).toBe(false);
       expect(
         /^masksweep_controller_jobs_created_total (\d+)$/m.exec(
           await (await fetch(one.metrics)).text(),
         )?.[1],
-      ).toBe(String((await cluster.jobs('leaders')).length));
+      ).toBe(String((await api.cluster.jobs('leaders')).length));
 
       first.child.kill('SIGKILL');
       const takenAt = Date.now();
       await logged(second, 'leading', 30_000);
       // Lease duration 3 s, on the successor's own clock.
       expect(Date.now() - takenAt).toBeLessThan(15_000);
-      await cluster.apply(sweepYaml('leaders', { seeds: [0, 1, 2] }));
+      await api.cluster.apply(sweepYaml('leaders', { seeds: [0, 1, 2] }));
       await waitFor('the new generation to succeed', async () => {
-        const sweep = await cluster.sweep('leaders');
+        const sweep = await api.cluster.sweep('leaders');
         const current = sweep.status?.observedGeneration === sweep.metadata.generation;
         return current && sweep.status?.phase === 'Succeeded' ? sweep : undefined;
       });
-      const trials = await cluster.trials('leaders');
+      const trials = await api.cluster.trials('leaders');
       expect(trials.filter((t) => t.status?.phase === 'Succeeded')).toHaveLength(3);
     } finally {
       await jobs.stop();
