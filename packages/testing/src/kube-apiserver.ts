@@ -252,20 +252,32 @@ export async function applyCrds(
   return names;
 }
 
-/** Waits until the CRD `name` (e.g. `sweeps.masksweep.io`) has condition Established. */
+/**
+ * Waits until the CRD `name` (e.g. `sweeps.masksweep.io`) has condition Established. Polls
+ * the CRD itself: `kubectl wait` of 1.20 fails at once while the new CRD has no conditions yet.
+ */
 export async function waitForCrd(
   server: KubeApiServer,
   name: string,
   timeoutMs = 30_000,
 ): Promise<void> {
-  const result = await server.kubectl([
-    'wait',
-    '--for=condition=established',
-    `--timeout=${Math.ceil(timeoutMs / 1000)}s`,
-    `customresourcedefinition/${name}`,
-  ]);
-  if (result.code !== 0)
-    throw new Error(`CRD ${name} was not Established within ${timeoutMs} ms: ${result.stderr}`);
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const response = await server.request<{
+      status?: { conditions?: Array<{ type: string; status: string; message?: string }> };
+    }>('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+    const conditions = response.status === 200 ? (response.body.status?.conditions ?? []) : [];
+    if (conditions.some((c) => c.type === 'Established' && c.status === 'True')) return;
+    last =
+      response.status === 200
+        ? conditions.map((c) => `${c.type}=${c.status} ${c.message ?? ''}`).join('; ') ||
+          'no conditions yet'
+        : `answered ${response.status}`;
+    if (Date.now() > deadline)
+      throw new Error(`CRD ${name} was not Established within ${timeoutMs} ms: ${last}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 // packages/testing/{src,dist}/ -> the repository root.
