@@ -23,6 +23,19 @@ export interface InformerOptions<T extends KubeObject> {
   retryMs?: number;
   /** Items per list page. @default 500 */
   pageSize?: number;
+  /**
+   * What the cache keeps of each object: drop what the reader never looks at (a large
+   * spec), so the cache of 10,000 objects stays small. @default managedFields removed
+   */
+  transform?: (object: T) => T;
+}
+
+/** Server-side apply's bookkeeping: as large as the object itself, and no reader needs it. */
+export function withoutManagedFields<T extends KubeObject>(object: T): T {
+  const { managedFields: _managedFields, ...metadata } = object.metadata as T['metadata'] & {
+    managedFields?: unknown;
+  };
+  return { ...object, metadata };
 }
 
 export const objectKey = (object: KubeObject): string =>
@@ -103,10 +116,11 @@ export class Informer<T extends KubeObject> {
     const resourceVersion = event.object.metadata.resourceVersion;
     if (resourceVersion) this.#resourceVersion = resourceVersion;
     if (event.type === 'BOOKMARK') return;
-    const key = objectKey(event.object);
+    const object = this.#transform(event.object);
+    const key = objectKey(object);
     if (event.type === 'DELETED') this.#cache.delete(key);
-    else this.#cache.set(key, event.object);
-    this.options.onEvent?.(event.type, event.object);
+    else this.#cache.set(key, object);
+    this.options.onEvent?.(event.type, object);
   }
 
   async #relist(): Promise<void> {
@@ -118,7 +132,7 @@ export class Informer<T extends KubeObject> {
         'GET',
         `${this.options.path}?${this.#query({ limit: String(this.options.pageSize ?? 500), ...(next && { continue: next }) })}`,
       );
-      for (const item of page.items) seen.set(objectKey(item), item);
+      for (const item of page.items) seen.set(objectKey(item), this.#transform(item));
       next = page.metadata.continue ?? '';
       resourceVersion = page.metadata.resourceVersion;
     } while (next);
@@ -134,6 +148,10 @@ export class Informer<T extends KubeObject> {
         this.options.onEvent?.(old ? 'MODIFIED' : 'ADDED', item);
     }
     this.#resourceVersion = resourceVersion;
+  }
+
+  #transform(object: T): T {
+    return (this.options.transform ?? withoutManagedFields)(object);
   }
 
   #query(parameters: Record<string, string>): string {

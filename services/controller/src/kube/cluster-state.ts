@@ -9,13 +9,13 @@ import type { SweepResource, Trial } from '@masksweep/api';
 import { initialState, type WorkloadEnd } from '../reconcile.js';
 import type { SweepState } from '../state.js';
 import {
+  type CachedTrial,
   type JobEnd,
   type JobObject,
   jobEnd,
   LABELS,
   type PodObject,
   type SweepObject,
-  type TrialObject,
 } from './resources.js';
 
 export interface ObservedSweep {
@@ -37,7 +37,7 @@ export interface ClusterView {
   resource: SweepResource;
   /** The Sweep's trials, in expansion order (up to maxTrials). */
   trials: readonly Trial[];
-  trialObjects: ReadonlyMap<string, TrialObject>;
+  trialObjects: ReadonlyMap<string, CachedTrial>;
   jobs: readonly JobObject[];
   podsOf: (job: JobObject) => PodObject[];
   jobNameOf: (workload: WorkloadEnd['workload']) => string;

@@ -19,12 +19,14 @@ import {
   type KubeObject,
   NotFoundError,
   objectKey,
+  withoutManagedFields,
 } from '@masksweep/kube';
 import { watchForPruning } from '../pruning.js';
 import { reconcile, sweepTrials, type Workload, type WorkloadEnd } from '../reconcile.js';
 import type { EndReason, SweepState } from '../state.js';
 import { observeSweep } from './cluster-state.js';
 import {
+  type CachedTrial,
   type JobObject,
   type JobSettings,
   jobName,
@@ -97,7 +99,7 @@ interface Expansion {
 export class KubeController {
   readonly #options: KubeControllerOptions;
   readonly #sweeps: Informer<SweepObject>;
-  readonly #trials: Informer<TrialObject>;
+  readonly #trials: Informer<CachedTrial>;
   readonly #jobs: Informer<JobObject>;
   readonly #pods: Informer<PodObject>;
   readonly #expansions = new Map<string, Expansion & { uid?: string; registered?: boolean }>();
@@ -136,17 +138,24 @@ export class KubeController {
       onError,
       onEvent: (_type, sweep) => this.enqueue(objectKey(sweep)),
     });
-    this.#trials = new Informer<TrialObject>({
+    // The caches keep what a pass reads: a Trial's key and status (its config comes from
+    // the Sweep's expansion), a Job's labels and status, a Pod's labels and status.
+    this.#trials = new Informer<CachedTrial>({
       client,
       path: paths.trials(namespace),
       labelSelector: managed,
       onError,
+      transform: (trial) => {
+        const { config: _config, ...spec } = trial.spec as TrialObject['spec'];
+        return { ...withoutManagedFields(trial), spec };
+      },
     });
     this.#jobs = new Informer<JobObject>({
       client,
       path: paths.jobs(namespace),
       labelSelector: managed,
       onError,
+      transform: (job) => ({ ...withoutManagedFields(job), spec: {} }),
       onEvent: enqueueOwner,
     });
     this.#pods = new Informer<PodObject>({
@@ -154,6 +163,10 @@ export class KubeController {
       path: paths.pods(namespace),
       labelSelector: managed,
       onError,
+      transform: ({ apiVersion, kind, metadata, status }) => ({
+        ...withoutManagedFields({ apiVersion, kind, metadata }),
+        status,
+      }),
     });
   }
 
@@ -274,7 +287,7 @@ export class KubeController {
       await this.#options.registerSweep(expansion.resource, expansion.trials.length);
       expansion.registered = true;
     }
-    const trialObjects = new Map<string, TrialObject>();
+    const trialObjects = new Map<string, CachedTrial>();
     for (const trial of expansion.trials) {
       const object = this.#trials.get(namespace, trial.name);
       if (object && isOwnedBy(object, sweep)) trialObjects.set(trial.name, object);
@@ -399,7 +412,7 @@ export class KubeController {
             const created = await this.#create(paths.trials(namespace), trialObject(sweep, trial));
             if (created) {
               trialsCreated += 1;
-              trialObjects.set(trial.name, created as TrialObject);
+              trialObjects.set(trial.name, created as CachedTrial);
             }
           }),
         ),

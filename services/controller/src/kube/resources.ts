@@ -62,6 +62,9 @@ export interface TrialObject extends KubeObject {
   status?: TrialStatus;
 }
 
+/** A Trial as the controller's cache keeps it: without its config (the expansion has it). */
+export type CachedTrial = Omit<TrialObject, 'spec'> & { spec: Omit<TrialObject['spec'], 'config'> };
+
 export interface TrialStatus {
   phase?: TrialPhase;
   stage?: 'pretrain' | 'finetune';
