@@ -23,6 +23,7 @@ const benchmarks: Record<string, () => Promise<Benchmark>> = {
   kernels: async () => (await import('./kernels.js')).default,
   leaderboard: async () => (await import('./leaderboard.js')).default,
   bus: async () => (await import('./bus.js')).default,
+  controller: async () => (await import('./controller.js')).default,
 };
 
 async function main(argv: string[]): Promise<void> {
