@@ -1,0 +1,160 @@
+import { expandSweep, validateSweep } from '@masksweep/api';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { sweepYaml } from './cluster.test-support.js';
+import {
+  type JobObject,
+  jobEnd,
+  jobName,
+  jobObject,
+  type PodObject,
+  type SweepObject,
+} from './resources.js';
+
+const placed = `  kubernetes:
+    gpus: 2
+    memory: 16Gi
+    nodeSelector: { accelerator: a100 }
+    tolerations: [{ key: nvidia.com/gpu, operator: Exists, effect: NoSchedule }]
+`;
+
+function sweepObject(extra = ''): SweepObject {
+  const resource = validateSweep(parse(sweepYaml('placed', { extra })), { checkData: false });
+  return {
+    ...resource,
+    metadata: { ...resource.metadata, namespace: 'research', uid: 'uid-1' },
+  } as SweepObject;
+}
+
+describe('jobObject', () => {
+  it('places the pod as the Sweep says: GPUs, memory, node selector, tolerations; the controller owns retries', () => {
+    const sweep = sweepObject(placed);
+    const [trial] = expandSweep(sweep as never);
+    const job = jobObject(
+      sweep,
+      { name: 'w', stage: 'finetune', trial: trial as never, attempt: 2 },
+      {
+        image: 'img:1',
+        leaderboardTokenSecret: { name: 'lb', key: 'token' },
+        artifactsClaim: 'artifacts',
+      },
+    ) as JobObject & { spec: { backoffLimit: number; template: { spec: Record<string, never> } } };
+    const pod = job.spec.template.spec as unknown as {
+      nodeSelector: unknown;
+      tolerations: unknown;
+      containers: Array<{
+        image: string;
+        resources: unknown;
+        env: Array<{ name: string; valueFrom?: unknown }>;
+      }>;
+      volumes: unknown;
+    };
+    expect(job.spec.backoffLimit).toBe(0);
+    expect(pod.nodeSelector).toEqual({ accelerator: 'a100' });
+    expect(pod.tolerations).toEqual([
+      { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
+    expect(pod.containers[0]?.resources).toEqual({
+      limits: { 'nvidia.com/gpu': '2', memory: '16Gi' },
+    });
+    expect(
+      pod.containers[0]?.env.find((e) => e.name === 'MASKSWEEP_LEADERBOARD_TOKEN')?.valueFrom,
+    ).toEqual({
+      secretKeyRef: { name: 'lb', key: 'token' },
+    });
+    expect(pod.volumes).toEqual([
+      { name: 'artifacts', persistentVolumeClaim: { claimName: 'artifacts' } },
+    ]);
+    expect(job.metadata.labels).toMatchObject({
+      'masksweep.io/sweep': 'placed',
+      'masksweep.io/stage': 'finetune',
+      'masksweep.io/trial': trial?.name,
+      'masksweep.io/attempt': '2',
+    });
+    expect(job.metadata.ownerReferences?.[0]).toMatchObject({
+      kind: 'Sweep',
+      uid: 'uid-1',
+      controller: true,
+    });
+  });
+
+  it('asks for no GPU when the Sweep says 0', () => {
+    const sweep = sweepObject('  kubernetes: { gpus: 0 }\n');
+    const [trial] = expandSweep(sweep as never);
+    const job = jobObject(
+      sweep,
+      { name: 'w', stage: 'pretrain', trial: trial as never, attempt: 1 },
+      { image: 'i' },
+    );
+    expect(JSON.stringify(job)).not.toContain('nvidia.com/gpu');
+  });
+
+  it('names Jobs within 63 characters, distinct per stage, subject and attempt', () => {
+    const [trial] = expandSweep(sweepObject() as never);
+    const long = 'a'.repeat(52);
+    const names = [1, 2].flatMap((attempt) =>
+      (['pretrain', 'finetune'] as const).map((stage) =>
+        jobName(long, { stage, trial: trial as never, attempt }),
+      ),
+    );
+    expect(new Set(names).size).toBe(4);
+    for (const name of names) expect(name.length).toBeLessThanOrEqual(63);
+  });
+});
+
+describe('jobEnd', () => {
+  const job = (type: 'Complete' | 'Failed' | undefined): JobObject => ({
+    metadata: { name: 'j', labels: {} },
+    spec: {},
+    status: type ? { conditions: [{ type, status: 'True' }] } : { active: 1 },
+  });
+  const pod = (status: PodObject['status']): PodObject => ({ metadata: { name: 'p' }, status });
+  const terminated = (exitCode: number, reason?: string, message?: string) =>
+    pod({
+      phase: 'Failed',
+      containerStatuses: [{ name: 'trial', state: { terminated: { exitCode, reason, message } } }],
+    });
+
+  it('is undefined while the Job runs; Completed with the metrics of the termination message', () => {
+    expect(jobEnd(job(undefined), [])).toBeUndefined();
+    const done = pod({
+      phase: 'Succeeded',
+      containerStatuses: [
+        {
+          name: 'trial',
+          state: { terminated: { exitCode: 0, message: '{"metrics":{"f1":0.8}}' } },
+        },
+      ],
+    });
+    expect(jobEnd(job('Complete'), [done])).toEqual({
+      reason: 'Completed',
+      message: 'completed',
+      metrics: { f1: 0.8 },
+    });
+  });
+
+  it("tells the infrastructure's failures from the trainer's by the pod", () => {
+    const failed = job('Failed');
+    expect(
+      jobEnd(failed, [pod({ phase: 'Failed', reason: 'Evicted', message: 'low on memory' })]),
+    ).toEqual({
+      reason: 'Interrupted',
+      message: 'pod Evicted: low on memory',
+    });
+    expect(jobEnd(failed, [terminated(137, 'OOMKilled')])?.reason).toBe('Interrupted');
+    expect(jobEnd(failed, [terminated(143, 'Error')])).toEqual({
+      reason: 'Interrupted',
+      message: 'killed by signal 15',
+    });
+    expect(jobEnd(failed, [])?.reason).toBe('Interrupted');
+    expect(jobEnd(failed, [terminated(1, 'Error', 'RangeError: x')])).toEqual({
+      reason: 'TrainerError',
+      message: 'RangeError: x',
+    });
+    expect(jobEnd(failed, [terminated(2, 'Error')])?.reason).toBe('InvalidTrial');
+    expect(jobEnd(failed, [terminated(3, 'Error', 'NaN at step 4')])).toEqual({
+      reason: 'Diverged',
+      message: 'NaN at step 4',
+    });
+  });
+});
