@@ -14,7 +14,8 @@ export function interval(summary: MetricSummary | undefined): string {
   return `[${score(summary.ciLow)}, ${score(summary.ciHigh)}]`;
 }
 
-const METHOD_LABELS: Record<string, string> = { spark: 'SparK', simclr: 'SimCLR', mff: 'MFF' };
+// In the paper's table order: SimCLR (Table 2), MFF (Table 3), SparK (Table 4).
+const METHOD_LABELS: Record<string, string> = { simclr: 'SimCLR', mff: 'MFF', spark: 'SparK' };
 const AUGMENTATION_LABELS: Record<string, string> = {
   none: 'None',
   randomResizedCrop: 'RandomResizedCrop',
@@ -34,7 +35,8 @@ export const augmentationLabel = (name: string): string =>
   AUGMENTATION_LABELS[name] || name || DASH;
 export const maskTypeLabel = (type: string): string => MASK_LABELS[type] ?? (type || DASH);
 
-/** The order the paper lists augmentations and masks in; others follow alphabetically. */
+/** The order the paper lists methods, augmentations and masks in; others follow alphabetically. */
+export const METHOD_ORDER = Object.keys(METHOD_LABELS);
 export const AUGMENTATION_ORDER = Object.keys(AUGMENTATION_LABELS);
 export const MASK_ORDER = Object.keys(MASK_LABELS);
 

@@ -53,12 +53,17 @@ const configs = [
   config('simclr', '', {}, 'mixup', 0.721),
   config('simclr', '', {}, 'none', 0.704),
   config('simclr', '', {}, 'cutmix', 0.64),
+  config('mff', '', {}, 'none', 0.776),
 ];
 
 describe('methodAugmentationTables', () => {
-  it('gives one table per method with the paper order of augmentations and the best F1 bold', () => {
+  it('gives one table per method in the paper order (SimCLR, MFF, SparK), augmentations in its order, the best F1 bold', () => {
     const tables = methodAugmentationTables(configs);
-    expect(tables.map((t) => t.title)).toEqual(['SimCLR: augmentation', 'SparK: augmentation']);
+    expect(tables.map((t) => t.title)).toEqual([
+      'SimCLR: augmentation',
+      'MFF: augmentation',
+      'SparK: augmentation',
+    ]);
     const simclr = tables[0];
     expect(simclr?.metrics).toEqual(['precision', 'recall', 'f1']);
     expect(simclr?.rows.map((r) => [r.label, r.values[2], r.best])).toEqual([
@@ -67,7 +72,7 @@ describe('methodAugmentationTables', () => {
       ['Mixup', 0.721, true],
     ]);
     // SparK with RandomResizedCrop: the best of its masks stands for the row.
-    const spark = tables[1];
+    const spark = tables[2];
     expect(spark?.rows.map((r) => [r.label, r.values[2]])).toEqual([
       ['None', 0.238],
       ['RandomResizedCrop', 0.877],

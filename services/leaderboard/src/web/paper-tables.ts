@@ -11,6 +11,7 @@ import {
   augmentationLabel,
   byKnownOrder,
   MASK_ORDER,
+  METHOD_ORDER,
   maskSettingLabel,
   maskSettingOrder,
   maskTypeLabel,
@@ -82,9 +83,11 @@ function table(
   };
 }
 
-/** One table per method: rows are augmentations (Tables 2-4). */
+/** One table per method, in the paper's order: rows are augmentations (Tables 2-4). */
 export function methodAugmentationTables(configs: readonly ConfigSummary[]): PaperTable[] {
-  const methods = [...new Set(configs.map((c) => c.config.method))].sort();
+  const methods = [...new Set(configs.map((c) => c.config.method))].sort(
+    byKnownOrder(METHOD_ORDER),
+  );
   return methods.map((method) => {
     const best = bestByGroup(configs, (c) =>
       c.config.method === method ? c.config.augmentation : undefined,
