@@ -2,20 +2,40 @@
  * One training step (forward, backward, update) per backend, as the trainer runs it:
  *   --task classify: a dense ConvNeXt classifier on 1-channel input, cross entropy, Adam
  *                    (the step PyTorch was measured on in TFJS-WASM.md);
- *   --task pretrain: a SparK step (sparse encoder, light decoder, random 60 % mask).
+ *   --task pretrain: a SparK step (sparse encoder, light decoder, random 60 % mask);
+ *   --task simclr:   a SimCLR step (two views per image through ResNet and neck, NT-Xent, LARS);
+ *   --task mff:      an MFF step (MAE's 75 % mask, ViT on the visible tokens, fusion, MAE
+ *                    decoder, normalised-pixel loss, AdamW).
  * Sizes and tasks take comma lists; the result's top-level medianMs is the first run's.
+ * Network sizes default to examples/baselines-64.yaml's.
  */
 import {
   type BackendChoice,
   ConvNeXtClassifier,
   convnextEncoderMacs,
   initBackend,
+  MffNetwork,
+  mffMacs,
+  nonLinearNeckMacs,
   PATCH_SIZE,
+  type ResNetDepth,
+  removedMap,
+  resnetMacs,
+  SimCLRNetwork,
   SparKNetwork,
   sparkDecoderMacs,
 } from '@masksweep/models';
 import { Random } from '@masksweep/random';
-import { createOptimizer, sparkReconstructionLoss, weightedCrossEntropy } from '@masksweep/train';
+import {
+  createOptimizer,
+  createStageOptimizer,
+  MAE_BETAS,
+  maeReconstructionLoss,
+  ntXentLoss,
+  sparkReconstructionLoss,
+  VIT_NO_DECAY_NAMES,
+  weightedCrossEntropy,
+} from '@masksweep/train';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Benchmark } from './main.js';
 import { median, peakRssMiB } from './measure.js';
@@ -26,10 +46,20 @@ const numbers = (text: string | boolean | undefined, fallback: string) =>
   list(text, fallback).map(Number);
 
 interface RunConfig {
-  task: 'classify' | 'pretrain';
+  task: 'classify' | 'pretrain' | 'simclr' | 'mff';
   depths: number[];
   widths: number[];
   decoderWidth: number;
+  resnet: { depth: ResNetDepth; widths: number[] };
+  vit: {
+    patchSize: number;
+    width: number;
+    depth: number;
+    heads: number;
+    decoderWidth: number;
+    decoderDepth: number;
+    decoderHeads: number;
+  };
   size: number;
   batch: number;
   steps: number;
@@ -47,6 +77,8 @@ function stepFunction(config: RunConfig): {
     Float32Array.from({ length: batch * size * size }, () => rng.normal()),
     [batch, size, size, 1],
   );
+  if (config.task === 'simclr') return simclrStep(config, images);
+  if (config.task === 'mff') return mffStep(config, images, rng);
   const encoderMacs = convnextEncoderMacs({ depths, widths, inChannels: 1, size });
   const model = { depths, widths, dropPath: 0.1, decoderWidth };
   if (config.task === 'classify') {
@@ -109,15 +141,97 @@ function stepFunction(config: RunConfig): {
   };
 }
 
+type StepFunction = ReturnType<typeof stepFunction>;
+
+/**
+ * Each image gives two views; the step's 2N views are the images themselves flipped, as
+ * augmentation is not what is measured. LARS at MMPreTrain's 0.3 x 32 / 256.
+ */
+function simclrStep(config: RunConfig, images: tf.Tensor4D): StepFunction {
+  const net = new SimCLRNetwork({ ...config.resnet, seed: 0 });
+  const views = tf.concat([images, tf.reverse(images, 2)]);
+  const variables = [...net.namedWeights()].filter(([, v]) => v.trainable);
+  const lars = createStageOptimizer(
+    { optimizer: 'lars', lr: 0.0375, weightDecay: 1e-6 },
+    variables,
+  );
+  const step = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(
+        () => ntXentLoss(net.embed(views, true)),
+        variables.map(([, v]) => v),
+      );
+      lars.step(grads);
+      return value.dataSync()[0] as number;
+    });
+  const features = net.encoder.featureChannels;
+  const backbone = resnetMacs({ ...config.resnet, inChannels: 1, size: config.size });
+  return {
+    step,
+    macsPerImage: 2 * (backbone + nonLinearNeckMacs(features, features, 128)),
+    dispose: () => {
+      tf.dispose([images, views, ...variables.map(([, v]) => v)]);
+      lars.dispose();
+    },
+  };
+}
+
+/** A fresh MAE mask per step, as the trainer draws one per batch. */
+function mffStep(config: RunConfig, images: tf.Tensor4D, rng: Random): StepFunction {
+  const maskRatio = 0.75;
+  const net = new MffNetwork({ ...config.vit, maskRatio, imageSize: config.size, seed: 0 });
+  const variables = [...net.namedWeights()].filter(([, v]) => v.trainable);
+  const adamw = createStageOptimizer(
+    { optimizer: 'adamw', lr: 2.4e-4, weightDecay: 0.05 },
+    variables,
+    { noDecayNames: VIT_NO_DECAY_NAMES, betas: MAE_BETAS },
+  );
+  const batch = images.shape[0];
+  const step = () => {
+    const mask = net.drawMask(batch, rng);
+    return tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(
+        () =>
+          maeReconstructionLoss(
+            net.reconstruct(images, mask, true),
+            images,
+            removedMap(mask),
+            config.vit.patchSize,
+          ),
+        variables.map(([, v]) => v),
+      );
+      adamw.step(grads);
+      return value.dataSync()[0] as number;
+    });
+  };
+  return {
+    step,
+    macsPerImage: mffMacs({
+      ...config.vit,
+      imageSize: config.size,
+      inChannels: 1,
+      maskRatio,
+      fusionLevels: net.fusionLayers.length,
+    }),
+    dispose: () => {
+      tf.dispose([images, ...variables.map(([, v]) => v)]);
+      adamw.dispose();
+    },
+  };
+}
+
 const benchmark: Benchmark = {
   options: {
     model: 'network (convnext)',
     depths: 'blocks per stage (default 1,1,3,1)',
     widths: 'channels per stage (default 32,64,128,256)',
     'decoder-width': 'SparK decoder width D (default 128)',
+    'resnet-depth': 'SimCLR ResNet layout, 18 or 50 (default 18)',
+    'resnet-widths': 'SimCLR ResNet stage widths (default 16,32,64,128)',
+    vit: 'MFF ViT patch,width,depth,heads,decoderWidth,decoderDepth,decoderHeads (default 16,96,6,4,64,2,4)',
     size: 'input side(s) in px (default 64)',
     batch: 'images per step (default 8)',
-    task: 'classify, pretrain, or both comma-separated (default classify)',
+    task: 'classify, pretrain, simclr, mff, comma-separated (default classify)',
     backend: 'auto, wasm, cpu, tensorflow (default auto)',
     steps: 'measured steps (default 5)',
     warmup: 'unmeasured steps first (default 2)',
@@ -136,6 +250,11 @@ const benchmark: Benchmark = {
           depths: numbers(options.depths, '1,1,3,1'),
           widths: numbers(options.widths, '32,64,128,256'),
           decoderWidth: Number(options['decoder-width'] ?? 128),
+          resnet: {
+            depth: Number(options['resnet-depth'] ?? 18) as ResNetDepth,
+            widths: numbers(options['resnet-widths'], '16,32,64,128'),
+          },
+          vit: vitShape(numbers(options.vit, '16,96,6,4,64,2,4')),
           batch: Number(options.batch ?? 8),
           steps: Number(options.steps ?? 5),
           warmup: Number(options.warmup ?? 2),
@@ -177,4 +296,21 @@ const benchmark: Benchmark = {
     };
   },
 };
+function vitShape(values: number[]): RunConfig['vit'] {
+  if (values.length !== 7 || values.some((v) => !Number.isInteger(v) || v < 1))
+    throw new Error(
+      `--vit ${values}: give 7 positive integers (patch,width,depth,heads,decoderWidth,decoderDepth,decoderHeads)`,
+    );
+  const [patchSize, width, depth, heads, decoderWidth, decoderDepth, decoderHeads] = values as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return { patchSize, width, depth, heads, decoderWidth, decoderDepth, decoderHeads };
+}
+
 export default benchmark;

@@ -33,6 +33,7 @@ export {
 } from './convnext/networks.js';
 export { maskAt } from './convnext/ops.js';
 export { LinearHead, type LinearHeadArgs } from './resnet/linear-head.js';
+export { nonLinearNeckMacs, type ResNetShape, resnetMacs } from './resnet/macs.js';
 export {
   ResNetClassifier,
   type ResNetConfig,
@@ -57,6 +58,7 @@ export {
   type MultiLevelFusionArgs,
   mffFusionLayers,
 } from './vit/fusion.js';
+export { type MffShape, mffMacs, transformerMacs, vitMacs } from './vit/macs.js';
 export { MffNetwork, ViTClassifier, type ViTConfig } from './vit/networks.js';
 export {
   keptIds,

@@ -25,6 +25,7 @@ function phantoms(count: number, seed: number) {
 
 function options(overrides: Partial<FinetuneOptions> = {}): FinetuneOptions {
   return {
+    method: 'spark',
     model: MODEL,
     numClasses: 2,
     stage: {

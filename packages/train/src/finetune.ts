@@ -1,4 +1,4 @@
-import type { AugmentationSetting } from '@masksweep/api';
+import { type AugmentationSetting, METHODS, type Method, type TrialConfig } from '@masksweep/api';
 import {
   cutmix,
   type GrayImage,
@@ -9,19 +9,20 @@ import {
   randomFlip,
   randomResizedCrop,
 } from '@masksweep/data';
-import { ConvNeXtClassifier, type ConvNeXtConfig } from '@masksweep/models';
-import { Random } from '@masksweep/random';
+import { ConvNeXtClassifier, ResNetClassifier, ViTClassifier } from '@masksweep/models';
+import type { Random } from '@masksweep/random';
 import {
   type ClassificationMetrics,
   classificationMetrics,
   confusionMatrix,
 } from '@masksweep/stats';
 import * as tf from '@tensorflow/tfjs-core';
-import { epochBatches, imageBatch, stagePlan } from './batches.js';
+import { imageBatch } from './batches.js';
 import { weightedCrossEntropy } from './class-weighted-loss.js';
-import { optimizerStep } from './optimizer-step.js';
-import { createOptimizer } from './optimizers.js';
-import { optimizerType, type StageConfig, type StepEvent } from './pretrain.js';
+import { type OptimizerConfig, VIT_NO_DECAY_NAMES } from './optimizers.js';
+import { createStageOptimizer } from './stage-optimizer.js';
+import { type StageConfig, type StepEvent, trainEpochs } from './train-epochs.js';
+import { convnextConfig, resnetConfig, vitConfig } from './trial-networks.js';
 
 export interface LabelledImages {
   images: readonly GrayImage[];
@@ -29,13 +30,16 @@ export interface LabelledImages {
 }
 
 export interface FinetuneOptions {
-  model: ConvNeXtConfig;
+  /** The trial's method: its network is the classifier's backbone (METHODS[method].model). */
+  method: Method;
+  /** The trial's settings of that network (the Sweep's `model.convnext`, `.resnet` or `.vit`). */
+  model: TrialConfig['model'];
   numClasses: number;
   stage: StageConfig;
   augmentation: AugmentationSetting;
   train: LabelledImages;
   val: LabelledImages;
-  /** Pre-trained encoder weights by name; absent for a randomly initialised baseline. */
+  /** Pre-trained `encoder.*` weights by name; absent for a randomly initialised baseline. */
   pretrained?: Map<string, tf.Tensor>;
   seed: number;
   onStep?: (event: StepEvent) => void;
@@ -50,8 +54,11 @@ export interface EpochReport {
   val: ClassificationMetrics;
 }
 
+/** The fine-tuning network of each pre-training method's backbone. */
+export type Classifier = ConvNeXtClassifier | ResNetClassifier | ViTClassifier;
+
 export interface FinetuneResult {
-  classifier: ConvNeXtClassifier;
+  classifier: Classifier;
   classWeights: number[];
   epochs: EpochReport[];
 }
@@ -77,77 +84,82 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
     (_, c) => train.labels.filter((l) => l === c).length,
   );
   const weights = inverseFrequencyWeights(counts);
-  const classifier = new ConvNeXtClassifier({ ...options.model, numClasses, seed });
+  const { classifier, optimizerGroups } = createClassifier(options);
   if (options.pretrained) classifier.loadEncoder(options.pretrained);
   const named = [...classifier.namedWeights()].filter(([, v]) => v.trainable);
-  const optimizer = createOptimizer(
-    { type: optimizerType(stage.optimizer), lr: stage.lr, weightDecay: stage.weightDecay },
-    named.map(([name, variable]) => ({ name, variable })),
-  );
-  const { stepsPerEpoch, totalSteps, lrAt, weightDecayAt } = stagePlan(stage, train.images.length);
+  const optimizer = createStageOptimizer(stage, named, optimizerGroups);
 
   const result: FinetuneResult = { classifier, classWeights: weights, epochs: [] };
   try {
-    for (let epoch = 0; epoch < stage.epochs; epoch++) {
-      const rng = new Random(seed).fork('finetune', epoch);
-      const augmentRng = rng.fork('augment');
-      let epochLoss = 0;
-      const batches = epochBatches(train.images.length, stage.batchSize, rng.fork('order'));
-      for (const [b, indices] of batches.entries()) {
-        const started = performance.now();
-        const step = epoch * stepsPerEpoch + b;
-        const lr = lrAt(step);
-        const batch = augmentBatch(indices, train, numClasses, options.augmentation, augmentRng);
-        const loss = tf.tidy(() => {
-          const x = imageBatch(batch.images.map((image) => normalize(image)));
-          const y = tf.tensor2d(
-            batch.targets.flatMap((t) => [...t]),
-            [indices.length, numClasses],
-          );
-          return optimizerStep(
-            () => weightedCrossEntropy(classifier.logits(x, true), y, weights),
-            named,
-            optimizer,
-            {
-              stage: 'finetune',
-              step,
-              lr,
-              weightDecay: weightDecayAt(step),
-              gradClip: stage.gradClip,
+    await trainEpochs({
+      name: 'finetune',
+      stage,
+      count: train.images.length,
+      seed,
+      stream: 'finetune',
+      named,
+      optimizer,
+      startEpoch: (_epoch, rng) => {
+        const augmentRng = rng.fork('augment');
+        return (indices) => {
+          const batch = augmentBatch(indices, train, numClasses, options.augmentation, augmentRng);
+          return {
+            loss: () => {
+              const x = imageBatch(batch.images.map((image) => normalize(image)));
+              const y = tf.tensor2d(
+                batch.targets.flatMap((t) => [...t]),
+                [indices.length, numClasses],
+              );
+              return weightedCrossEntropy(classifier.logits(x, true), y, weights);
             },
-          );
-        });
-        epochLoss += loss;
-        const seconds = (performance.now() - started) / 1000;
-        options.onStep?.({
-          stage: 'finetune',
+          };
+        };
+      },
+      onStep: options.onStep,
+      endEpoch: ({ epoch, meanLoss, step }) => {
+        const report = {
           epoch,
           step,
-          totalSteps,
-          loss,
-          lr,
-          imagesPerSecond: indices.length / seconds,
-        });
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      const report = {
-        epoch,
-        step: (epoch + 1) * stepsPerEpoch,
-        trainLoss: epochLoss / batches.length,
-        val: evaluate(classifier, options.val, numClasses).metrics,
-      };
-      result.epochs.push(report);
-      options.onEpoch?.(report);
-    }
+          trainLoss: meanLoss,
+          val: evaluate(classifier, options.val, numClasses).metrics,
+        };
+        result.epochs.push(report);
+        options.onEpoch?.(report);
+      },
+    });
   } finally {
     optimizer.dispose();
   }
   return result;
 }
 
+/**
+ * The classifier of the trial's backbone, and its optimizer's weight-decay groups: the ViT's
+ * are MAE's (no decay on positions, cls token and biases; ALGORITHMS.md 7).
+ */
+function createClassifier(options: FinetuneOptions): {
+  classifier: Classifier;
+  optimizerGroups?: Pick<OptimizerConfig, 'noDecayNames'>;
+} {
+  const { model, numClasses, seed } = options;
+  switch (METHODS[options.method].model) {
+    case 'convnext':
+      return { classifier: new ConvNeXtClassifier({ ...convnextConfig(model), numClasses, seed }) };
+    case 'resnet':
+      return { classifier: new ResNetClassifier({ ...resnetConfig(model), numClasses, seed }) };
+    case 'vit': {
+      const imageSize = (options.train.images[0] as GrayImage).width;
+      return {
+        classifier: new ViTClassifier({ ...vitConfig(model), imageSize, numClasses, seed }),
+        optimizerGroups: { noDecayNames: VIT_NO_DECAY_NAMES },
+      };
+    }
+  }
+}
+
 /** Predictions of the classifier (inference mode) on a labelled set, in batches. */
 export function evaluate(
-  classifier: ConvNeXtClassifier,
+  classifier: Pick<Classifier, 'logits'>,
   set: LabelledImages,
   numClasses: number,
   batchSize = 16,

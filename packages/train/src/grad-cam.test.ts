@@ -1,6 +1,6 @@
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
-import { ConvNeXtClassifier } from '@masksweep/models';
+import { ConvNeXtClassifier, ResNetClassifier, ViTClassifier } from '@masksweep/models';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gradCam, jet, overlayHeatmap } from './grad-cam.js';
@@ -20,18 +20,44 @@ describe('Grad-CAM', () => {
       seed: 4,
     });
 
-  it('gives one map per image at input size, scaled to [0, 1], without leaks', () => {
-    const images = tf.randomNormal([2, 64, 64, 1], 0, 1, 'float32', 9) as tf.Tensor4D;
-    const net = classifier();
-    const before = tf.memory().numTensors;
-    const maps = gradCam(net, images, [1, 0]);
-    expect(maps.shape).toEqual([2, 64, 64]);
-    const values = maps.dataSync();
-    expect(Math.min(...values)).toBeGreaterThanOrEqual(0);
-    expect(Math.max(...values)).toBeLessThanOrEqual(1);
-    maps.dispose();
-    expect(tf.memory().numTensors).toBe(before);
-  });
+  it.each([
+    { backbone: 'ConvNeXt', create: classifier },
+    {
+      backbone: 'ResNet',
+      create: () =>
+        new ResNetClassifier({ depth: 18, widths: [4, 8, 16, 32], numClasses: 2, seed: 4 }),
+    },
+    {
+      // the last block's tokens on the 4x4 patch grid
+      backbone: 'ViT',
+      create: () =>
+        new ViTClassifier({
+          patchSize: 16,
+          width: 16,
+          depth: 2,
+          heads: 2,
+          imageSize: 64,
+          numClasses: 2,
+          seed: 4,
+        }),
+    },
+  ])(
+    'gives one map per image at input size, scaled to [0, 1], without leaks ($backbone)',
+    ({ create }) => {
+      const images = tf.randomNormal([2, 64, 64, 1], 0, 1, 'float32', 9) as tf.Tensor4D;
+      const net = create();
+      const before = tf.memory().numTensors;
+      const maps = gradCam(net, images, [1, 0]);
+      expect(maps.shape).toEqual([2, 64, 64]);
+      const values = maps.dataSync();
+      expect(Math.min(...values)).toBeGreaterThanOrEqual(0);
+      expect(Math.max(...values)).toBeLessThanOrEqual(1);
+      maps.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      net.dispose();
+      images.dispose();
+    },
+  );
 
   it('depends on the class asked for', () => {
     const images = tf.randomNormal([1, 64, 64, 1], 0, 1, 'float32', 2) as tf.Tensor4D;

@@ -1,14 +1,23 @@
-import type { ConvNeXtClassifier } from '@masksweep/models';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * Grad-CAM on the classifier's last stage (ALGORITHMS.md 8): channel weights are the spatial
+ * What Grad-CAM needs of a classifier: its feature maps [B, h, w, C] (ConvNeXt's and ResNet's
+ * stages, the ViT's blocks' tokens on the patch grid) and its head on the last of them.
+ */
+export interface GradCamClassifier {
+  readonly config: { readonly numClasses: number };
+  features(image: tf.Tensor4D, training: boolean): tf.Tensor4D[];
+  classify(lastFeatures: tf.Tensor4D): tf.Tensor2D;
+}
+
+/**
+ * Grad-CAM on the classifier's last feature map (ALGORITHMS.md 8): channel weights are the spatial
  * mean of d(logit of the class)/d(activation); the map is ReLU of the weighted sum, scaled
  * per image to [0, 1] (min subtracted, divided by max + 1e-7) and resized bilinearly to the
  * input size. Returns [B, H, W] maps for the given class of each image.
  */
 export function gradCam(
-  classifier: ConvNeXtClassifier,
+  classifier: GradCamClassifier,
   images: tf.Tensor4D,
   classes: number[],
 ): tf.Tensor3D {
@@ -16,7 +25,8 @@ export function gradCam(
   if (classes.length !== batch)
     throw new RangeError(`${classes.length} classes for ${batch} images`);
   return tf.tidy(() => {
-    const activations = classifier.features(images, false)[3] as tf.Tensor4D;
+    const activations = classifier.features(images, false).at(-1);
+    if (!activations) throw new RangeError('the classifier has no feature maps');
     const numClasses = classifier.config.numClasses;
     const selector = tf.oneHot(tf.tensor1d(classes, 'int32'), numClasses);
     const gradients = tf.grad((a: tf.Tensor) =>

@@ -1,6 +1,7 @@
 export { weightedCrossEntropy } from './class-weighted-loss.js';
 export { DivergedError } from './diverged.js';
 export {
+  type Classifier,
   type EpochReport,
   type Evaluation,
   evaluate,
@@ -9,7 +10,14 @@ export {
   finetune,
   type LabelledImages,
 } from './finetune.js';
-export { gradCam, jet, overlayHeatmap } from './grad-cam.js';
+export { type GradCamClassifier, gradCam, jet, overlayHeatmap } from './grad-cam.js';
+export { maeReconstructionLoss } from './mff/loss.js';
+export {
+  MAE_BETAS,
+  type MffPretrainOptions,
+  type MffPretrainResult,
+  pretrainMff,
+} from './mff/pretrain.js';
 export {
   allFinite,
   clipByGlobalNorm,
@@ -19,17 +27,21 @@ export {
   type NamedVariable,
   type Optimizer,
   type OptimizerConfig,
+  VIT_NO_DECAY_NAMES,
 } from './optimizers.js';
-export {
-  type PretrainOptions,
-  type PretrainResult,
-  pretrainSpark,
-  type StageConfig,
-  type StepEvent,
-} from './pretrain.js';
+export { type PretrainOptions, type PretrainResult, pretrainSpark } from './pretrain.js';
+export type { PretrainRun, PretrainStageOptions } from './pretrain-epochs.js';
 export { progressReporter } from './progress.js';
 export { learningRateAt, weightDecayAt } from './schedule.js';
+export { ntXentLoss, SIMCLR_TEMPERATURE } from './simclr/nt-xent.js';
+export {
+  runSimclrPretraining,
+  type SimclrPretrainOptions,
+  type SimclrPretrainResult,
+} from './simclr/pretrain.js';
 export { patchify, sparkReconstructionLoss } from './spark-loss.js';
+export { createStageOptimizer, type StageOptimizer } from './stage-optimizer.js';
+export type { StageConfig, StepEvent } from './train-epochs.js';
 export {
   PretrainingMissingError,
   type PretrainingRun,
@@ -38,6 +50,5 @@ export {
   runPretraining,
   runTrial,
   type TrialResult,
-  UnsupportedMethodError,
 } from './trial.js';
 export { loadTrialData, type SampleSet, type TrialData } from './trial-data.js';

@@ -10,7 +10,7 @@ import { allFinite, clipByGlobalNorm, type Optimizer } from './optimizers.js';
 export function optimizerStep(
   loss: () => tf.Scalar,
   named: ReadonlyArray<[string, tf.Variable]>,
-  optimizer: Optimizer,
+  optimizer: Pick<Optimizer, 'step'>,
   at: { stage: string; step: number; lr: number; weightDecay: number; gradClip?: number },
 ): number {
   const { value, grads } = tf.variableGrads(

@@ -88,6 +88,12 @@ export interface Optimizer {
 /** Names that never decay in the SparK configs, whatever their shape. */
 export const NO_DECAY_NAME_PATTERN = /mask_token|bias/;
 
+/**
+ * MAE's and MFF's names that never decay (ALGORITHMS.md 7: ln, bias, pos_embed, mask_token,
+ * cls_token); LayerNorm weights are 1-D, which never decay anyway.
+ */
+export const VIT_NO_DECAY_NAMES = /cls_token|pos_embed|mask_token|bias/;
+
 /** The decay rule on its own: parameters with at least 2 dims, except excluded names. */
 export function decaysWeight(
   name: string,

@@ -1,4 +1,4 @@
-import type { StepEvent } from './pretrain.js';
+import type { StepEvent } from './train-epochs.js';
 
 /**
  * Step events as progress lines, at most one every `intervalMs` per stage (plus the last

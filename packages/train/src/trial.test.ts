@@ -3,10 +3,14 @@ import '@tensorflow/tfjs-layers';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expandSweep, validateSweep } from '@masksweep/api';
+import { expandSweep, type Trial, validateSweep } from '@masksweep/api';
+import { loadTensors, readCheckpointMeta, ViTClassifier } from '@masksweep/models';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runTrial, type TrialResult, UnsupportedMethodError } from './trial.js';
+import type { StepEvent } from './train-epochs.js';
+import { PretrainingMissingError, runPretraining, runTrial, type TrialResult } from './trial.js';
+import { loadTrialData } from './trial-data.js';
+import { vitConfig } from './trial-networks.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -29,10 +33,21 @@ const sweep = validateSweep({
         masks: [{ type: 'mesh', ratios: [0.5] }],
         augmentations: [{ type: 'none' }, { type: 'randomFlip' }],
       },
-      { methods: ['simclr'] },
+      { methods: ['simclr', 'mff'] },
     ],
     model: {
       convnext: { depths: [1, 1, 1, 1], widths: [8, 16, 32, 64], dropPath: 0, decoderWidth: 32 },
+      resnet: { depth: '18', widths: [4, 8, 16, 32] },
+      // 64 px in 16-px patches: a 4x4 grid of tokens
+      vit: {
+        patchSize: 16,
+        width: 16,
+        depth: 2,
+        heads: 2,
+        decoderWidth: 8,
+        decoderDepth: 1,
+        decoderHeads: 2,
+      },
     },
     budgets: {
       pretrain: {
@@ -51,10 +66,30 @@ const sweep = validateSweep({
         weightDecay: 0.05,
         warmupEpochs: 0,
       },
+      perMethod: { simclr: { pretrain: { optimizer: 'lars', lr: 0.3, weightDecay: 1e-6 } } },
     },
   },
 });
 const trials = expandSweep(sweep);
+const trialOf = (method: Trial['config']['method']) =>
+  trials.find((t) => t.config.method === method) as Trial;
+
+/** result.json as written: test predictions of whole patients, and their metrics. */
+function expectResultWritten(outDir: string, trial: Trial): TrialResult {
+  const written = JSON.parse(readFileSync(join(outDir, 'result.json'), 'utf8')) as TrialResult;
+  expect(written.trial).toBe(trial.name);
+  // whole phantom patients (4 slices each) go to one split
+  expect(written.test.predictions.length % 4).toBe(0);
+  expect(written.test.predictions.length).toBeGreaterThan(0);
+  const matrix = written.test.confusion.flat().reduce((s, n) => s + n, 0);
+  expect(matrix).toBe(written.test.predictions.length);
+  const f1 = written.test.intervals.f1;
+  expect(f1.low).toBeLessThanOrEqual(f1.estimate);
+  expect(f1.high).toBeGreaterThanOrEqual(f1.estimate);
+  expect(f1.estimate).toBe(written.test.metrics.f1);
+  for (const file of written.artifacts) expect(existsSync(join(outDir, file))).toBe(true);
+  return written;
+}
 
 describe('runTrial', () => {
   it('writes result.json, and a second trial with the same key reuses the pre-training run', async () => {
@@ -77,33 +112,77 @@ describe('runTrial', () => {
       false,
     );
 
-    const written = JSON.parse(
-      readFileSync(join(root, first?.name ?? '', 'result.json'), 'utf8'),
-    ) as TrialResult;
-    expect(written.trial).toBe(first?.name);
-    // whole phantom patients (4 slices each) go to one split
-    expect(written.test.predictions.length % 4).toBe(0);
-    expect(written.test.predictions.length).toBeGreaterThan(0);
-    const matrix = written.test.confusion.flat().reduce((s, n) => s + n, 0);
-    expect(matrix).toBe(written.test.predictions.length);
-    const f1 = written.test.intervals.f1;
-    expect(f1.low).toBeLessThanOrEqual(f1.estimate);
-    expect(f1.high).toBeGreaterThanOrEqual(f1.estimate);
-    expect(f1.estimate).toBe(written.test.metrics.f1);
-    for (const file of written.artifacts)
-      expect(existsSync(join(root, first?.name ?? '', file))).toBe(true);
+    expectResultWritten(join(root, first?.name ?? ''), first as Trial);
   });
 
-  it('refuses a method that has no trainer yet, naming it', async () => {
-    const simclr = trials.find((t) => t.config.method === 'simclr');
-    const root = mkdtempSync(join(tmpdir(), 'trial-'));
-    const run = runTrial({
-      trial: simclr as (typeof trials)[number],
-      baseDir: root,
-      outDir: root,
-      artifactDir: root,
+  it.each(['simclr', 'mff'] as const)(
+    'runs a %s trial end to end: pre-training, fine-tuning, result.json and Grad-CAM',
+    async (method) => {
+      const root = mkdtempSync(join(tmpdir(), 'trial-'));
+      const trial = trialOf(method);
+      const tensorsAt: Record<StepEvent['stage'], number[]> = { pretrain: [], finetune: [] };
+      const result = await runTrial({
+        trial,
+        baseDir: root,
+        outDir: join(root, 'trial'),
+        artifactDir: join(root, 'artifacts'),
+        onStep: (event) => void tensorsAt[event.stage].push(tf.memory().numTensors),
+      });
+      expect(result.pretrain).toMatchObject({ reused: false, skipped: false });
+      expect(result.pretrain.epochLosses).toHaveLength(1);
+      expect(result.finetune.epochs).toHaveLength(1);
+      // 8 pre-training and 12 training images in batches of 4; after the first step made
+      // the optimizer's slots, no step leaves a tensor behind
+      expect(tensorsAt.pretrain).toHaveLength(2);
+      expect(tensorsAt.finetune).toHaveLength(3);
+      expect(new Set(tensorsAt.finetune.slice(1)).size).toBe(1);
+      const written = expectResultWritten(join(root, 'trial'), trial);
+      expect(written.artifacts.length).toBeGreaterThan(0);
+      expect(written.artifacts.every((file) => file.startsWith('gradcam/'))).toBe(true);
+    },
+  );
+});
+
+describe('runPretraining', () => {
+  it('stores an MFF network with its fusion under the key for fine-tuning, then reuses it', async () => {
+    const trial = trialOf('mff');
+    const artifactDir = mkdtempSync(join(tmpdir(), 'mff-store-'));
+    const { pretrain: images } = await loadTrialData(trial.config.data, artifactDir);
+    await expect(runPretraining({ trial, images, artifactDir, mustExist: true })).rejects.toThrow(
+      PretrainingMissingError,
+    );
+    const events: StepEvent[] = [];
+    const run = await runPretraining({
+      trial,
+      images,
+      artifactDir,
+      onStep: (event) => void events.push(event),
     });
-    await expect(run).rejects.toThrow(UnsupportedMethodError);
-    await expect(run).rejects.toThrow(/method simclr has no trainer yet/);
+    expect(run.reused).toBe(false);
+    expect(run.weightsFile).toBe(join(artifactDir, 'pretrain', trial.pretrainKey, 'weights.bin'));
+    expect(existsSync(join(artifactDir, 'pretrain', trial.pretrainKey, 'checkpoint.bin'))).toBe(
+      false,
+    );
+    // 8 images in batches of 4; both blocks fused, their weights published with every step
+    expect(events).toHaveLength(2);
+    expect(Object.keys(events[0]?.extra ?? {})).toEqual(['fusion_weight_0', 'fusion_weight_1']);
+    const meta = readCheckpointMeta(run.weightsFile);
+    expect(meta.fusionLayers).toEqual([0, 1]);
+    expect(meta.fusionWeights).toHaveLength(2);
+
+    const { tensors } = loadTensors(run.weightsFile);
+    const classifier = new ViTClassifier({
+      ...vitConfig(trial.config.model),
+      imageSize: 64,
+      numClasses: 2,
+      seed: 1,
+    });
+    expect(classifier.loadEncoder(tensors)).toBeGreaterThan(0);
+    classifier.dispose();
+    tf.dispose([...tensors.values()]);
+
+    const again = await runPretraining({ trial, images, artifactDir });
+    expect(again.reused).toBe(true);
+    expect(again.epochLosses).toEqual(run.epochLosses);
   });
 });

@@ -3,20 +3,20 @@ import { join } from 'node:path';
 import type { Trial } from '@masksweep/api';
 import { type GrayImage, normalize } from '@masksweep/data';
 import { writeRgbPng } from '@masksweep/masks';
-import {
-  type ConvNeXtConfig,
-  loadTensors,
-  readCheckpointMeta,
-  saveTensors,
-} from '@masksweep/models';
+import { loadTensors, readCheckpointMeta, saveTensors } from '@masksweep/models';
 import { Random } from '@masksweep/random';
 import { bootstrapInterval, type Interval, metricOf } from '@masksweep/stats';
 import * as tf from '@tensorflow/tfjs-core';
 import { imageBatch } from './batches.js';
 import { type EpochReport, type Evaluation, evaluate, finetune } from './finetune.js';
 import { gradCam, overlayHeatmap } from './grad-cam.js';
-import { pretrainSpark, type StepEvent } from './pretrain.js';
+import { pretrainMff } from './mff/pretrain.js';
+import { pretrainSpark } from './pretrain.js';
+import type { NamedNetwork, PretrainRun, PretrainStageOptions } from './pretrain-epochs.js';
+import { runSimclrPretraining } from './simclr/pretrain.js';
+import type { StepEvent } from './train-epochs.js';
 import { loadTrialData, type SampleSet } from './trial-data.js';
+import { convnextConfig, resnetConfig, vitConfig } from './trial-networks.js';
 
 export interface RunTrialOptions {
   trial: Trial;
@@ -65,11 +65,6 @@ export class PretrainingMissingError extends Error {
   override readonly name = 'PretrainingMissingError';
 }
 
-/** A trial's method has no trainer yet. */
-export class UnsupportedMethodError extends Error {
-  override readonly name = 'UnsupportedMethodError';
-}
-
 /**
  * One trial end to end: load and split the data, pre-train (or reuse the pre-training run
  * of the same key from the artifact store), fine-tune, evaluate on the test split, draw
@@ -78,7 +73,6 @@ export class UnsupportedMethodError extends Error {
 export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
   const { trial, log = () => {} } = options;
   const { config } = trial;
-  const { model } = sparkSettings(trial);
   mkdirSync(options.outDir, { recursive: true });
 
   const data = await loadTrialData(config.data, options.baseDir);
@@ -107,7 +101,8 @@ export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
 
   const finetuneStarted = performance.now();
   const tuned = await finetune({
-    model,
+    method: config.method,
+    model: config.model,
     numClasses: 2,
     stage: config.finetune,
     augmentation: config.augmentation,
@@ -218,7 +213,10 @@ export interface RunPretrainingOptions {
 }
 
 export interface PretrainingRun {
-  /** `<artifactDir>/pretrain/<pretrainKey>/weights.bin`: the whole network (decoder too). */
+  /**
+   * `<artifactDir>/pretrain/<pretrainKey>/weights.bin`: the whole pre-training network (the
+   * decoder, neck or fusion too, by name); fine-tuning takes its `encoder.*`.
+   */
   weightsFile: string;
   /** The weights were already in the store: nothing was trained. */
   reused: boolean;
@@ -227,15 +225,15 @@ export interface PretrainingRun {
 }
 
 /**
- * The pre-training stage of a trial, shared by every trial with its pretrainKey: trains
- * and stores the network under the key, resuming from its checkpoint, or does nothing when
- * the store already holds the finished weights.
+ * The pre-training stage of a trial, shared by every trial with its pretrainKey: trains the
+ * network of the trial's method and stores it under the key, resuming from its checkpoint,
+ * or does nothing when the store already holds the finished weights.
  */
 export async function runPretraining(options: RunPretrainingOptions): Promise<PretrainingRun> {
   const { trial, log = () => {} } = options;
-  const { config } = trial;
   const pretrainDir = join(options.artifactDir, 'pretrain', trial.pretrainKey);
   const weightsFile = join(pretrainDir, 'weights.bin');
+  const checkpointFile = join(pretrainDir, 'checkpoint.bin');
   const started = performance.now();
   if (existsSync(weightsFile)) {
     log(`pre-training ${trial.pretrainKey} reused from ${weightsFile}`);
@@ -247,28 +245,27 @@ export async function runPretraining(options: RunPretrainingOptions): Promise<Pr
       `pre-training ${trial.pretrainKey} is not in ${options.artifactDir}: run its stage first`,
     );
   }
-  const { method, mask, model } = sparkSettings(trial);
-  const run = await pretrainSpark({
-    method,
-    mask,
-    model,
-    stage: config.pretrain,
-    images: options.images,
-    seed: config.seed,
-    checkpointFile: join(pretrainDir, 'checkpoint.bin'),
-    onStep: options.onStep,
-    onEpoch: ({ epoch, meanLoss }) =>
-      log(`pretrain epoch ${epoch + 1}/${config.pretrain.epochs}: loss ${meanLoss.toFixed(4)}`),
-  });
-  // The whole network is kept (the decoder too, for reconstructions); fine-tuning takes the encoder.
+  const run = await pretrainNetwork(
+    trial,
+    {
+      stage: trial.config.pretrain,
+      images: options.images,
+      seed: trial.config.seed,
+      checkpointFile,
+      onStep: options.onStep,
+    },
+    log,
+  );
+  // The whole network is kept (a decoder too, for reconstructions); fine-tuning takes the encoder.
   saveTensors(weightsFile, run.network.namedWeights(), {
     epochLosses: run.epochLosses,
     stepLosses: run.stepLosses,
     pretrainKey: trial.pretrainKey,
+    ...run.meta,
   });
   run.network.dispose();
   // The finished weights supersede the resumable checkpoint.
-  rmSync(join(pretrainDir, 'checkpoint.bin'), { force: true });
+  rmSync(checkpointFile, { force: true });
   return {
     weightsFile,
     reused: false,
@@ -277,16 +274,41 @@ export async function runPretraining(options: RunPretrainingOptions): Promise<Pr
   };
 }
 
-/** The settings of a SparK trial; other methods have no trainer here yet. */
-function sparkSettings(trial: Trial) {
+/**
+ * Pre-trains with the trial's method: SparK (sparse or dense ConvNeXt), SimCLR (ResNet) or
+ * MFF (ViT), logging each epoch. `meta` is what the stored weights file records besides the
+ * curves.
+ */
+async function pretrainNetwork(
+  trial: Trial,
+  options: Omit<PretrainStageOptions, 'onEpoch'>,
+  log: (message: string) => void,
+): Promise<PretrainRun<NamedNetwork> & { meta?: Record<string, unknown> }> {
   const { method, mask, model } = trial.config;
-  if (method !== 'spark' && method !== 'spark-dense') {
-    throw new UnsupportedMethodError(
-      `method ${method} has no trainer yet (SimCLR and MFF come with the baselines)`,
-    );
+  const epochLine = ({ epoch, meanLoss }: { epoch: number; meanLoss: number }) =>
+    `pretrain epoch ${epoch + 1}/${options.stage.epochs}: loss ${meanLoss.toFixed(4)}`;
+  const onEpoch = (event: { epoch: number; meanLoss: number }) => log(epochLine(event));
+  switch (method) {
+    case 'spark':
+    case 'spark-dense':
+      if (!mask) throw new Error(`trial ${trial.name}: SparK needs a mask`);
+      return pretrainSpark({ ...options, onEpoch, method, mask, model: convnextConfig(model) });
+    case 'simclr':
+      return runSimclrPretraining({ ...options, onEpoch, model: resnetConfig(model) });
+    case 'mff': {
+      const run = await pretrainMff({
+        ...options,
+        model: vitConfig(model),
+        onEpoch: (event) =>
+          log(
+            `${epochLine(event)}, fusion weights ${event.fusionWeights.map((w) => w.toFixed(3)).join(' ')}`,
+          ),
+      });
+      // The learned fusion stays readable with the weights, without the metric stream.
+      const { fusionLayers } = run.network;
+      return { ...run, meta: { fusionLayers, fusionWeights: run.network.fusionWeights() } };
+    }
   }
-  if (!mask) throw new Error(`trial ${trial.name}: SparK needs a mask`);
-  return { method, mask, model: model as ConvNeXtConfig };
 }
 
 function writeJsonAtomically(file: string, value: unknown): void {

@@ -33,7 +33,12 @@ export function stepMetricEvent(
     kind: MetricKind.METRIC_KIND_TRAIN,
     step: event.step,
     epoch: event.epoch,
-    values: { loss: event.loss, lr: event.lr, images_per_second: event.imagesPerSecond },
+    values: {
+      loss: event.loss,
+      lr: event.lr,
+      images_per_second: event.imagesPerSecond,
+      ...event.extra,
+    },
     wallTimeMs,
   };
 }

@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assignByName } from '../checkpoint.js';
+import { built, LayeredNetwork } from '../layered-network.js';
 import { ClassifierHead } from './classifier-head.js';
 import { SparKDecoder } from './decoder.js';
 import { ConvNeXtEncoder } from './encoder.js';
 import { maskAt } from './ops.js';
-import type { ParamLayer } from './param-layer.js';
 
 export interface ConvNeXtConfig {
   depths: number[];
@@ -15,34 +14,6 @@ export interface ConvNeXtConfig {
 
 /** The total stride of ConvNeXt, hence SparK's patch size. */
 export const PATCH_SIZE = 32;
-
-/** A network made of named layers: its weights are `<layer>.<weight>` (checkpoint keys). */
-abstract class LayeredNetwork {
-  protected abstract layers(): Record<string, ParamLayer>;
-
-  namedWeights(): Map<string, tf.Variable> {
-    const all = new Map<string, tf.Variable>();
-    for (const [prefix, layer] of Object.entries(this.layers())) {
-      for (const [name, variable] of layer.namedWeights()) all.set(`${prefix}.${name}`, variable);
-    }
-    return all;
-  }
-
-  trainableVariables(): tf.Variable[] {
-    return Object.values(this.layers()).flatMap((layer) => layer.trainableVariables());
-  }
-
-  /** Frees the weights (tfjs-layers' own dispose only counts symbolic uses). */
-  dispose(): void {
-    tf.dispose([...this.namedWeights().values()]);
-  }
-}
-
-/** Builds a layer's weights now, so they exist before the first forward (optimizers, checkpoints). */
-function built<T extends ParamLayer>(layer: T, inputShape: number[][] | number[]): T {
-  layer.build(inputShape);
-  return layer;
-}
 
 /**
  * SparK for pre-training: the image is zeroed at masked patches, encoded (sparse, or dense for
@@ -64,7 +35,6 @@ export class SparKNetwork extends LayeredNetwork {
         dropPathRate: config.dropPath,
         seed: config.seed,
       }),
-      [],
     );
     this.decoder = built(
       new SparKDecoder({
@@ -73,7 +43,6 @@ export class SparKNetwork extends LayeredNetwork {
         outChannels: inChannels,
         seed: config.seed + 1,
       }),
-      [],
     );
   }
 
@@ -91,7 +60,10 @@ export class SparKNetwork extends LayeredNetwork {
   }
 }
 
-/** The fine-tuning network: a dense ConvNeXt encoder and the classifier head. */
+/**
+ * The fine-tuning network: a dense ConvNeXt encoder and the classifier head. Sparse and
+ * dense encoders have the same weight names, so `loadEncoder` takes either's pre-training.
+ */
 export class ConvNeXtClassifier extends LayeredNetwork {
   readonly encoder: ConvNeXtEncoder;
   readonly head: ClassifierHead;
@@ -108,7 +80,6 @@ export class ConvNeXtClassifier extends LayeredNetwork {
         dropPathRate: config.dropPath,
         seed: config.seed,
       }),
-      [],
     );
     const last = config.widths[3] as number;
     this.head = built(
@@ -117,7 +88,6 @@ export class ConvNeXtClassifier extends LayeredNetwork {
         numClasses: config.numClasses,
         seed: config.seed + 2,
       }),
-      [],
     );
   }
 
@@ -141,17 +111,5 @@ export class ConvNeXtClassifier extends LayeredNetwork {
   /** The head on given last-stage features (Grad-CAM differentiates through this). */
   classify(lastStage: tf.Tensor4D): tf.Tensor2D {
     return this.head.apply(lastStage) as tf.Tensor2D;
-  }
-
-  /**
-   * Copies a pre-trained encoder's weights (same names: sparse and dense encoders share
-   * them); returns how many were copied. The head starts fresh, as in MMPreTrain.
-   */
-  loadEncoder(weights: Map<string, tf.Tensor>): number {
-    const encoder = new Map(
-      [...this.namedWeights()].filter(([name]) => name.startsWith('encoder.')),
-    );
-    assignByName(encoder, weights, 'the pre-trained weights');
-    return encoder.size;
   }
 }

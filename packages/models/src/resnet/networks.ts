@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assignByName } from '../checkpoint.js';
-import type { ParamLayer } from '../convnext/param-layer.js';
+import { built, LayeredNetwork } from '../layered-network.js';
 import { LinearHead } from './linear-head.js';
 import { NonLinearNeck } from './non-linear-neck.js';
 import { ResNet, type ResNetDepth } from './resnet.js';
@@ -23,68 +22,25 @@ export interface SimCLRConfig extends ResNetConfig {
 }
 
 /**
- * A network of named layers whose ResNet is `encoder`: weights are `<layer>.<weight>`
- * (checkpoint keys), so `encoder.*` is the same in pre-training and fine-tuning.
- */
-abstract class ResNetNetwork {
-  abstract readonly encoder: ResNet;
-  protected abstract layers(): Record<string, ParamLayer>;
-
-  namedWeights(): Map<string, tf.Variable> {
-    const all = new Map<string, tf.Variable>();
-    for (const [prefix, layer] of Object.entries(this.layers())) {
-      for (const [name, variable] of layer.namedWeights()) all.set(`${prefix}.${name}`, variable);
-    }
-    return all;
-  }
-
-  trainableVariables(): tf.Variable[] {
-    return Object.values(this.layers()).flatMap((layer) => layer.trainableVariables());
-  }
-
-  /**
-   * Copies a pre-trained backbone's weights, running statistics included, from `encoder.*`
-   * entries; returns how many were copied. The other layers keep their own weights.
-   */
-  loadEncoder(weights: Map<string, tf.Tensor>): number {
-    const encoder = new Map(
-      [...this.namedWeights()].filter(([name]) => name.startsWith('encoder.')),
-    );
-    assignByName(encoder, weights, 'the pre-trained weights');
-    return encoder.size;
-  }
-
-  /** Frees the weights (tfjs-layers' own dispose only counts symbolic uses). */
-  dispose(): void {
-    tf.dispose([...this.namedWeights().values()]);
-  }
-}
-
-function resnet(config: ResNetConfig, seed: number): ResNet {
-  const layer = new ResNet({ ...config, seed });
-  layer.build([]);
-  return layer;
-}
-
-/**
  * SimCLR for pre-training (ALGORITHMS.md 6): the ResNet backbone and the NonLinearNeck
  * projection. The views of a batch go through together, so batch norms see all of them.
  */
-export class SimCLRNetwork extends ResNetNetwork {
+export class SimCLRNetwork extends LayeredNetwork {
   readonly encoder: ResNet;
   readonly neck: NonLinearNeck;
 
   constructor(readonly config: SimCLRConfig) {
     super();
-    this.encoder = resnet(config, config.seed);
+    this.encoder = built(new ResNet(config));
     const features = this.encoder.featureChannels;
-    this.neck = new NonLinearNeck({
-      inChannels: features,
-      hidChannels: config.hidChannels ?? features,
-      outChannels: config.outChannels ?? 128,
-      seed: config.seed + 1,
-    });
-    this.neck.build([]);
+    this.neck = built(
+      new NonLinearNeck({
+        inChannels: features,
+        hidChannels: config.hidChannels ?? features,
+        outChannels: config.outChannels ?? 128,
+        seed: config.seed + 1,
+      }),
+    );
   }
 
   protected layers() {
@@ -101,19 +57,20 @@ export class SimCLRNetwork extends ResNetNetwork {
 }
 
 /** The fine-tuning network: the ResNet backbone and a linear classifier on its pooled features. */
-export class ResNetClassifier extends ResNetNetwork {
+export class ResNetClassifier extends LayeredNetwork {
   readonly encoder: ResNet;
   readonly head: LinearHead;
 
   constructor(readonly config: ResNetConfig & { numClasses: number; seed: number }) {
     super();
-    this.encoder = resnet(config, config.seed);
-    this.head = new LinearHead({
-      inChannels: this.encoder.featureChannels,
-      numClasses: config.numClasses,
-      seed: config.seed + 2,
-    });
-    this.head.build([]);
+    this.encoder = built(new ResNet(config));
+    this.head = built(
+      new LinearHead({
+        inChannels: this.encoder.featureChannels,
+        numClasses: config.numClasses,
+        seed: config.seed + 2,
+      }),
+    );
   }
 
   protected layers() {

@@ -1,8 +1,7 @@
 import type { Random } from '@masksweep/random';
 import * as tf from '@tensorflow/tfjs-core';
-import { assignByName } from '../checkpoint.js';
 import { ClassifierHead } from '../convnext/classifier-head.js';
-import type { ParamLayer } from '../convnext/param-layer.js';
+import { built, LayeredNetwork } from '../layered-network.js';
 import { MaeDecoder } from './decoder.js';
 import { ViTEncoder } from './encoder.js';
 import { MultiLevelFusion, mffFusionLayers } from './fusion.js';
@@ -20,37 +19,6 @@ export interface ViTConfig {
   decoderHeads: number;
   /** MAE's fraction of removed tokens (0.75). */
   maskRatio: number;
-}
-
-/**
- * A network made of named layers: its weights are `<layer>.<weight>` (checkpoint keys).
- * The same contract as the ConvNeXt networks' (convnext/networks.ts keeps its own private).
- */
-abstract class LayeredNetwork {
-  protected abstract layers(): Record<string, ParamLayer>;
-
-  namedWeights(): Map<string, tf.Variable> {
-    const all = new Map<string, tf.Variable>();
-    for (const [prefix, layer] of Object.entries(this.layers())) {
-      for (const [name, variable] of layer.namedWeights()) all.set(`${prefix}.${name}`, variable);
-    }
-    return all;
-  }
-
-  trainableVariables(): tf.Variable[] {
-    return Object.values(this.layers()).flatMap((layer) => layer.trainableVariables());
-  }
-
-  /** Frees the weights (tfjs-layers' own dispose only counts symbolic uses). */
-  dispose(): void {
-    tf.dispose([...this.namedWeights().values()]);
-  }
-}
-
-/** Builds a layer's weights now, so they exist before the first forward (optimizers, checkpoints). */
-function built<T extends ParamLayer>(layer: T): T {
-  layer.build([]);
-  return layer;
 }
 
 /**
@@ -210,17 +178,5 @@ export class ViTClassifier extends LayeredNetwork {
   /** The head on the last block's patch grid (Grad-CAM differentiates through this). */
   classify(lastGrid: tf.Tensor4D): tf.Tensor2D {
     return this.head.apply(lastGrid) as tf.Tensor2D;
-  }
-
-  /**
-   * Copies a pre-trained encoder's weights (`encoder.*` of an MFF checkpoint; its final norm,
-   * fusion and decoder are not used); returns how many were copied. The head starts fresh.
-   */
-  loadEncoder(weights: Map<string, tf.Tensor>): number {
-    const encoder = new Map(
-      [...this.namedWeights()].filter(([name]) => name.startsWith('encoder.')),
-    );
-    assignByName(encoder, weights, 'the pre-trained weights');
-    return encoder.size;
   }
 }

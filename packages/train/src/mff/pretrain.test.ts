@@ -1,22 +1,16 @@
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expandSweep, validateSweep } from '@masksweep/api';
 import { renderPhantom } from '@masksweep/data';
-import { loadTensors, readCheckpointMeta, ViTClassifier, type ViTConfig } from '@masksweep/models';
+import type { ViTConfig } from '@masksweep/models';
 import { Random } from '@masksweep/random';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DivergedError } from '../diverged.js';
-import { PretrainingMissingError } from '../trial.js';
-import {
-  type MffPretrainOptions,
-  type MffStepEvent,
-  pretrainMff,
-  runMffPretraining,
-} from './pretrain.js';
+import type { StepEvent } from '../train-epochs.js';
+import { type MffPretrainOptions, pretrainMff } from './pretrain.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -62,7 +56,7 @@ function options(overrides: Partial<MffPretrainOptions> = {}): MffPretrainOption
 describe('MFF pre-training', () => {
   it('lowers the loss, reports the fusion weights of every step, and leaks no tensor per step', async () => {
     const counts: number[] = [];
-    const events: MffStepEvent[] = [];
+    const events: StepEvent[] = [];
     const { network, epochLosses, stepLosses } = await pretrainMff(
       options({
         onStep: (event) => {
@@ -76,12 +70,17 @@ describe('MFF pre-training', () => {
     // after the first step created the optimiser's slots, the count stays put
     expect(new Set(counts.slice(1)).size).toBe(1);
     expect(events.map((e) => e.step)).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(events[0]?.fusionWeights).toEqual(Array(4).fill(0.25));
-    for (const { fusionWeights } of events) {
-      expect(fusionWeights).toHaveLength(4);
-      expect(fusionWeights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    // 4 blocks: all fused, named by block
+    expect(events[0]?.extra).toEqual({
+      fusion_weight_0: 0.25,
+      fusion_weight_1: 0.25,
+      fusion_weight_2: 0.25,
+      fusion_weight_3: 0.25,
+    });
+    for (const { extra } of events) {
+      expect(Object.values(extra ?? {}).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     }
-    expect(events[5]?.fusionWeights).not.toEqual(events[0]?.fusionWeights);
+    expect(events[5]?.extra).not.toEqual(events[0]?.extra);
     network.dispose();
   });
 
@@ -113,86 +112,5 @@ describe('MFF pre-training', () => {
     expect(error.learningRate).toBe(lr);
     expect(Number.isFinite(error.value)).toBe(false);
     expect(error.message).toMatch(/pretrain diverged at step \d+ \(learning rate 1\.00e\+30\)/);
-  });
-});
-
-describe('MFF pre-training stage of a trial', () => {
-  const sweep = validateSweep({
-    apiVersion: 'masksweep.io/v1alpha1',
-    kind: 'Sweep',
-    metadata: { name: 'tiny-mff' },
-    spec: {
-      datasets: {
-        pretrain: { phantom: { count: 4, seed: 1 } },
-        downstream: { phantom: { count: 8, seed: 2 } },
-        imageSize: 64,
-      },
-      grids: [{ methods: ['mff'] }],
-      model: { vit: { ...VIT, patchSize: 16 } },
-      budgets: {
-        pretrain: {
-          epochs: 1,
-          batchSize: 4,
-          optimizer: 'adamw',
-          lr: 1e-3,
-          weightDecay: 0.05,
-          warmupEpochs: 0,
-        },
-        finetune: {
-          epochs: 1,
-          batchSize: 4,
-          optimizer: 'adamw',
-          lr: 1e-3,
-          weightDecay: 0.05,
-          warmupEpochs: 0,
-        },
-      },
-    },
-  });
-  const [trial] = expandSweep(sweep);
-  // The Sweep's images are 64 px (its SparK mask grid must be 2x2 at least): patch 16.
-  const trialImages = Array.from(
-    { length: 4 },
-    (_, i) => renderPhantom(rng, { size: 64, lesions: i % 2 }).image,
-  );
-
-  it('stores the network under the pretrain key for fine-tuning, then reuses it', async () => {
-    if (!trial) throw new Error('the sweep has no trial');
-    const artifactDir = mkdtempSync(join(tmpdir(), 'mff-store-'));
-    await expect(
-      runMffPretraining({ trial, images: trialImages, artifactDir, mustExist: true }),
-    ).rejects.toThrow(PretrainingMissingError);
-    const events: MffStepEvent[] = [];
-    const run = await runMffPretraining({
-      trial,
-      images: trialImages,
-      artifactDir,
-      onStep: (event) => void events.push(event),
-    });
-    expect(run.reused).toBe(false);
-    expect(run.weightsFile).toBe(join(artifactDir, 'pretrain', trial.pretrainKey, 'weights.bin'));
-    expect(existsSync(join(artifactDir, 'pretrain', trial.pretrainKey, 'checkpoint.bin'))).toBe(
-      false,
-    );
-    expect(events).toHaveLength(1);
-    const meta = readCheckpointMeta(run.weightsFile);
-    expect(meta.fusionLayers).toEqual([0, 1, 2, 3]);
-    expect(meta.fusionWeights).toHaveLength(4);
-
-    const { tensors } = loadTensors(run.weightsFile);
-    const classifier = new ViTClassifier({
-      ...VIT,
-      patchSize: 16,
-      imageSize: 64,
-      numClasses: 2,
-      seed: 1,
-    });
-    expect(classifier.loadEncoder(tensors)).toBeGreaterThan(0);
-    classifier.dispose();
-    tf.dispose([...tensors.values()]);
-
-    const again = await runMffPretraining({ trial, images: trialImages, artifactDir });
-    expect(again.reused).toBe(true);
-    expect(again.epochLosses).toEqual(run.epochLosses);
   });
 });

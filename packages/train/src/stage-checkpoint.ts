@@ -1,11 +1,11 @@
 /**
- * A pre-training stage's resumable checkpoint, in SparK's layout (pretrain.ts): the network's
- * weights as `net.<name>`, the optimizer's state as `opt.<name>`, and the epoch and loss
- * curves as metadata. Typed by what it uses, so any network and optimizer fit.
+ * The resumable checkpoint of every method's pre-training stage (SparK, SimCLR, MFF): the
+ * network's weights as `net.<name>`, the optimizer's state as `opt.<name>`, and the epoch
+ * and loss curves as metadata. Typed by what it uses, so any network and optimizer fit.
  */
 import { assignByName, loadTensors, saveTensors } from '@masksweep/models';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Optimizer } from '../optimizers.js';
+import type { Optimizer } from './optimizers.js';
 
 /** The loss curves a stage keeps across resumptions. */
 export interface StageCurves {
