@@ -232,70 +232,96 @@ const benchmark: Benchmark = {
     size: 'input side(s) in px (default 64)',
     batch: 'images per step (default 8)',
     task: 'classify, pretrain, simclr, mff, comma-separated (default classify)',
-    backend: 'auto, wasm, cpu, tensorflow (default auto)',
+    backend: 'auto, wasm, cpu, tensorflow, comma-separated to compare in one run (default auto)',
     steps: 'measured steps (default 5)',
     warmup: 'unmeasured steps first (default 2)',
   },
   async run(options) {
     if ((options.model ?? 'convnext') !== 'convnext')
       throw new Error(`--model ${options.model}: only convnext so far`);
-    const backend = await initBackend({ backend: options.backend as BackendChoice | undefined });
-    console.error(`backend ${backend.name}: ${backend.reason}`);
+    const backends = [];
     const runs = [];
-    for (const task of list(options.task, 'classify') as RunConfig['task'][]) {
-      for (const size of numbers(options.size, '64')) {
-        const config: RunConfig = {
-          task,
-          size,
-          depths: numbers(options.depths, '1,1,3,1'),
-          widths: numbers(options.widths, '32,64,128,256'),
-          decoderWidth: Number(options['decoder-width'] ?? 128),
-          resnet: {
-            depth: Number(options['resnet-depth'] ?? 18) as ResNetDepth,
-            widths: numbers(options['resnet-widths'], '16,32,64,128'),
-          },
-          vit: vitShape(numbers(options.vit, '16,96,6,4,64,2,4')),
-          batch: Number(options.batch ?? 8),
-          steps: Number(options.steps ?? 5),
-          warmup: Number(options.warmup ?? 2),
-        };
-        const { step, macsPerImage, dispose } = stepFunction(config);
-        for (let i = 0; i < config.warmup; i++) step();
-        const tensorsBefore = tf.memory().numTensors;
-        const stepsMs: number[] = [];
-        for (let i = 0; i < config.steps; i++) {
-          const start = performance.now();
-          step();
-          stepsMs.push(performance.now() - start);
+    for (const choice of list(options.backend, 'auto') as BackendChoice[]) {
+      const backend = await initBackend({ backend: choice });
+      console.error(`backend ${backend.name}: ${backend.reason}`);
+      backends.push({ name: backend.name, reason: backend.reason });
+      for (const task of list(options.task, 'classify') as RunConfig['task'][]) {
+        for (const size of numbers(options.size, '64')) {
+          const config: RunConfig = {
+            task,
+            size,
+            depths: numbers(options.depths, '1,1,3,1'),
+            widths: numbers(options.widths, '32,64,128,256'),
+            decoderWidth: Number(options['decoder-width'] ?? 128),
+            resnet: {
+              depth: Number(options['resnet-depth'] ?? 18) as ResNetDepth,
+              widths: numbers(options['resnet-widths'], '16,32,64,128'),
+            },
+            vit: vitShape(numbers(options.vit, '16,96,6,4,64,2,4')),
+            batch: Number(options.batch ?? 8),
+            steps: Number(options.steps ?? 5),
+            warmup: Number(options.warmup ?? 2),
+          };
+          const run = { backend: backend.name, ...measure(config) };
+          console.error(
+            `${backend.name} ${task} ${size} px batch ${config.batch}: ${run.medianMs} ms/step, ${run.imagesPerSecond} img/s, ${run.achievedGflops} GFLOP/s`,
+          );
+          runs.push(run);
         }
-        const leakedTensors = tf.memory().numTensors - tensorsBefore;
-        dispose();
-        const medianMs = median(stepsMs);
-        const flopsPerStep = 6 * macsPerImage * config.batch; // forward + backward = 3 forward passes
-        const run = {
-          ...config,
-          medianMs: Math.round(medianMs * 10) / 10,
-          stepsMs: stepsMs.map((ms) => Math.round(ms)),
-          imagesPerSecond: Math.round((config.batch * 1000 * 10) / medianMs) / 10,
-          gflopPerStep: Math.round(flopsPerStep / 1e7) / 100,
-          achievedGflops: Math.round((flopsPerStep / (medianMs / 1000) / 1e9) * 100) / 100,
-          leakedTensors,
-        };
-        console.error(
-          `${task} ${size} px batch ${config.batch}: ${run.medianMs} ms/step, ${run.imagesPerSecond} img/s, ${run.achievedGflops} GFLOP/s`,
-        );
-        runs.push(run);
       }
     }
     return {
-      backend: backend.name,
-      backendReason: backend.reason,
+      backend: backends[0]?.name,
+      backendReason: backends[0]?.reason,
+      backends,
       medianMs: runs[0]?.medianMs,
       peakRssMiB: peakRssMiB(),
       runs,
     };
   },
 };
+
+/** Warm-up, then the timed steps; the network's shape is the task's own. */
+function measure(config: RunConfig) {
+  const { step, macsPerImage, dispose } = stepFunction(config);
+  for (let i = 0; i < config.warmup; i++) step();
+  const tensorsBefore = tf.memory().numTensors;
+  const stepsMs: number[] = [];
+  for (let i = 0; i < config.steps; i++) {
+    const start = performance.now();
+    step();
+    stepsMs.push(performance.now() - start);
+  }
+  const leakedTensors = tf.memory().numTensors - tensorsBefore;
+  dispose();
+  const medianMs = median(stepsMs);
+  const flopsPerStep = 6 * macsPerImage * config.batch; // forward + backward = 3 forward passes
+  const { task, size, batch, steps, warmup } = config;
+  return {
+    task,
+    size,
+    batch,
+    steps,
+    warmup,
+    network: networkOf(config),
+    medianMs: Math.round(medianMs * 10) / 10,
+    stepsMs: stepsMs.map((ms) => Math.round(ms)),
+    imagesPerSecond: Math.round((batch * 1000 * 10) / medianMs) / 10,
+    gflopPerStep: Math.round(flopsPerStep / 1e7) / 100,
+    achievedGflops: Math.round((flopsPerStep / (medianMs / 1000) / 1e9) * 100) / 100,
+    leakedTensors,
+  };
+}
+
+function networkOf(config: RunConfig) {
+  if (config.task === 'simclr') return { resnet: config.resnet };
+  if (config.task === 'mff') return { vit: config.vit };
+  const { depths, widths, decoderWidth } = config;
+  return {
+    convnext: config.task === 'pretrain' ? { depths, widths, decoderWidth } : { depths, widths },
+  };
+}
+
 function vitShape(values: number[]): RunConfig['vit'] {
   if (values.length !== 7 || values.some((v) => !Number.isInteger(v) || v < 1))
     throw new Error(
