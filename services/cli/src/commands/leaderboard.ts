@@ -2,14 +2,7 @@
  * The leaderboard from a terminal, over gRPC: `leaderboard` ranks results, `watch` follows a
  * sweep live, `report` prints the paper's tables with intervals over seeds.
  */
-import {
-  type ConfigSummary,
-  interval,
-  maskTables,
-  methodAugmentationTables,
-  type PaperTable,
-  score,
-} from '@masksweep/leaderboard';
+import { type ConfigSummary, score } from '@masksweep/leaderboard';
 import {
   createLeaderboardClient,
   type LeaderboardClient,
@@ -17,6 +10,7 @@ import {
 } from '@masksweep/proto';
 import { Command, Option } from 'commander';
 import { parseFormat, parseInteger, UsageError } from '../options.js';
+import { paperReport } from '../paper-report.js';
 import { table } from '../table.js';
 
 const serverOption = () =>
@@ -139,64 +133,7 @@ export function reportCommand(): Command {
           client.getSweepSummary({ namespace: options.namespace, sweep }),
         );
         if (summary.configs.length === 0) throw new UsageError(`sweep ${sweep} has no results yet`);
-        const configs = summary.configs as unknown as ConfigSummary[];
-        const tables = [...methodAugmentationTables(configs), ...maskTables(configs)];
-        const render = options.format === 'md' ? markdownTable : csvTable;
-        console.log(tables.map((t) => render(t, configs)).join('\n'));
+        console.log(paperReport(summary.configs as unknown as ConfigSummary[], options.format));
       },
     );
-}
-
-/** Each cell: the mean over seeds and its 95 % t interval. */
-function cells(paper: PaperTable, configs: readonly ConfigSummary[]) {
-  const byKey = new Map(configs.map((c) => [c.config.configKey, c]));
-  return paper.rows.map((row) => {
-    const config = byKey.get(row.configKey);
-    return {
-      label: row.label,
-      best: row.best,
-      seeds: row.seeds,
-      values: paper.metrics.map((metric) => config?.metrics[metric]),
-    };
-  });
-}
-
-function markdownTable(paper: PaperTable, configs: readonly ConfigSummary[]): string {
-  const header = [paper.rowHeader, ...paper.metrics.map((m) => m.toUpperCase()), 'n'];
-  const lines = cells(paper, configs).map((row) => {
-    const values = row.values.map((summary) => {
-      const mean = score(summary?.mean);
-      return `${row.best ? `**${mean}**` : mean} ${interval(summary)}`.trimEnd();
-    });
-    return [row.label, ...values, String(row.seeds)];
-  });
-  return [
-    `### ${paper.title}`,
-    '',
-    `| ${header.join(' | ')} |`,
-    `|${header.map(() => '---').join('|')}|`,
-    ...lines.map((cellsOfRow) => `| ${cellsOfRow.join(' | ')} |`),
-    '',
-  ].join('\n');
-}
-
-function csvTable(paper: PaperTable, configs: readonly ConfigSummary[]): string {
-  const quote = (text: string) => (/[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
-  const header = [
-    'table',
-    paper.rowHeader,
-    ...paper.metrics.flatMap((m) => [m, `${m}_ci_low`, `${m}_ci_high`]),
-    'n',
-  ];
-  const lines = cells(paper, configs).map((row) => [
-    paper.title,
-    row.label,
-    ...row.values.flatMap((s) =>
-      [s?.mean, s?.ciLow, s?.ciHigh].map((v) =>
-        v === undefined || Number.isNaN(v) ? '' : String(v),
-      ),
-    ),
-    String(row.seeds),
-  ]);
-  return [header, ...lines].map((line) => line.map(quote).join(',')).join('\n');
 }

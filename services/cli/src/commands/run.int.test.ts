@@ -48,6 +48,13 @@ describe('masksweep run', () => {
     expect(text).toMatch(
       /2 results on the leaderboard: http:\/\/127\.0\.0\.1:\d+\/sweeps\/default\/tiny/,
     );
+    // The paper's tables: SparK by augmentation (Table 4's layout), the mesh mask by ratio.
+    expect(text).toMatch(
+      /### SparK: augmentation\n\n\| Augmentation \| PRECISION \| RECALL \| F1 \| n \|/,
+    );
+    expect(text).toMatch(/\| None \| [\d.—*]+ \| [\d.—*]+ \| [\d.—*]+ \| 1 \|/);
+    expect(text).toMatch(/\| RandomFlip \| /);
+    expect(text).toMatch(/### Mesh mask/);
 
     const state = JSON.parse(readFileSync(join(workDir, 'state.json'), 'utf8'));
     const trials = Object.values(state.trials) as Array<{ phase: string; objective?: number }>;

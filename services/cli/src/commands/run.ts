@@ -20,6 +20,7 @@ import { score, startLeaderboard } from '@masksweep/leaderboard';
 import { maskLabel } from '@masksweep/masks';
 import { startNatsServer } from '@masksweep/testing';
 import { Command } from 'commander';
+import { paperReport } from '../paper-report.js';
 import { duration, type LiveProgress, startLiveProgress } from '../progress.js';
 import { table } from '../table.js';
 
@@ -153,6 +154,10 @@ export function runCommand(): Command {
           sweep: name,
           sortBy: sweep.spec.objective.metric,
         });
+        if (page.totalCount > 0) {
+          const summary = leaderboard.store.getSweepSummary({ namespace, sweep: name });
+          console.log(`\n${paperReport(summary.configs, 'md')}`);
+        }
         console.log(`\n${page.totalCount} results on the leaderboard: ${url}`);
         if (options.keepOpen && !stop.signal.aborted) {
           console.log('serving the leaderboard until Ctrl-C');
