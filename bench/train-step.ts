@@ -24,6 +24,7 @@ import {
   SimCLRNetwork,
   SparKNetwork,
   sparkDecoderMacs,
+  type ViTConfig,
 } from '@masksweep/models';
 import { Random } from '@masksweep/random';
 import {
@@ -51,15 +52,7 @@ interface RunConfig {
   widths: number[];
   decoderWidth: number;
   resnet: { depth: ResNetDepth; widths: number[] };
-  vit: {
-    patchSize: number;
-    width: number;
-    depth: number;
-    heads: number;
-    decoderWidth: number;
-    decoderDepth: number;
-    decoderHeads: number;
-  };
+  vit: Omit<ViTConfig, 'maskRatio'>;
   size: number;
   batch: number;
   steps: number;
