@@ -112,8 +112,14 @@ export function reconcile(
   const { now } = observation;
   const backoff = (attempts: Attempts) =>
     Math.min((options.retryBackoffMs ?? 10_000) * 2 ** (attempts.started - 1), 300_000);
-  const trialsOfKey = (key: string) =>
-    Object.values(state.trials).filter((t) => t.trial.pretrainKey === key);
+  // Each key's trials, in trial order: built once per pass (a scan per key is quadratic).
+  const byKey = new Map<string, TrialState[]>();
+  for (const t of Object.values(state.trials)) {
+    const trials = byKey.get(t.trial.pretrainKey);
+    if (trials) trials.push(t);
+    else byKey.set(t.trial.pretrainKey, [t]);
+  }
+  const trialsOfKey = (key: string): readonly TrialState[] => byKey.get(key) ?? [];
   const open = (t: TrialState) => !TERMINAL_TRIAL_PHASES.has(t.phase);
 
   for (const { workload, reason, message } of observation.ended) {
@@ -200,9 +206,10 @@ export function reconcile(
     });
   }
   for (const p of Object.values(state.pretrainings)) {
+    if (slots <= 0) break;
     if (p.phase !== 'Pending' || !ready(p.attempts)) continue;
     const waiting = trialsOfKey(p.key).filter(open);
-    if (waiting.length === 0 || slots <= 0) continue;
+    if (waiting.length === 0) continue;
     slots -= 1;
     start.push(pretrainWorkload(p, state));
     for (const t of waiting) t.phase = 'Pretraining';

@@ -7,12 +7,13 @@
  */
 import type { SweepResource, Trial } from '@masksweep/api';
 import { initialState, type WorkloadEnd } from '../reconcile.js';
-import type { SweepState } from '../state.js';
+import type { SweepState, TrialState } from '../state.js';
 import {
   type CachedTrial,
   type JobEnd,
   type JobObject,
   jobEnd,
+  jobEnded,
   LABELS,
   type PodObject,
   type SweepObject,
@@ -39,7 +40,8 @@ export interface ClusterView {
   trials: readonly Trial[];
   trialObjects: ReadonlyMap<string, CachedTrial>;
   jobs: readonly JobObject[];
-  podsOf: (job: JobObject) => PodObject[];
+  /** The pods of a Job (by their `job-name` label): called only for a Job that ended. */
+  podsOf: (job: JobObject) => readonly PodObject[];
   jobNameOf: (workload: WorkloadEnd['workload']) => string;
 }
 
@@ -89,15 +91,28 @@ export function observeSweep(view: ClusterView): ObservedSweep {
       observed.missing.push({ workload, job: name });
       return;
     }
-    const end: JobEnd | undefined = jobEnd(job, view.podsOf(job));
-    if (!end) {
+    if (!jobEnded(job)) {
       observed.running.set(workloadName, name);
       return;
     }
+    const end = jobEnd(job, view.podsOf(job)) as JobEnd;
     observed.ended.push({ workload, reason: end.reason, message: end.message });
     if (end.metrics) observed.metrics.set(workload.trial.name, end.metrics);
   };
 
+  // Each key's trials, built on the first adoption of a pre-training Job (rare: a crash).
+  let byKey: Map<string, TrialState[]> | undefined;
+  const trialsOfKey = (key: string): readonly TrialState[] => {
+    if (!byKey) {
+      byKey = new Map();
+      for (const t of Object.values(state.trials)) {
+        const trials = byKey.get(t.trial.pretrainKey);
+        if (trials) trials.push(t);
+        else byKey.set(t.trial.pretrainKey, [t]);
+      }
+    }
+    return byKey.get(key) ?? [];
+  };
   // Adopt Jobs whose attempt the statuses do not know yet.
   for (const job of view.jobs) {
     const labels = job.metadata.labels;
@@ -107,8 +122,7 @@ export function observeSweep(view: ClusterView): ObservedSweep {
       if (!p || attempt <= p.attempts.started) continue;
       p.attempts = { started: attempt };
       p.phase = 'Running';
-      for (const t of Object.values(state.trials))
-        if (t.trial.pretrainKey === p.key && t.phase === 'Pending') t.phase = 'Pretraining';
+      for (const t of trialsOfKey(p.key)) if (t.phase === 'Pending') t.phase = 'Pretraining';
     } else {
       const t = state.trials[labels[LABELS.trial] ?? ''];
       if (!t || attempt <= t.finetune.started) continue;
@@ -142,7 +156,7 @@ export function observeSweep(view: ClusterView): ObservedSweep {
   }
   for (const job of view.jobs) {
     if (current.has(job.metadata.name)) continue;
-    if (!jobEnd(job, view.podsOf(job))) observed.stale.push(job.metadata.name);
+    if (!jobEnded(job)) observed.stale.push(job.metadata.name);
   }
   return observed;
 }

@@ -19,7 +19,6 @@ import {
   type KubeObject,
   NotFoundError,
   objectKey,
-  withoutManagedFields,
 } from '@masksweep/kube';
 import { watchForPruning } from '../pruning.js';
 import { reconcile, sweepTrials, type Workload, type WorkloadEnd } from '../reconcile.js';
@@ -138,24 +137,21 @@ export class KubeController {
       onError,
       onEvent: (_type, sweep) => this.enqueue(objectKey(sweep)),
     });
-    // The caches keep what a pass reads: a Trial's key and status (its config comes from
-    // the Sweep's expansion), a Job's labels and status, a Pod's labels and status.
+    // The caches keep only what a pass reads (see cachedTrial, cachedJob, cachedPod): at
+    // 10,000 trials they are most of the controller's memory.
     this.#trials = new Informer<CachedTrial>({
       client,
       path: paths.trials(namespace),
       labelSelector: managed,
       onError,
-      transform: (trial) => {
-        const { config: _config, ...spec } = trial.spec as TrialObject['spec'];
-        return { ...withoutManagedFields(trial), spec };
-      },
+      transform: (trial) => cachedTrial(trial as TrialObject),
     });
     this.#jobs = new Informer<JobObject>({
       client,
       path: paths.jobs(namespace),
       labelSelector: managed,
       onError,
-      transform: (job) => ({ ...withoutManagedFields(job), spec: {} }),
+      transform: cachedJob,
       onEvent: enqueueOwner,
     });
     this.#pods = new Informer<PodObject>({
@@ -163,10 +159,7 @@ export class KubeController {
       path: paths.pods(namespace),
       labelSelector: managed,
       onError,
-      transform: ({ apiVersion, kind, metadata, status }) => ({
-        ...withoutManagedFields({ apiVersion, kind, metadata }),
-        status,
-      }),
+      transform: cachedPod,
     });
   }
 
@@ -302,20 +295,18 @@ export class KubeController {
       );
     const jobNameOf = (workload: Pick<Workload, 'stage' | 'trial' | 'attempt'>) =>
       jobName(name, workload);
+    // The namespace's pods by Job, indexed once per pass on the first Job that ended.
+    let podsByJob: Map<string, PodObject[]> | undefined;
     const observed = observeSweep({
       sweep,
       resource: expansion.resource,
       trials: expansion.trials,
       trialObjects,
       jobs,
-      podsOf: (job) =>
-        this.#pods
-          .list()
-          .filter(
-            (pod) =>
-              pod.metadata.namespace === namespace &&
-              pod.metadata.labels?.['job-name'] === job.metadata.name,
-          ),
+      podsOf: (job) => {
+        podsByJob ??= this.#podsByJob(namespace);
+        return podsByJob.get(job.metadata.name) ?? [];
+      },
       jobNameOf,
     });
     const ended: WorkloadEnd[] = [...observed.ended];
@@ -404,18 +395,26 @@ export class KubeController {
     await Promise.all(toStop.map((job) => write(() => this.#deleteJob(namespace, job))));
 
     let trialsCreated = 0;
+    let sweepStatusNow = sweep.status;
+    const toCreate = expansion.trials.filter((trial) => !trialObjects.has(trial.name));
+    if (toCreate.length > 0) {
+      // Making 10,000 Trials takes minutes: the Sweep's status shows the pass's state first.
+      sweepStatusNow = await this.#writeSweepStatus(
+        sweep,
+        sweepStatus(state, sweep, trialObjects.size, now),
+      );
+    }
     await Promise.all(
-      expansion.trials
-        .filter((trial) => !trialObjects.has(trial.name))
-        .map((trial) =>
-          write(async () => {
-            const created = await this.#create(paths.trials(namespace), trialObject(sweep, trial));
-            if (created) {
-              trialsCreated += 1;
-              trialObjects.set(trial.name, created as CachedTrial);
-            }
-          }),
-        ),
+      toCreate.map((trial) =>
+        write(async () => {
+          const created = await this.#create(paths.trials(namespace), trialObject(sweep, trial));
+          if (created) {
+            trialsCreated += 1;
+            // What the cache would keep: the whole object of 10,000 Trials is most of a pass's memory.
+            trialObjects.set(trial.name, cachedTrial(created as TrialObject));
+          }
+        }),
+      ),
     );
 
     const leads = new Map(Object.values(state.pretrainings).map((p) => [p.trial, p]));
@@ -443,7 +442,8 @@ export class KubeController {
       }),
     );
     const created = expansion.trials.filter((trial) => trialObjects.has(trial.name)).length;
-    await this.#writeSweepStatus(sweep, sweepStatus(state, sweep, created, now));
+    const current = { ...sweep, status: sweepStatusNow };
+    await this.#writeSweepStatus(current, sweepStatus(state, current, created, now));
     if (state.phase !== sweep.status?.phase)
       this.#log('info', `sweep is ${state.phase}`, {
         namespace,
@@ -550,6 +550,19 @@ export class KubeController {
     await (await entry.watch)?.stop();
   }
 
+  /** The pods of a namespace by their Job (the `job-name` label). */
+  #podsByJob(namespace: string): Map<string, PodObject[]> {
+    const byJob = new Map<string, PodObject[]>();
+    for (const pod of this.#pods.list()) {
+      const job = pod.metadata.labels?.['job-name'];
+      if (pod.metadata.namespace !== namespace || job === undefined) continue;
+      const pods = byJob.get(job);
+      if (pods) pods.push(pod);
+      else byJob.set(job, [pod]);
+    }
+    return byJob;
+  }
+
   /** Keys whose pre-training succeeded in any Sweep of the namespace. */
   #pretrainedKeys(namespace: string): Set<string> {
     const keys = new Set<string>();
@@ -607,9 +620,14 @@ export class KubeController {
     }
   }
 
-  async #writeSweepStatus(sweep: SweepObject, status: SweepObject['status']): Promise<void> {
-    if (sameStatus(status, sweep.status)) return;
+  /** Writes a Sweep's status unless it says the same; returns the status it now has. */
+  async #writeSweepStatus(
+    sweep: SweepObject,
+    status: SweepObject['status'],
+  ): Promise<SweepObject['status']> {
+    if (sameStatus(status, sweep.status)) return sweep.status;
     await this.#writeStatus(paths.sweeps(sweep.metadata.namespace), sweep, status);
+    return status;
   }
 
   /** Runs at most `writeConcurrency` calls at once. */
@@ -632,6 +650,67 @@ export class KubeController {
   #log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
     this.#options.log?.(level, message, fields);
   }
+}
+
+/**
+ * What the cache keeps of a Trial: its name, labels, owners, pre-training key and status (its
+ * config comes from the Sweep's expansion; no managedFields).
+ */
+function cachedTrial(trial: TrialObject): CachedTrial {
+  return {
+    metadata: cachedMetadata(trial.metadata),
+    spec: { pretrainKey: trial.spec.pretrainKey },
+    status: trial.status,
+  };
+}
+
+/** What the cache keeps of a Job: its name, labels, owners and conditions (no spec). */
+function cachedJob(job: JobObject): JobObject {
+  const conditions = job.status?.conditions;
+  return {
+    metadata: { ...cachedMetadata(job.metadata), labels: job.metadata.labels ?? {} },
+    spec: {},
+    ...(conditions && { status: { conditions } }),
+  };
+}
+
+/** What the cache keeps of a Pod: its Job (label `job-name`) and how it ended (jobEnd). */
+function cachedPod(pod: PodObject): PodObject {
+  const { name, namespace, resourceVersion, labels } = pod.metadata;
+  const job = labels?.['job-name'];
+  const status = pod.status;
+  return {
+    metadata: {
+      name,
+      namespace,
+      resourceVersion,
+      labels: job === undefined ? {} : { 'job-name': job },
+    },
+    ...(status && {
+      status: {
+        phase: status.phase,
+        reason: status.reason,
+        message: status.message,
+        containerStatuses: status.containerStatuses?.map(({ name, state }) => ({
+          name,
+          ...(state?.terminated && {
+            state: {
+              terminated: {
+                exitCode: state.terminated.exitCode,
+                reason: state.terminated.reason,
+                message: state.terminated.message,
+              },
+            },
+          }),
+        })),
+      },
+    }),
+  };
+}
+
+function cachedMetadata(metadata: KubeObject['metadata']): KubeObject['metadata'] {
+  const { name, namespace, resourceVersion, deletionTimestamp, labels, ownerReferences } = metadata;
+  return { name, namespace, resourceVersion, deletionTimestamp, labels, ownerReferences };
 }
 
 function isOwnedBy(object: KubeObject, sweep: SweepObject): boolean {

@@ -1,5 +1,5 @@
 /** The controller's Prometheus metrics, in a registry of its own (several in one test process). */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ReconcilePass } from './controller.js';
 
 export class ControllerMetrics {
@@ -47,6 +47,11 @@ export class ControllerMetrics {
     help: '1 while this replica leads (reconciles), else 0.',
     registers: [this.registry],
   });
+
+  constructor() {
+    // The process's own figures (memory, heap, CPU, GC, event loop lag), as Node services show.
+    collectDefaultMetrics({ register: this.registry });
+  }
 
   observe(pass: ReconcilePass): void {
     this.reconciles.inc({ result: 'ok' });

@@ -62,8 +62,10 @@ export interface TrialObject extends KubeObject {
   status?: TrialStatus;
 }
 
-/** A Trial as the controller's cache keeps it: without its config (the expansion has it). */
-export type CachedTrial = Omit<TrialObject, 'spec'> & { spec: Omit<TrialObject['spec'], 'config'> };
+/** A Trial as the controller's cache keeps it: its key and status, no config (the expansion has it). */
+export type CachedTrial = Omit<TrialObject, 'spec'> & {
+  spec: Pick<TrialObject['spec'], 'pretrainKey'>;
+};
 
 export interface TrialStatus {
   phase?: TrialPhase;
@@ -321,10 +323,8 @@ const EXIT_REASONS: Record<number, EndReason> = {
  * of the trainer says which failure it was.
  */
 export function jobEnd(job: JobObject, pods: readonly PodObject[]): JobEnd | undefined {
-  const done = (type: string) =>
-    job.status?.conditions?.some((c) => c.type === type && c.status === 'True');
-  const complete = done('Complete');
-  if (!complete && !done('Failed')) return undefined;
+  if (!jobEnded(job)) return undefined;
+  const complete = jobCondition(job, 'Complete');
   const pod = pods.find((p) => p.status?.phase === (complete ? 'Succeeded' : 'Failed'));
   const terminated = pod?.status?.containerStatuses?.find((c) => c.state?.terminated)?.state
     ?.terminated;
@@ -350,6 +350,15 @@ export function jobEnd(job: JobObject, pods: readonly PodObject[]): JobEnd | und
     reason: EXIT_REASONS[terminated.exitCode] ?? 'TrainerError',
     message: termination || `exited with ${terminated.exitCode}`,
   };
+}
+
+/** Whether a Job ended (its condition `Complete` or `Failed` is true), without its pods. */
+export function jobEnded(job: JobObject): boolean {
+  return jobCondition(job, 'Complete') || jobCondition(job, 'Failed');
+}
+
+function jobCondition(job: JobObject, type: string): boolean {
+  return job.status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
 }
 
 function parseMetrics(message: string): Record<string, number> | undefined {

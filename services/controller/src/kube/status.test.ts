@@ -68,4 +68,37 @@ describe('sameStatus', () => {
     expect(sameStatus({ a: 1 }, { a: 2 })).toBe(false);
     expect(sameStatus({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
   });
+
+  it('says what JSON of both would say', () => {
+    const cases: Array<[unknown, unknown]> = [
+      [{ a: null }, {}],
+      [{ a: null }, { a: undefined }],
+      [{ a: [undefined] }, { a: [null] }],
+      [{ a: [] }, { a: {} }],
+      [{ a: {} }, {}],
+      [undefined, {}],
+      [{ a: { b: 1 } }, { a: { b: 1, c: 2 } }],
+      [{ a: '1' }, { a: 1 }],
+      [
+        { conditions: [{ type: 'Running', status: 'True' }] },
+        { conditions: [{ status: 'True', type: 'Running' }] },
+      ],
+    ];
+    const normalized = (value: unknown): unknown =>
+      Array.isArray(value)
+        ? value.map(normalized)
+        : value && typeof value === 'object'
+          ? Object.fromEntries(
+              Object.entries(value)
+                .filter(([, v]) => v !== undefined)
+                .sort(([x], [y]) => (x < y ? -1 : 1))
+                .map(([k, v]) => [k, normalized(v)]),
+            )
+          : value;
+    for (const [a, b] of cases) {
+      const json = JSON.stringify(normalized(a)) === JSON.stringify(normalized(b));
+      expect(sameStatus(a, b), JSON.stringify([a, b])).toBe(json);
+      expect(sameStatus(b, a), JSON.stringify([b, a])).toBe(json);
+    }
+  });
 });

@@ -158,21 +158,31 @@ export function invalidStatus(sweep: SweepObject, problems: string[], now: strin
   };
 }
 
-/** Whether two statuses say the same, times of unchanged conditions aside. */
+/**
+ * Whether two statuses say the same as JSON: fields in any order, a field that is undefined
+ * the same as one left out. Compared in place (a pass compares 10,000 Trial statuses).
+ */
 export function sameStatus(a: unknown, b: unknown): boolean {
-  return JSON.stringify(normalize(a)) === JSON.stringify(normalize(b));
-}
-
-function normalize(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(normalize);
-  if (value && typeof value === 'object')
-    return Object.fromEntries(
-      Object.entries(value)
-        .filter(([, v]) => v !== undefined)
-        .sort(([x], [y]) => (x < y ? -1 : 1))
-        .map(([k, v]) => [k, normalize(v)]),
-    );
-  return value;
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    // JSON writes an undefined element as null.
+    return a.every((x, i) => sameStatus(x ?? null, b[i] ?? null));
+  }
+  if (isPlainObject(a) && isPlainObject(b)) {
+    let fields = 0;
+    for (const key in a) {
+      if (a[key] === undefined) continue;
+      fields += 1;
+      if (!sameStatus(a[key], b[key])) return false;
+    }
+    for (const key in b) if (b[key] !== undefined) fields -= 1;
+    return fields === 0;
+  }
+  // JSON writes NaN and the infinities as null.
+  return (
+    typeof a === 'number' && typeof b === 'number' && !Number.isFinite(a) && !Number.isFinite(b)
+  );
 }
 
 /**
