@@ -1,11 +1,10 @@
 /**
  * A small Kubernetes REST client: JSON requests and watch streams over one keep-alive HTTPS
- * agent. Credentials come from a kubeconfig or the pod's service account through
- * `@kubernetes/client-node`'s KubeConfig (exec plugins, token files, client certificates);
+ * agent. Credentials come from a kubeconfig or the pod's service account (`kubeconfig.ts`;
+ * exec plugins and auth providers through `@kubernetes/client-node`, loaded only for them);
  * the requests themselves are plain, so merge patches and status subresources need no
  * generated API classes.
  */
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import {
   Agent,
@@ -14,8 +13,8 @@ import {
   request as httpsRequest,
 } from 'node:https';
 import { createInterface } from 'node:readline';
-import { KubeConfig } from '@kubernetes/client-node';
 import { apiError } from './errors.js';
+import { loadKubeCredentials } from './kubeconfig.js';
 
 /** The part of any Kubernetes object the clients read. */
 export interface KubeObject {
@@ -220,48 +219,23 @@ export interface LoadKubeClientOptions {
   context?: string;
 }
 
-const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-/** Tokens from files and exec plugins rotate: ask the kubeconfig again after this long. */
+/** Tokens from files and exec plugins rotate: read the credentials again after this long. */
 const AUTHORIZATION_TTL_MS = 60_000;
 
 /** A client for the cluster a kubeconfig (or, in a pod, the service account) points at. */
 export async function loadKubeClient(options: LoadKubeClientOptions = {}): Promise<KubeClient> {
-  const config = new KubeConfig();
-  if (options.kubeconfig) config.loadFromFile(options.kubeconfig);
-  else config.loadFromDefault();
-  if (options.context) config.setCurrentContext(options.context);
-  const cluster = config.getCurrentCluster();
-  if (!cluster) throw new Error(`no cluster in ${options.kubeconfig ?? 'the default kubeconfig'}`);
-  const tlsOptions: HttpsRequestOptions = {};
-  await config.applyToHTTPSOptions(tlsOptions);
-  let authorization: { value?: string; until: number } = { until: 0 };
-  const contextNamespace = config.getContextObject(config.getCurrentContext())?.namespace;
+  const { server, namespace, tls, authorization } = await loadKubeCredentials(options);
+  let cached: { value?: string; until: number } = { until: 0 };
   return createKubeClient({
-    server: cluster.server,
-    namespace: contextNamespace ?? serviceAccountNamespace() ?? 'default',
-    tls: {
-      ca: tlsOptions.ca,
-      cert: tlsOptions.cert,
-      key: tlsOptions.key,
-      rejectUnauthorized: tlsOptions.rejectUnauthorized,
-      servername: tlsOptions.servername,
-    },
-    async authorization() {
-      if (Date.now() >= authorization.until) {
-        const headers: HttpsRequestOptions = { headers: {} };
-        await config.applyToHTTPSOptions(headers);
-        const value = (headers.headers as Record<string, string | undefined>).Authorization;
-        authorization = { value, until: Date.now() + AUTHORIZATION_TTL_MS };
-      }
-      return authorization.value;
-    },
+    server,
+    namespace,
+    tls,
+    ...(authorization && {
+      async authorization() {
+        if (Date.now() >= cached.until)
+          cached = { value: await authorization(), until: Date.now() + AUTHORIZATION_TTL_MS };
+        return cached.value;
+      },
+    }),
   });
-}
-
-function serviceAccountNamespace(): string | undefined {
-  try {
-    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
 }

@@ -1,9 +1,12 @@
 /** The client, informer and leader election against a real kube-apiserver (KUBE-TESTENV.md). */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type KubeApiServer, startKubeApiServer } from '@masksweep/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject } from './client.js';
+import { createKubeClient, type KubeObject, loadKubeClient } from './client.js';
 import { ConflictError, InvalidError, NotFoundError } from './errors.js';
 import { Informer, type InformerEventType } from './informer.js';
+import { loadKubeCredentials } from './kubeconfig.js';
 import { acquireLeadership } from './leader.js';
 
 let server: KubeApiServer;
@@ -58,6 +61,66 @@ describe('KubeClient', () => {
       { data: { value: '2' } },
     );
     expect(patched.data.value).toBe('2');
+  });
+});
+
+describe('loadKubeClient', () => {
+  it("reads the test env's kubeconfig (token, insecure) and talks to the server", async () => {
+    const client = await loadKubeClient({ kubeconfig: server.kubeconfigPath });
+    try {
+      expect(client.namespace).toBe(server.namespace);
+      const list = await client.call<{ items: unknown[] }>('GET', configMaps());
+      expect(Array.isArray(list.items)).toBe(true);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('verifies the serving certificate with a CA file and sends a token file', async () => {
+    // The self-signed serving certificate is its own CA; a wrong token answers 401.
+    const dir = join(server.dir, 'kubeconfig-ca');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'token'), 'wrong');
+    const kubeconfig = {
+      clusters: [
+        {
+          name: 'c',
+          cluster: { server: server.url, 'certificate-authority': '../certs/apiserver.crt' },
+        },
+      ],
+      users: [{ name: 'u', user: { tokenFile: 'token' } }],
+      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'x',
+    };
+    writeFileSync(join(dir, 'config'), JSON.stringify(kubeconfig));
+    const wrong = await loadKubeClient({ kubeconfig: join(dir, 'config') });
+    expect((await wrong.request('GET', configMaps())).status).toBe(401);
+    wrong.close();
+    writeFileSync(join(dir, 'token'), `${server.token}\n`);
+    const client = await loadKubeClient({ kubeconfig: join(dir, 'config') });
+    expect((await client.request('GET', configMaps())).status).toBe(200);
+    client.close();
+  });
+
+  it('runs in a pod from the service account folder', async () => {
+    const serviceAccountDir = join(server.dir, 'serviceaccount');
+    mkdirSync(serviceAccountDir);
+    writeFileSync(join(serviceAccountDir, 'token'), server.token);
+    writeFileSync(join(serviceAccountDir, 'namespace'), server.namespace);
+    const certificate = readFileSync(join(server.dir, 'certs', 'apiserver.crt'));
+    writeFileSync(join(serviceAccountDir, 'ca.crt'), certificate);
+    const url = new URL(server.url);
+    const credentials = await loadKubeCredentials({
+      env: { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port },
+      serviceAccountDir,
+    });
+    const client = createKubeClient(credentials);
+    try {
+      expect(client.namespace).toBe(server.namespace);
+      expect((await client.request('GET', configMaps())).status).toBe(200);
+    } finally {
+      client.close();
+    }
   });
 });
 
