@@ -22,6 +22,8 @@ export interface SweepYamlOptions {
   retries?: number;
   parallelism?: number;
   augmentations?: string;
+  /** The grid's methods, YAML. @default [spark] */
+  methods?: string;
   /** More lines of `spec`, indented by two spaces. */
   extra?: string;
 }
@@ -38,7 +40,7 @@ spec:
     downstream: { phantom: { count: 24, seed: 2 } }
     imageSize: 64
   grids:
-    - methods: [spark]
+    - methods: ${options.methods ?? '[spark]'}
       masks: [{ type: random, ratios: [0.6] }]
       augmentations: ${options.augmentations ?? '[{ type: none }]'}
   seeds: [${(options.seeds ?? [0]).join(', ')}]

@@ -102,6 +102,28 @@ describe('KubeController', () => {
     expect(again.map((job) => job.metadata.labels?.[LABELS.stage])).toEqual(['finetune']);
   });
 
+  it('runs SimCLR and MFF trials beside SparK: maskless Trials are accepted and listed', async () => {
+    await runSweep('methods', succeed);
+    await api.cluster.apply(sweepYaml('methods', { methods: '[spark, simclr, mff]' }));
+    await api.cluster.sweepPhase('methods', 'Succeeded');
+    const trials = await api.cluster.trials('methods');
+    expect(trials.map((t) => t.spec.method).sort()).toEqual(['mff', 'simclr', 'spark']);
+    expect(trials.every((t) => t.status?.phase === 'Succeeded')).toBe(true);
+    const maskless = trials.filter((t) => t.spec.method !== 'spark');
+    expect(maskless.map((t) => [t.spec.maskType, t.spec.config.mask])).toEqual([
+      [undefined, null],
+      [undefined, null],
+    ]);
+    // Each method pre-trains its own network: three keys, three pre-training Jobs.
+    const jobs = await api.cluster.jobs('methods');
+    expect(jobs.filter((job) => job.metadata.labels?.[LABELS.stage] === 'pretrain')).toHaveLength(
+      3,
+    );
+    const table = await api.server.kubectl(['get', 'trials', '-l', `${LABELS.sweep}=methods`]);
+    expect(table.stdout).toMatch(/simclr\s+0\s+none\s+0\s+Succeeded/);
+    expect(table.stdout).toMatch(/spark\s+random\s+0\.6\s+none\s+0\s+Succeeded/);
+  });
+
   it('is refused by kubectl apply for a schema error, naming the field', async () => {
     const applied = await api.server.kubectl(
       ['apply', '-f', '-'],

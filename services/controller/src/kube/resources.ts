@@ -11,6 +11,7 @@ import {
   type SweepResource,
   stableHash,
   type Trial,
+  type TrialSummary,
   trialSummary,
 } from '@masksweep/api';
 import type { KubeObject, OwnerReference } from '@masksweep/kube';
@@ -57,8 +58,11 @@ export interface SweepStatus {
   completionTime?: string;
 }
 
+/** trialSummary's fields; `maskType` only when the method masks. */
+type TrialSpecSummary = Omit<TrialSummary, 'maskType'> & { maskType?: string };
+
 export interface TrialObject extends KubeObject {
-  spec: ReturnType<typeof trialSummary> & { sweep: string; config: Trial['config'] };
+  spec: TrialSpecSummary & { sweep: string; config: Trial['config'] };
   status?: TrialStatus;
 }
 
@@ -160,8 +164,17 @@ export function trialObject(sweep: SweepObject, trial: Trial): TrialObject {
       },
       ownerReferences: [ownerReference(sweep)],
     },
-    spec: { sweep: sweep.metadata.name, ...trialSummary(trial), config: trial.config },
+    spec: { sweep: sweep.metadata.name, ...trialSpecSummary(trial), config: trial.config },
   };
+}
+
+/**
+ * The trial's summary fields, without an empty mask type (SimCLR and MFF have no mask): the
+ * API server of 1.20 reads an empty string as null and refuses the Trial.
+ */
+function trialSpecSummary(trial: Trial): TrialSpecSummary {
+  const { maskType, ...rest } = trialSummary(trial);
+  return { ...rest, ...(maskType && { maskType }) };
 }
 
 /** Where the trial pods find their services and volumes: the controller's settings. */
