@@ -114,11 +114,14 @@ describe('KubeController', () => {
       [undefined, null],
       [undefined, null],
     ]);
-    // Each method pre-trains its own network: three keys, three pre-training Jobs.
+    // SimCLR and MFF pre-train their own networks: a pre-training Job for each key (SparK's
+    // key may already be pre-trained in the namespace by an earlier test, and is reused).
     const jobs = await api.cluster.jobs('methods');
-    expect(jobs.filter((job) => job.metadata.labels?.[LABELS.stage] === 'pretrain')).toHaveLength(
-      3,
-    );
+    const pretrained = jobs
+      .filter((job) => job.metadata.labels?.[LABELS.stage] === 'pretrain')
+      .map((job) => job.metadata.labels?.[LABELS.pretrainKey]);
+    expect(new Set(trials.map((t) => t.spec.pretrainKey)).size).toBe(3);
+    for (const t of maskless) expect(pretrained).toContain(t.spec.pretrainKey);
     const table = await api.server.kubectl(['get', 'trials', '-l', `${LABELS.sweep}=methods`]);
     expect(table.stdout).toMatch(/simclr\s+0\s+none\s+0\s+Succeeded/);
     expect(table.stdout).toMatch(/spark\s+random\s+0\.6\s+none\s+0\s+Succeeded/);
