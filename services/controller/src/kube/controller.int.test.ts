@@ -127,6 +127,51 @@ describe('KubeController', () => {
     expect(table.stdout).toMatch(/spark\s+random\s+0\.6\s+none\s+0\s+Succeeded/);
   });
 
+  it('marks a Sweep Invalid, with no Job, when the API server refuses its Trials', async () => {
+    // Trial CRDs that require maskType, as if older than the controller: a SimCLR Trial has none.
+    const crd = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/trials.masksweep.io';
+    const required = '/spec/versions/0/schema/openAPIV3Schema/properties/spec/required';
+    const patchRequired = (op: 'add' | 'remove') =>
+      api.server.client.call(
+        'PATCH',
+        crd,
+        [
+          op === 'add'
+            ? { op, path: `${required}/-`, value: 'maskType' }
+            : { op, path: `${required}/6` },
+        ],
+        { contentType: 'application/json-patch+json' },
+      );
+    await patchRequired('add');
+    cleanups.push(async () => void (await patchRequired('remove')));
+    const probe = {
+      apiVersion: 'masksweep.io/v1alpha1',
+      kind: 'Trial',
+      metadata: { name: 'probe', namespace: api.server.namespace },
+      spec: { sweep: 's', method: 'simclr', seed: 0, pretrainKey: 'p', configKey: 'c', config: {} },
+    };
+    // The new schema is served a moment after the CRD changes.
+    await waitFor('the stricter Trial schema', async () => {
+      const answer = await api.server.client.request(
+        'POST',
+        `/apis/masksweep.io/v1alpha1/namespaces/${api.server.namespace}/trials?dryRun=All`,
+        probe,
+      );
+      return answer.status === 422 ? true : undefined;
+    });
+
+    await runSweep('refused', succeed);
+    await api.cluster.apply(sweepYaml('refused', { methods: '[spark, simclr]' }));
+    const sweep = await api.cluster.sweepPhase('refused', 'Invalid');
+    const invalid = sweep.status?.conditions?.find((c) => c.type === 'Invalid');
+    expect(invalid?.message).toMatch(
+      /the API server refuses Trial refused-\w+ \(simclr\): .*maskType/,
+    );
+    expect(invalid?.message).not.toMatch(/\(spark\)/);
+    expect(await api.cluster.jobs('refused')).toEqual([]);
+    expect(await api.cluster.trials('refused')).toEqual([]);
+  });
+
   it('is refused by kubectl apply for a schema error, naming the field', async () => {
     const applied = await api.server.kubectl(
       ['apply', '-f', '-'],

@@ -15,6 +15,7 @@ import {
   ConflictError,
   Informer,
   type InformerEventType,
+  InvalidError,
   type KubeClient,
   type KubeObject,
   NotFoundError,
@@ -101,7 +102,10 @@ export class KubeController {
   readonly #trials: Informer<CachedTrial>;
   readonly #jobs: Informer<JobObject>;
   readonly #pods: Informer<PodObject>;
-  readonly #expansions = new Map<string, Expansion & { uid?: string; registered?: boolean }>();
+  readonly #expansions = new Map<
+    string,
+    Expansion & { uid?: string; registered?: boolean; trialsAccepted?: boolean }
+  >();
   /** Per Sweep key: a pass runs (dirty: run again after it), or waits for a worker. */
   readonly #queue = new Map<string, { running: boolean; dirty: boolean }>();
   readonly #waiting: string[] = [];
@@ -275,6 +279,21 @@ export class KubeController {
         problems: expansion.problems,
       });
       return undefined;
+    }
+    if (!expansion.trialsAccepted) {
+      // Before any Job: a Trial the API server refuses (CRDs older than the controller, say)
+      // would leave its Jobs running with nothing to report to.
+      const refused = await this.#refusedTrials(sweep, expansion.trials);
+      if (refused.length > 0) {
+        await this.#writeSweepStatus(sweep, invalidStatus(sweep, refused, now));
+        this.#log('warn', 'the API server refuses the trials of the sweep', {
+          namespace,
+          sweep: name,
+          problems: refused,
+        });
+        return undefined;
+      }
+      expansion.trialsAccepted = true;
     }
     if (this.#options.registerSweep && !expansion.registered) {
       await this.#options.registerSweep(expansion.resource, expansion.trials.length);
@@ -475,7 +494,10 @@ export class KubeController {
   }
 
   /** The Sweep validated and expanded, once per generation. */
-  #expand(key: string, sweep: SweepObject): Expansion & { registered?: boolean } {
+  #expand(
+    key: string,
+    sweep: SweepObject,
+  ): Expansion & { registered?: boolean; trialsAccepted?: boolean } {
     const cached = this.#expansions.get(key);
     if (
       cached &&
@@ -584,6 +606,34 @@ export class KubeController {
   }
 
   /** Creates an object; one that exists already (made by an earlier pass) is no error. */
+  /**
+   * Asks the API server, without creating anything (`dryRun=All`), whether it accepts the
+   * first Trial of each method; returns its refusals, naming the Trial and the field.
+   */
+  async #refusedTrials(sweep: SweepObject, trials: readonly Trial[]): Promise<string[]> {
+    const firstOfMethod = new Map<string, Trial>();
+    for (const trial of trials)
+      if (!firstOfMethod.has(trial.config.method)) firstOfMethod.set(trial.config.method, trial);
+    const collection = paths.trials(sweep.metadata.namespace as string);
+    const refused: string[] = [];
+    for (const trial of firstOfMethod.values()) {
+      try {
+        await this.#options.client.call(
+          'POST',
+          `${collection}?dryRun=All`,
+          trialObject(sweep, trial),
+        );
+      } catch (error) {
+        if (error instanceof ConflictError) continue;
+        if (!(error instanceof InvalidError)) throw error;
+        refused.push(
+          `the API server refuses Trial ${trial.name} (${trial.config.method}): ${error.detail}`,
+        );
+      }
+    }
+    return refused;
+  }
+
   async #create(collection: string, object: KubeObject): Promise<KubeObject | undefined> {
     try {
       return await this.#options.client.call<KubeObject>('POST', collection, object);
