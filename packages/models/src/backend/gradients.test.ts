@@ -4,7 +4,7 @@
  */
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   compareBackends,
   type HostTensor,
@@ -12,7 +12,7 @@ import {
   relativeError,
   seededValues,
 } from './compare-backends.js';
-import { registerWasmKernels } from './register-wasm-kernels.js';
+import { useWasmBackend } from './wasm.test-support.js';
 
 const TOLERANCE = 1e-4;
 
@@ -25,15 +25,7 @@ function t(shape: number[], seed: number, scale = 1): tf.Tensor {
   return tf.tensor(values, shape);
 }
 
-let previous: string;
-beforeAll(async () => {
-  previous = tf.getBackend();
-  registerWasmKernels();
-  await tf.setBackend('wasm');
-});
-afterAll(async () => {
-  if (previous) await tf.setBackend(previous);
-});
+useWasmBackend();
 
 /**
  * Gradients of sum(f(inputs) * r) with respect to every input, on wasm against cpu;

@@ -1,6 +1,6 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   compareBackends,
   type HostTensor,
@@ -13,6 +13,7 @@ import {
   registerWasmKernels,
   WASM_KERNEL_NAMES,
 } from './register-wasm-kernels.js';
+import { useWasmBackend } from './wasm.test-support.js';
 
 const TOLERANCE = 1e-4;
 type Shape4 = [number, number, number, number];
@@ -28,15 +29,7 @@ function t(shape: number[], seed: number): tf.Tensor {
   );
 }
 
-let previous: string;
-beforeAll(async () => {
-  previous = tf.getBackend();
-  registerWasmKernels();
-  await tf.setBackend('wasm');
-});
-afterAll(async () => {
-  if (previous) await tf.setBackend(previous);
-});
+useWasmBackend();
 
 /** Compares on wasm vs cpu and checks that neither engine tensors nor wasm buffers leak. */
 async function check(fn: () => tf.Tensor | tf.Tensor[]): Promise<number> {

@@ -1,19 +1,11 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerWasmKernels } from './register-wasm-kernels.js';
+import { describe, expect, it } from 'vitest';
+import { useWasmBackend } from './wasm.test-support.js';
 import { aliasPadding, canonicalTranspose, fitAxis, WasmOps } from './wasm-ops.js';
 
-let previous: string;
-beforeAll(async () => {
-  previous = tf.getBackend();
-  registerWasmKernels();
-  await tf.setBackend('wasm');
-});
-afterAll(async () => {
-  if (previous) await tf.setBackend(previous);
-});
+useWasmBackend();
 
 function permutations(n: number): number[][] {
   if (n === 1) return [[0]];

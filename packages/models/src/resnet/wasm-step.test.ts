@@ -1,20 +1,12 @@
 /** A ResNet training step's gradients on wasm (with masksweep's kernels) against cpu. */
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compareBackends, seededValues } from '../backend/compare-backends.js';
-import { registerWasmKernels } from '../backend/register-wasm-kernels.js';
+import { useWasmBackend } from '../backend/wasm.test-support.js';
 import { ResNet } from './resnet.js';
 
-let previous: string;
-beforeAll(async () => {
-  previous = tf.getBackend();
-  registerWasmKernels();
-  await tf.setBackend('wasm');
-});
-afterAll(async () => {
-  if (previous) await tf.setBackend(previous);
-});
+useWasmBackend();
 
 describe('ResNet on wasm', () => {
   it('gives the gradients of every weight that cpu gives (odd size: the padded strides)', async () => {
