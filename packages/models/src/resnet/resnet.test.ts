@@ -3,11 +3,11 @@ import '@tensorflow/tfjs-layers';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Random } from '@masksweep/random';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { assignByName, loadTensors, saveTensors } from '../checkpoint.js';
 import type { ParamLayer } from '../convnext/param-layer.js';
+import { randomTensor } from '../random-tensor.test-support.js';
 import { LinearHead } from './linear-head.js';
 import { NonLinearNeck } from './non-linear-neck.js';
 import { ResNet, type ResNetDepth } from './resnet.js';
@@ -19,15 +19,6 @@ const SIZE = 32;
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
-
-function randomTensor(shape: number[], seed: number): tf.Tensor {
-  const rng = new Random(seed);
-  const count = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Float32Array.from({ length: count }, () => rng.normal()),
-    shape,
-  );
-}
 
 function resnet(depth: ResNetDepth, seed = 3, zeroInitResidual = true): ResNet {
   const layer = new ResNet({ depth, widths: WIDTHS, seed, zeroInitResidual });

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { assignByName, loadTensors, saveTensors } from '../checkpoint.js';
 import type { ParamLayer } from '../convnext/param-layer.js';
+import { randomTensor } from '../random-tensor.test-support.js';
 import { MaeDecoder } from './decoder.js';
 import { ViTEncoder } from './encoder.js';
 import { MFF_LAYERS_VIT_B, MultiLevelFusion, mffFusionLayers } from './fusion.js';
@@ -22,15 +23,6 @@ const B = 2;
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
-
-function randomTensor(shape: number[], seed: number): tf.Tensor {
-  const rng = new Random(seed);
-  const count = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Float32Array.from({ length: count }, () => rng.normal()),
-    shape,
-  );
-}
 
 function expectClose(actual: number[][], expected: number[][], digits: number): void {
   expect(actual.map((row) => row.length)).toEqual(expected.map((row) => row.length));
