@@ -96,16 +96,21 @@ interface Expansion {
   problems: string[];
 }
 
+/** An expansion as kept per Sweep, with what was done once for its generation. */
+interface CachedExpansion extends Expansion {
+  uid?: string;
+  registered?: boolean;
+  /** The API server accepted a dry-run Trial of each method. */
+  trialsAccepted?: boolean;
+}
+
 export class KubeController {
   readonly #options: KubeControllerOptions;
   readonly #sweeps: Informer<SweepObject>;
   readonly #trials: Informer<CachedTrial>;
   readonly #jobs: Informer<JobObject>;
   readonly #pods: Informer<PodObject>;
-  readonly #expansions = new Map<
-    string,
-    Expansion & { uid?: string; registered?: boolean; trialsAccepted?: boolean }
-  >();
+  readonly #expansions = new Map<string, CachedExpansion>();
   /** Per Sweep key: a pass runs (dirty: run again after it), or waits for a worker. */
   readonly #queue = new Map<string, { running: boolean; dirty: boolean }>();
   readonly #waiting: string[] = [];
@@ -494,10 +499,7 @@ export class KubeController {
   }
 
   /** The Sweep validated and expanded, once per generation. */
-  #expand(
-    key: string,
-    sweep: SweepObject,
-  ): Expansion & { registered?: boolean; trialsAccepted?: boolean } {
+  #expand(key: string, sweep: SweepObject): CachedExpansion {
     const cached = this.#expansions.get(key);
     if (
       cached &&
@@ -514,7 +516,7 @@ export class KubeController {
       },
       { checkData: false },
     );
-    const expansion: Expansion & { uid?: string } =
+    const expansion: CachedExpansion =
       problems.length > 0
         ? {
             generation: sweep.metadata.generation,
@@ -605,7 +607,6 @@ export class KubeController {
     }
   }
 
-  /** Creates an object; one that exists already (made by an earlier pass) is no error. */
   /**
    * Asks the API server, without creating anything (`dryRun=All`), whether it accepts the
    * first Trial of each method; returns its refusals, naming the Trial and the field.
@@ -634,6 +635,7 @@ export class KubeController {
     return refused;
   }
 
+  /** Creates an object; one that exists already (made by an earlier pass) is no error. */
   async #create(collection: string, object: KubeObject): Promise<KubeObject | undefined> {
     try {
       return await this.#options.client.call<KubeObject>('POST', collection, object);
