@@ -28,11 +28,12 @@ import {
 } from '@masksweep/models';
 import { Random } from '@masksweep/random';
 import {
-  createOptimizer,
   createStageOptimizer,
   MAE_BETAS,
   maeReconstructionLoss,
   ntXentLoss,
+  optimizerStep,
+  type StageOptimizer,
   sparkReconstructionLoss,
   VIT_NO_DECAY_NAMES,
   weightedCrossEntropy,
@@ -84,21 +85,14 @@ function stepFunction(config: RunConfig): {
       2,
     ) as tf.Tensor2D;
     const variables = [...net.namedWeights()].filter(([, v]) => v.trainable);
-    const adam = createOptimizer(
-      { type: 'adamw', lr: 1e-3, weightDecay: 0 },
-      variables.map(([name, variable]) => ({ name, variable })),
-    );
-    const step = () =>
-      tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(
-          () => weightedCrossEntropy(net.logits(images, true), targets, [1, 1]),
-          variables.map(([, v]) => v),
-        );
-        adam.step(grads);
-        return value.dataSync()[0] as number;
-      });
+    const adam = { optimizer: 'adamw', lr: 1e-3, weightDecay: 0 };
     return {
-      step,
+      step: trainerStep(
+        () => weightedCrossEntropy(net.logits(images, true), targets, [1, 1]),
+        variables,
+        adam,
+        createStageOptimizer(adam, variables),
+      ),
       macsPerImage: encoderMacs + widths[3]! * 2,
       dispose: () => tf.dispose([images, targets, ...variables.map(([, v]) => v)]),
     };
@@ -114,27 +108,34 @@ function stepFunction(config: RunConfig): {
     [batch, grid, grid, 1],
   );
   const variables = [...net.namedWeights()].filter(([, v]) => v.trainable);
-  const adam = createOptimizer(
-    { type: 'adamw', lr: 1e-3, weightDecay: 0.04 },
-    variables.map(([name, variable]) => ({ name, variable })),
-  );
-  const step = () =>
-    tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(
-        () => sparkReconstructionLoss(net.reconstruct(images, active, true), images, active),
-        variables.map(([, v]) => v),
-      );
-      adam.step(grads);
-      return value.dataSync()[0] as number;
-    });
+  const adam = { optimizer: 'adamw', lr: 1e-3, weightDecay: 0.04 };
   return {
-    step,
+    step: trainerStep(
+      () => sparkReconstructionLoss(net.reconstruct(images, active, true), images, active),
+      variables,
+      adam,
+      createStageOptimizer(adam, variables),
+    ),
     macsPerImage: encoderMacs + sparkDecoderMacs(widths, decoderWidth, size, 1),
     dispose: () => tf.dispose([images, active, ...variables.map(([, v]) => v)]),
   };
 }
 
 type StepFunction = ReturnType<typeof stepFunction>;
+
+/** One update as the trainers make it (optimizerStep: gradients, finite check, update). */
+function trainerStep(
+  loss: () => tf.Scalar,
+  variables: ReadonlyArray<[string, tf.Variable]>,
+  stage: { lr: number; weightDecay: number },
+  optimizer: StageOptimizer,
+): () => number {
+  let step = 0;
+  return () =>
+    tf.tidy(() =>
+      optimizerStep(loss, variables, optimizer, { stage: 'bench', step: step++, ...stage }),
+    );
+}
 
 /**
  * Each image gives two views; the step's 2N views are the images themselves flipped, as
@@ -144,19 +145,9 @@ function simclrStep(config: RunConfig, images: tf.Tensor4D): StepFunction {
   const net = new SimCLRNetwork({ ...config.resnet, seed: 0 });
   const views = tf.concat([images, tf.reverse(images, 2)]);
   const variables = [...net.namedWeights()].filter(([, v]) => v.trainable);
-  const lars = createStageOptimizer(
-    { optimizer: 'lars', lr: 0.0375, weightDecay: 1e-6 },
-    variables,
-  );
-  const step = () =>
-    tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(
-        () => ntXentLoss(net.embed(views, true)),
-        variables.map(([, v]) => v),
-      );
-      lars.step(grads);
-      return value.dataSync()[0] as number;
-    });
+  const stage = { optimizer: 'lars', lr: 0.0375, weightDecay: 1e-6 };
+  const lars = createStageOptimizer(stage, variables);
+  const step = trainerStep(() => ntXentLoss(net.embed(views, true)), variables, stage, lars);
   const features = net.encoder.featureChannels;
   const backbone = resnetMacs({ ...config.resnet, inChannels: 1, size: config.size });
   return {
@@ -174,29 +165,26 @@ function mffStep(config: RunConfig, images: tf.Tensor4D, rng: Random): StepFunct
   const maskRatio = 0.75;
   const net = new MffNetwork({ ...config.vit, maskRatio, imageSize: config.size, seed: 0 });
   const variables = [...net.namedWeights()].filter(([, v]) => v.trainable);
-  const adamw = createStageOptimizer(
-    { optimizer: 'adamw', lr: 2.4e-4, weightDecay: 0.05 },
-    variables,
-    { noDecayNames: VIT_NO_DECAY_NAMES, betas: MAE_BETAS },
-  );
+  const stage = { optimizer: 'adamw', lr: 2.4e-4, weightDecay: 0.05 };
+  const adamw = createStageOptimizer(stage, variables, {
+    noDecayNames: VIT_NO_DECAY_NAMES,
+    betas: MAE_BETAS,
+  });
   const batch = images.shape[0];
-  const step = () => {
-    const mask = net.drawMask(batch, rng);
-    return tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(
-        () =>
-          maeReconstructionLoss(
-            net.reconstruct(images, mask, true),
-            images,
-            removedMap(mask),
-            config.vit.patchSize,
-          ),
-        variables.map(([, v]) => v),
+  const step = trainerStep(
+    () => {
+      const mask = net.drawMask(batch, rng);
+      return maeReconstructionLoss(
+        net.reconstruct(images, mask, true),
+        images,
+        removedMap(mask),
+        config.vit.patchSize,
       );
-      adamw.step(grads);
-      return value.dataSync()[0] as number;
-    });
-  };
+    },
+    variables,
+    stage,
+    adamw,
+  );
   return {
     step,
     macsPerImage: mffMacs({

@@ -18,6 +18,7 @@ export {
   type MffPretrainResult,
   pretrainMff,
 } from './mff/pretrain.js';
+export { optimizerStep } from './optimizer-step.js';
 export {
   allFinite,
   clipByGlobalNorm,
