@@ -9,14 +9,21 @@
  *
  * With `--sink leaderboard` the consumer is the real leaderboard (SQLite store, web view)
  * instead: the rate counts until every point is stored, and the latency from publish to
- * the point arriving in the web view's live stream (SSE) is measured on the way.
+ * the point arriving in the web view's live stream (SSE) is measured on the way, by a
+ * thread of its own that reads the stream as a browser would.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { connectBus, consumeEvents, EventPublisher, ensureStream } from '@masksweep/bus';
+import {
+  connectBus,
+  consumeEvents,
+  EventPublisher,
+  ensureStream,
+  metricEventId,
+} from '@masksweep/bus';
 import { startLeaderboard } from '@masksweep/leaderboard';
 import { MetricKind, Stage } from '@masksweep/proto';
 import { startNatsServer } from '@masksweep/testing';
@@ -38,6 +45,8 @@ interface RunResult {
   acknowledgedPerSecond: number;
   consumerAlonePerSecond: number;
   storedBytesPerEvent: number;
+  /** Metric events per NATS message: how full the publishers' batches were. */
+  eventsPerMessage: number;
   redelivered: number;
   cpuMicrosecondsPerEvent: { node: number; natsServer: number };
 }
@@ -83,6 +92,7 @@ const benchmark: Benchmark = {
       acknowledgedPerSecond: medianOf((r) => r.acknowledgedPerSecond),
       consumerAlonePerSecond: medianOf((r) => r.consumerAlonePerSecond),
       storedBytesPerEvent: results[0]?.storedBytesPerEvent,
+      eventsPerMessage: Math.round(median(results.map((r) => r.eventsPerMessage)) * 10) / 10,
       cpuMicrosecondsPerEvent: {
         node: medianOf((r) => r.cpuMicrosecondsPerEvent.node),
         natsServer: medianOf((r) => r.cpuMicrosecondsPerEvent.natsServer),
@@ -119,9 +129,6 @@ async function oneRun(events: number, publishers: number, batchSize: number): Pr
     });
     const cpuAfter = cpuSeconds(server.pid);
     const info = await (await connection.jetstreamManager()).streams.info('MASKSWEEP_EVENTS');
-    if (info.state.messages !== events) {
-      throw new Error(`the stream holds ${info.state.messages} events, not ${events}`);
-    }
     // A second durable reads the same, already full, stream: the consumer's own pace.
     const alone = await consumeAll(connection, 'bench-alone', events, batchSize, async () => ({
       started: performance.now(),
@@ -132,6 +139,7 @@ async function oneRun(events: number, publishers: number, batchSize: number): Pr
       acknowledgedPerSecond: events / live.acknowledgedSeconds,
       consumerAlonePerSecond: events / alone.seconds,
       storedBytesPerEvent: Math.round(info.state.bytes / events),
+      eventsPerMessage: events / info.state.messages,
       redelivered: live.delivered - events,
       cpuMicrosecondsPerEvent: {
         node: ((cpuAfter.node - cpuBefore.node) * 1e6) / events,
@@ -195,26 +203,9 @@ async function leaderboardRuns(events: number, publishers: number, runs: number)
     try {
       const { store } = leaderboard;
       store.registerSweep({ namespace: 'bench', sweep: 'bus', specJson: '{}', trialCount: 64 });
-      // Publish-to-visible samples: under the saturating burst, then at a steady rate.
-      const latencies = { saturated: [] as number[], steady: [] as number[] };
-      const stream = watchPoints(`${leaderboard.webUrl}/events/bench/bus`, (ids) => {
-        const now = Date.now();
-        // Publish times of a sample of the points just shown (their wall time is the publish).
-        for (const id of [ids[0], ids[ids.length - 1]]) {
-          if (id === undefined) continue;
-          const [point] = store.sweepPointsSince({
-            namespace: 'bench',
-            sweep: 'bus',
-            sinceId: id - 1,
-            limit: 1,
-          });
-          if (point)
-            latencies[point.trial === STEADY_TRIAL ? 'steady' : 'saturated'].push(
-              now - point.wallTimeMs,
-            );
-        }
-      });
-      await stream.ready;
+      // The web view's live stream, read in a thread of its own as a browser would be.
+      const watcher = startWatcher(`${leaderboard.webUrl}/events/bench/bus`);
+      await watcher.ready;
       const workers = Array.from({ length: publishers }, (_, first) =>
         startPublisher({ url: server.url, first, every: publishers, events }),
       );
@@ -230,7 +221,21 @@ async function leaderboardRuns(events: number, publishers: number, runs: number)
       const total = (events + STEADY_EVENTS_PER_SECOND * STEADY_SECONDS) * VALUES_PER_EVENT;
       while (store.lastPointId() < total) await new Promise((resolve) => setTimeout(resolve, 10));
       await new Promise((resolve) => setTimeout(resolve, 500));
-      stream.close();
+      // Publish-to-visible samples: under the saturating burst, then at a steady rate.
+      const latencies = { saturated: [] as number[], steady: [] as number[] };
+      for (const { pointId, seenAtMs } of await watcher.stop()) {
+        const [point] = store.sweepPointsSince({
+          namespace: 'bench',
+          sweep: 'bus',
+          sinceId: pointId - 1,
+          limit: 1,
+        });
+        // A point's wall time is when it was published.
+        if (point)
+          latencies[point.trial === STEADY_TRIAL ? 'steady' : 'saturated'].push(
+            seenAtMs - point.wallTimeMs,
+          );
+      }
       const quantiles = (values: number[]) => ({
         p50: percentile(values, 0.5),
         p99: percentile(values, 0.99),
@@ -283,33 +288,61 @@ async function leaderboardRuns(events: number, publishers: number, runs: number)
   };
 }
 
-/** The web view's live stream of a sweep: calls `onPoints` with the ids of each batch of points. */
-function watchPoints(url: string, onPoints: (ids: number[]) => void) {
-  let close = () => {};
-  const ready = new Promise<void>((resolve, reject) => {
-    const request = get(url, { headers: { accept: 'text/event-stream' } }, (response) => {
-      if (response.statusCode !== 200) {
-        reject(new Error(`${url} answered ${response.statusCode}`));
-        return;
-      }
-      resolve();
-      let buffer = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        buffer += chunk;
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const message = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (!message.startsWith('event: points')) continue;
-          const data = message.split('\n').find((line) => line.startsWith('data: '));
-          if (data) onPoints((JSON.parse(data.slice(6)) as Array<[number]>).map(([id]) => id));
-        }
-      });
-    });
-    request.on('error', reject);
-    close = () => request.destroy();
+/** When the watcher saw a point: the first and last point of each message are sampled. */
+interface PointSeen {
+  pointId: number;
+  seenAtMs: number;
+}
+
+/** A worker thread reading the web view's live stream of a sweep. */
+function startWatcher(url: string) {
+  const worker = startBenchWorker({ role: 'watcher', url });
+  const seen: PointSeen[] = [];
+  worker.on('message', (message: PointSeen[] | 'ready' | 'done') => {
+    if (Array.isArray(message)) seen.push(...message);
   });
-  return { ready, close: () => close() };
+  return {
+    ready: workerMessage(worker, 'ready'),
+    /** Ends the stream and gives what was seen. */
+    async stop(): Promise<PointSeen[]> {
+      const done = workerMessage(worker, 'done');
+      worker.postMessage('stop');
+      await done;
+      await worker.terminate();
+      return seen;
+    },
+  };
+}
+
+/** A watcher thread's part: posts the first and last point of each `points` message. */
+function watchPoints(url: string): void {
+  const request = get(url, { headers: { accept: 'text/event-stream' } }, (response) => {
+    if (response.statusCode !== 200) throw new Error(`${url} answered ${response.statusCode}`);
+    parentPort?.postMessage('ready');
+    let buffer = '';
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => {
+      const seenAtMs = Date.now();
+      buffer += chunk;
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const message = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (!message.startsWith('event: points')) continue;
+        const data = message.split('\n').find((line) => line.startsWith('data: '));
+        if (!data) continue;
+        const ids = (JSON.parse(data.slice(6)) as Array<[number]>).map(([id]) => id);
+        const sampled = [ids[0], ids[ids.length - 1]].filter((id) => id !== undefined);
+        parentPort?.postMessage(sampled.map((pointId) => ({ pointId, seenAtMs })));
+      }
+    });
+  });
+  request.on('error', (error) => {
+    throw error;
+  });
+  parentPort?.once('message', () => {
+    request.destroy();
+    parentPort?.postMessage('done');
+  });
 }
 
 /**
@@ -346,7 +379,7 @@ async function consumeAll(
     batchSize,
     handler: async (batch) => {
       delivered += batch.length;
-      for (const event of batch) seen.add(event.messageId);
+      for (const e of batch) if (e.kind === 'metric') seen.add(metricEventId(e.event));
       if (seen.size === events) allSeen();
     },
     onPoison: (poison) => {
@@ -360,18 +393,26 @@ async function consumeAll(
   return { seconds, acknowledgedSeconds, delivered };
 }
 
-function startPublisher(share: PublisherShare) {
+type WorkerRole = ({ role: 'publisher' } & PublisherShare) | { role: 'watcher'; url: string };
+
+function startBenchWorker(role: WorkerRole): Worker {
   // Node 20's workers do not inherit `--import tsx`: register it before loading this file.
   const load = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); })`;
-  const worker = new Worker(load, { eval: true, workerData: share });
-  const message = (expected: string) =>
-    new Promise<void>((resolve, reject) => {
-      worker.on('message', (m) => m === expected && resolve());
-      worker.once('error', reject);
-    });
+  return new Worker(load, { eval: true, workerData: role });
+}
+
+function workerMessage(worker: Worker, expected: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    worker.on('message', (m) => m === expected && resolve());
+    worker.once('error', reject);
+  });
+}
+
+function startPublisher(share: PublisherShare) {
+  const worker = startBenchWorker({ role: 'publisher', ...share });
   return {
-    ready: message('ready'),
-    done: message('done').then(() => worker.terminate()),
+    ready: workerMessage(worker, 'ready'),
+    done: workerMessage(worker, 'done').then(() => worker.terminate()),
     start: () => worker.postMessage('start'),
   };
 }
@@ -407,4 +448,8 @@ async function publishShare({ url, first, every, events }: PublisherShare): Prom
   parentPort?.postMessage('done');
 }
 
-if (!isMainThread) await publishShare(workerData as PublisherShare);
+if (!isMainThread) {
+  const role = workerData as WorkerRole;
+  if (role.role === 'watcher') watchPoints(role.url);
+  else await publishShare(role);
+}

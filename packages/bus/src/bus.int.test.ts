@@ -1,7 +1,9 @@
 import {
+  LifecycleEvent,
   MessageDecodeError,
   type MessageInit,
   type MetricEvent,
+  MetricEventBatch,
   MetricKind,
   Stage,
 } from '@masksweep/proto';
@@ -11,7 +13,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connectBus } from './connection.js';
 import { consumeEvents, type DecodedEvent, type PoisonMessage } from './consumer.js';
 import { InvalidOptionError, PublisherBufferFullError, PublisherClosedError } from './errors.js';
-import { EventPublisher } from './publisher.js';
+import { lifecycleEventId, metricEventId } from './event-ids.js';
+import { EventPublisher, MESSAGE_ID_HEADER } from './publisher.js';
 import { EVENTS_STREAM, ensureStream } from './stream.js';
 import { subjectFor } from './subjects.js';
 
@@ -43,9 +46,34 @@ async function waitFor(
   }
 }
 
-async function storedEvents(connection: NatsConnection): Promise<number> {
+interface StoredMessage {
+  messageId: string;
+  /** The ids of the events it holds. */
+  eventIds: string[];
+}
+
+/** Every message of the events stream, read back with an ordered consumer. */
+async function storedMessages(connection: NatsConnection): Promise<StoredMessage[]> {
   const info = await (await connection.jetstreamManager()).streams.info(EVENTS_STREAM);
-  return info.state.messages;
+  if (info.state.messages === 0) return [];
+  const messages = await (await connection.jetstream().consumers.get(EVENTS_STREAM)).consume();
+  const stored: StoredMessage[] = [];
+  for await (const message of messages) {
+    stored.push({
+      messageId: message.headers?.get(MESSAGE_ID_HEADER) ?? '',
+      eventIds: message.subject.endsWith('.metric')
+        ? MetricEventBatch.decode(message.data).events.map(metricEventId)
+        : [lifecycleEventId(LifecycleEvent.decode(message.data))],
+    });
+    if (message.info.pending === 0) break;
+  }
+  await messages.close();
+  return stored;
+}
+
+/** The ids of the events in the stream, one per stored copy. */
+async function storedEvents(connection: NatsConnection): Promise<string[]> {
+  return (await storedMessages(connection)).flatMap((message) => message.eventIds);
 }
 
 // Every test gets its own server; it and the test's connections are closed after each.
@@ -131,7 +159,7 @@ describe('EventPublisher', () => {
         onPoison: () => {},
       }),
     ).rejects.toThrow('durable: "lead.board" is not a consumer name');
-    expect(await storedEvents(connection)).toBe(0);
+    expect(await storedEvents(connection)).toEqual([]);
   });
 
   it('stores a re-sent event once, also when it is re-sent after a reconnect', async () => {
@@ -143,15 +171,40 @@ describe('EventPublisher', () => {
     const lifecycle = { namespace: 'research', sweep: 'paper.v1', trial: 'trial-0', attempt: 1 };
     await publisher.publishLifecycle({ ...lifecycle, started: { worker: 'pod-a' } });
     await publisher.publishLifecycle({ ...lifecycle, started: { worker: 'pod-a' } });
-    expect(await storedEvents(connection)).toBe(2);
+    const stored = ['research/trial-0/1/pretrain/train/42', 'research/trial-0/1/lifecycle/started'];
+    expect(await storedEvents(connection)).toEqual(stored);
 
     await server.restart();
     await publisher.publishMetric(event);
     await publisher.flush();
-    expect(await storedEvents(connection)).toBe(2);
+    expect(await storedEvents(connection)).toEqual(stored);
     // The same step of another attempt is another event.
     await publisher.publishMetric({ ...event, attempt: 2 });
-    expect(await storedEvents(connection)).toBe(3);
+    expect(await storedEvents(connection)).toEqual([
+      ...stored,
+      'research/trial-0/2/pretrain/train/42',
+    ]);
+    await publisher.close();
+  });
+
+  it("sends a trial's metric events published together in batches of at most maxBatchEvents, each once", async () => {
+    const { connection } = await startBus();
+    const publisher = new EventPublisher({ connection, maxBatchEvents: 4 });
+    const together = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((step) => metric(step, 'trial-a'));
+    await Promise.all(together.map((event) => publisher.publishMetric(event)));
+    // Published one at a time, each waiting for its acknowledgement: one message each.
+    for (const step of [10, 11]) await publisher.publishMetric(metric(step, 'trial-a'));
+    const messages = await storedMessages(connection);
+    expect(messages.map((message) => message.eventIds.length)).toEqual([4, 4, 2, 1, 1]);
+    expect(messages.flatMap((message) => message.eventIds)).toEqual(
+      [...together, metric(10, 'trial-a'), metric(11, 'trial-a')].map(metricEventId),
+    );
+    // A lone event's message has the event's id; a batch's names its first event.
+    expect(messages[3]?.messageId).toBe('research/trial-a/1/pretrain/train/10');
+    expect(messages[0]?.messageId).toMatch(
+      /^research\/trial-a\/1\/pretrain\/train\/0\+3:[0-9a-f]{24}$/,
+    );
+    expect(new Set(messages.map((message) => message.messageId)).size).toBe(5);
     await publisher.close();
   });
 
@@ -170,7 +223,9 @@ describe('EventPublisher', () => {
     await restart;
     await publisher.flush();
     await Promise.all(published);
-    expect(await storedEvents(connection)).toBe(total);
+    const stored = await storedEvents(connection);
+    expect(stored).toHaveLength(total);
+    expect(new Set(stored).size).toBe(total);
     await publisher.close();
   }, 60_000);
 
@@ -193,7 +248,7 @@ describe('EventPublisher', () => {
     await server.restart();
     await publisher.flush();
     await Promise.all(buffered);
-    expect(await storedEvents(connection)).toBe(5);
+    expect(await storedEvents(connection)).toHaveLength(5);
     await publisher.close();
   }, 30_000);
 });
@@ -243,18 +298,21 @@ describe('consumeEvents', () => {
 
     const second = await start();
     await publishing;
-    const unique = () => new Set(received.map((e) => e.messageId)).size;
+    const unique = () =>
+      new Set(received.map((e) => (e.kind === 'metric' ? metricEventId(e.event) : ''))).size;
     await waitFor(() => unique() === total, 'every event');
     await second.stop();
 
     expect(received.length).toBeGreaterThanOrEqual(total);
+    // Published faster than acknowledged, the events went in batches.
+    const messages = new Set(received.map((e) => e.streamSequence)).size;
+    expect(messages).toBeLessThan(total / 10);
     const steps = new Set(received.map((e) => (e.kind === 'metric' ? e.event.step : -1)));
     expect(steps.size).toBe(total);
     const sample = received.find((e) => e.kind === 'metric' && e.event.step === 4321);
     expect(sample).toMatchObject({
       kind: 'metric',
       subject: 'masksweep.research.paper_v1.trial-2.metric',
-      messageId: 'research/trial-2/1/pretrain/train/4321',
       event: { sweep: 'paper.v1', step: 4321, epoch: 43, values: { lr: 0.001 } },
     });
   }, 60_000);
@@ -267,7 +325,7 @@ describe('consumeEvents', () => {
       connection: await connect(),
       durable: 'survivor',
       handler: async (batch) => {
-        for (const event of batch) received.add(event.messageId);
+        for (const e of batch) if (e.kind === 'metric') received.add(metricEventId(e.event));
       },
       onPoison: () => {},
     });

@@ -1,4 +1,4 @@
-import { LifecycleEvent, MetricEvent } from '@masksweep/proto';
+import { LifecycleEvent, type MetricEvent, MetricEventBatch } from '@masksweep/proto';
 import {
   AckPolicy,
   type ConsumerConfig,
@@ -14,17 +14,21 @@ import { MESSAGE_ID_HEADER } from './publisher.js';
 import { EVENTS_STREAM } from './stream.js';
 import { allEventsSubject, parseSubject } from './subjects.js';
 
+/** The message an event came in; the metric events of one batch share it. */
 interface Delivery {
   subject: string;
-  /** The event's sequence number in the stream. */
+  /** The message's sequence number in the stream. */
   streamSequence: number;
   /** 1 on the first delivery, more on redeliveries. */
   deliveryCount: number;
-  /** The publisher's de-duplication id (`Nats-Msg-Id`); '' when the message had none. */
+  /**
+   * The publisher's de-duplication id of the message (`Nats-Msg-Id`); '' when it had none.
+   * An event's own id is metricEventId or lifecycleEventId of it.
+   */
   messageId: string;
 }
 
-/** An event as a handler gets it: the decoded payload and where it came from. */
+/** An event as a handler gets it: the decoded payload and the message it came in. */
 export type DecodedEvent =
   | (Delivery & { kind: 'metric'; event: MetricEvent })
   | (Delivery & { kind: 'lifecycle'; event: LifecycleEvent });
@@ -41,7 +45,10 @@ export interface ConsumeEventsOptions {
   durable: string;
   /** Which events; see the filter helpers of subjects.ts. @default allEventsSubject() */
   filterSubject?: string;
-  /** Events per handler call at most. @default 256 */
+  /**
+   * Events per handler call: a call gets whole messages until it has at least this many
+   * (so up to a message's worth more). @default 256
+   */
   batchSize?: number;
   /** How long a partial batch waits for more events before the handler gets it. @default 20 */
   maxBatchWaitMs?: number;
@@ -59,7 +66,7 @@ export interface ConsumeEventsOptions {
   retryDelaysMs?: number[];
   /** @default EVENTS_STREAM */
   stream?: string;
-  /** Gets each batch; events are acknowledged only when it resolves, redelivered when it throws. */
+  /** Gets each batch; its messages are acknowledged only when it resolves, redelivered when it throws. */
   handler: (batch: DecodedEvent[]) => Promise<void>;
   /** Told of each message that is terminated. */
   onPoison: (poison: PoisonMessage) => void;
@@ -89,7 +96,8 @@ const CONSUMER_ALREADY_EXISTS = 10148;
  * Reads events with a durable pull consumer and explicit acknowledgements: at least once,
  * in batches. A restarted process with the same `durable` resumes after the last
  * acknowledged event; events of a process that died unacknowledged are delivered again
- * after `ackWaitMs`. De-duplicate by `messageId` where exactly once matters.
+ * after `ackWaitMs`. De-duplicate by the event's id (metricEventId, lifecycleEventId) where
+ * exactly once matters.
  */
 export async function consumeEvents(options: ConsumeEventsOptions): Promise<EventConsumer> {
   const {
@@ -138,32 +146,21 @@ export async function consumeEvents(options: ConsumeEventsOptions): Promise<Even
     onPoison({ ...delivery(message), data: message.data, error });
   };
 
-  const handle = async (batch: JsMsg[]) => {
-    const decoded: DecodedEvent[] = [];
-    const handled: JsMsg[] = [];
-    for (const message of batch) {
-      try {
-        decoded.push(decode(message));
-        handled.push(message);
-      } catch (error) {
-        poison(message, error as Error);
-      }
-    }
-    if (decoded.length === 0) return;
+  const handle = async (batch: DecodedMessage[]) => {
+    const events = batch.flatMap((message) => message.events);
     try {
-      await handler(decoded);
+      // Only empty batches (a batch message of no events): nothing to hand over.
+      if (events.length > 0) await handler(events);
     } catch (error) {
-      onHandlerError?.(error, decoded);
-      for (const message of handled) {
+      onHandlerError?.(error, events);
+      for (const { message } of batch) {
         const deliveries = message.info.redeliveryCount;
         if (maxDeliver > 0 && deliveries >= maxDeliver) {
           poison(
             message,
             new Error(
               `the handler failed on all ${deliveries} deliveries; last: ${String(error)}`,
-              {
-                cause: error,
-              },
+              { cause: error },
             ),
           );
         } else {
@@ -173,13 +170,15 @@ export async function consumeEvents(options: ConsumeEventsOptions): Promise<Even
       }
       return;
     }
-    for (const message of handled) message.ack();
+    for (const { message } of batch) message.ack();
   };
 
-  const closed = readBatches(messages, batchSize, maxBatchWaitMs, handle).then((unhandled) => {
-    if (connection.isClosed()) return;
-    for (const message of unhandled) message.nak();
-  });
+  const closed = readBatches(messages, batchSize, maxBatchWaitMs, poison, handle).then(
+    (unhandled) => {
+      if (connection.isClosed()) return;
+      for (const message of unhandled) message.nak();
+    },
+  );
   return {
     closed,
     async stop() {
@@ -190,27 +189,37 @@ export async function consumeEvents(options: ConsumeEventsOptions): Promise<Even
   };
 }
 
+/** A message and the events it holds. */
+interface DecodedMessage {
+  message: JsMsg;
+  events: DecodedEvent[];
+}
+
 /**
- * Feeds `handle` batches: full ones, or what arrived when the consumer has caught up
- * (nothing pending) or `maxWaitMs` after the first event. Resolves, when the messages end,
- * with those fetched but not handled.
+ * Feeds `handle` batches of decoded messages: as many as hold `batchSize` events, or what
+ * arrived when the consumer has caught up (nothing pending) or `maxWaitMs` after the first
+ * message. A message that cannot be decoded goes to `poison` instead. Resolves, when the
+ * messages end, with those fetched but not handled.
  */
 async function readBatches(
   messages: ConsumerMessages,
   batchSize: number,
   maxWaitMs: number,
-  handle: (batch: JsMsg[]) => Promise<void>,
+  poison: (message: JsMsg, error: Error) => void,
+  handle: (batch: DecodedMessage[]) => Promise<void>,
 ): Promise<JsMsg[]> {
   const iterator = messages[Symbol.asyncIterator]();
   let next = iterator.next();
-  let batch: JsMsg[] = [];
+  let batch: DecodedMessage[] = [];
+  let events = 0;
   let waited: { promise: Promise<'waited'>; cancel(): void } | undefined;
   const handleBatch = async () => {
     waited?.cancel();
     waited = undefined;
     const full = batch;
     batch = [];
-    await handle(full);
+    events = 0;
+    if (full.length > 0) await handle(full);
   };
   for (;;) {
     const result = waited ? await Promise.race([next, waited.promise]) : await next;
@@ -220,12 +229,19 @@ async function readBatches(
     }
     if (result.done) break;
     next = iterator.next();
-    batch.push(result.value);
-    if (batch.length >= batchSize || result.value.info.pending === 0) await handleBatch();
+    const message = result.value;
+    try {
+      const decoded = decode(message);
+      batch.push({ message, events: decoded });
+      events += decoded.length;
+    } catch (error) {
+      poison(message, error as Error);
+    }
+    if (events >= batchSize || message.info.pending === 0) await handleBatch();
     else waited ??= delay(maxWaitMs);
   }
   waited?.cancel();
-  return batch;
+  return batch.map(({ message }) => message);
 }
 
 function delay(ms: number): { promise: Promise<'waited'>; cancel(): void } {
@@ -245,11 +261,18 @@ function delivery(message: JsMsg): Delivery {
   };
 }
 
-function decode(message: JsMsg): DecodedEvent {
+/** The events of a message: a metric subject's MetricEventBatch, or one lifecycle event. */
+function decode(message: JsMsg): DecodedEvent[] {
   const { kind } = parseSubject(message.subject);
-  return kind === 'metric'
-    ? { ...delivery(message), kind, event: MetricEvent.decode(message.data) }
-    : { ...delivery(message), kind, event: LifecycleEvent.decode(message.data) };
+  const from = delivery(message);
+  if (kind === 'lifecycle') {
+    return [{ ...from, kind, event: LifecycleEvent.decode(message.data) }];
+  }
+  return MetricEventBatch.decode(message.data).events.map((event: MetricEvent) => ({
+    ...from,
+    kind,
+    event,
+  }));
 }
 
 /** Creates the durable consumer, or updates the settings of an existing one. */

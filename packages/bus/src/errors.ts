@@ -28,15 +28,21 @@ export class PublisherBufferFullError extends Error {
   }
 }
 
-/** JetStream refused an event for good (not a passing outage): it is not retried. */
+/**
+ * JetStream refused a message for good (not a passing outage): its events are not retried.
+ * Each event of the message is rejected with the same error.
+ */
 export class EventRejectedError extends Error {
   override readonly name = 'EventRejectedError';
   constructor(
     readonly subject: string,
     readonly messageId: string,
+    readonly events: number,
     readonly reason: string,
   ) {
-    super(`JetStream refused event ${messageId} on ${subject}: ${reason}`);
+    super(
+      `JetStream refused ${events === 1 ? 'event' : `${events} events in message`} ${messageId} on ${subject}: ${reason}`,
+    );
   }
 }
 

@@ -1,4 +1,11 @@
-import { LifecycleEvent, type MessageCodec, type MessageInit, MetricEvent } from '@masksweep/proto';
+import { createHash } from 'node:crypto';
+import {
+  encodeRepeatedMessages,
+  LifecycleEvent,
+  type MessageCodec,
+  type MessageInit,
+  MetricEvent,
+} from '@masksweep/proto';
 import {
   createInbox,
   Events,
@@ -24,9 +31,11 @@ export interface EventPublisherOptions {
   connection: NatsConnection;
   /** Events accepted and not yet acknowledged by JetStream, at most. @default 10000 */
   capacity?: number;
-  /** Publishes sent and not yet acknowledged, at most. @default 256 */
+  /** Messages sent and not yet acknowledged, at most. @default 256 */
   window?: number;
-  /** How long an acknowledgement may take before the event is sent again. @default 5000 */
+  /** Metric events in one message at most. @default 256 */
+  maxBatchEvents?: number;
+  /** How long an acknowledgement may take before the message is sent again. @default 5000 */
   ackTimeoutMs?: number;
   /** The first pause before sending again after a failure; it doubles up to retryMaxMs. @default 100 */
   retryMinMs?: number;
@@ -37,18 +46,37 @@ export interface EventPublisherOptions {
 /** The JetStream header that makes the server drop a re-sent message within the duplicate window. */
 export const MESSAGE_ID_HEADER = 'Nats-Msg-Id';
 
+/** Encoded events in one message at most, well under NATS's default 1 MiB payload limit. */
+const MAX_BATCH_BYTES = 256 * 1024;
+
+/** An event accepted and not yet acknowledged. */
 interface PendingEvent {
+  readonly subject: string;
+  /** Metric events travel in batches, lifecycle events one to a message. */
+  readonly kind: EventKind;
+  /** Its de-duplication id (event-ids.ts). */
+  readonly eventId: string;
+  /** The event alone, encoded; a metric event is framed into its batch when its message forms. */
+  readonly payload: Uint8Array;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/**
+ * One NATS message: a lifecycle event, or a MetricEventBatch of one subject's metric
+ * events. Once formed it is sent again unchanged, so its id de-duplicates the re-send.
+ */
+interface PendingMessage {
   readonly subject: string;
   readonly messageId: string;
   readonly payload: Uint8Array;
   readonly headers: MsgHdrs;
-  /** Acceptance order: retried events go back to the front in this order. */
+  readonly events: readonly PendingEvent[];
+  /** Forming order: messages sent again go out in this order. */
   readonly ordinal: number;
   /** The reply token of the current send; 0 while not sent. */
   token: number;
   sentAt: number;
-  resolve(): void;
-  reject(error: Error): void;
 }
 
 /** JetStream's answer to a publish. */
@@ -76,17 +104,23 @@ function parseAck(data: Uint8Array): PublishAck {
 /**
  * Publishes metric and lifecycle events to JetStream, acknowledged and de-duplicated.
  *
- * Each publish resolves when JetStream has stored the event (or already had it: the
- * message id, see event-ids.ts, makes a re-sent event a no-op within the stream's duplicate
- * window). Up to `window` publishes are in flight at once. While NATS is away
+ * Each publish resolves when JetStream has stored the event (or already had it). Events
+ * wait in one queue per subject; a send takes up to `maxBatchEvents` metric events of one
+ * subject into one MetricEventBatch message, so a trial that publishes faster than NATS
+ * answers sends a few large messages rather than many small ones, and one that publishes
+ * slowly sends each event as it comes. A message's id (one event's id, or for a batch a
+ * digest of its events' ids) makes a re-sent message a no-op within the stream's duplicate
+ * window. Up to `window` messages are in flight at once. While NATS is away
  * (disconnected, restarting, not answering) events wait in a buffer of `capacity` and are
  * sent again, oldest first, with backoff; a publish into a full buffer is refused with
- * PublisherBufferFullError. Stream order follows publish order except around a retry.
+ * PublisherBufferFullError. Stream order follows publish order per subject (one trial's
+ * metric or lifecycle events) except around a retry.
  */
 export class EventPublisher {
   readonly capacity: number;
   readonly #connection: NatsConnection;
   readonly #window: number;
+  readonly #maxBatchEvents: number;
   readonly #ackTimeoutMs: number;
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
@@ -94,11 +128,15 @@ export class EventPublisher {
   readonly #acks: Subscription;
   readonly #timeoutSweep: NodeJS.Timeout;
 
-  // Events not sent yet (or to be sent again), oldest first: #waiting[#waitingHead...].
-  #waiting: PendingEvent[] = [];
-  #waitingHead = 0;
-  /** Sent events by reply token; insertion order is send order. */
-  readonly #inFlight = new Map<number, PendingEvent>();
+  /** Events not in a message yet, oldest first, per subject. */
+  readonly #unsent = new Map<string, PendingEvent[]>();
+  /** The subjects with unsent events, taken in turn. */
+  #subjectTurns: string[] = [];
+  /** Messages to send again, in forming order. */
+  #resend: PendingMessage[] = [];
+  /** Sent messages by reply token; insertion order is send order. */
+  readonly #inFlight = new Map<number, PendingMessage>();
+  #pending = 0;
   #nextToken = 1;
   #nextOrdinal = 0;
 
@@ -116,6 +154,7 @@ export class EventPublisher {
     this.#connection = options.connection;
     this.capacity = checkInteger('capacity', options.capacity ?? 10_000, 1);
     this.#window = checkInteger('window', options.window ?? 256, 1);
+    this.#maxBatchEvents = checkInteger('maxBatchEvents', options.maxBatchEvents ?? 256, 1);
     this.#ackTimeoutMs = checkInteger('ackTimeoutMs', options.ackTimeoutMs ?? 5000, 1);
     this.#retryMinMs = checkInteger('retryMinMs', options.retryMinMs ?? 100, 1);
     this.#retryMaxMs = checkInteger('retryMaxMs', options.retryMaxMs ?? 5000, this.#retryMinMs);
@@ -141,7 +180,7 @@ export class EventPublisher {
 
   /** Events accepted and not yet acknowledged. */
   get pending(): number {
-    return this.#waiting.length - this.#waitingHead + this.#inFlight.size;
+    return this.#pending;
   }
 
   /**
@@ -200,7 +239,7 @@ export class EventPublisher {
       return Promise.reject(new PublisherBufferFullError(this.capacity, awayMs, this.#lastProblem));
     }
     let subject: string;
-    let messageId: string;
+    let eventId: string;
     let payload: Uint8Array;
     try {
       subject = subjectFor({
@@ -209,32 +248,27 @@ export class EventPublisher {
         trial: event.trial ?? '',
         kind,
       });
-      messageId = idOf(event);
+      eventId = idOf(event);
       payload = codec.encode(event);
     } catch (error) {
       return Promise.reject(error);
     }
-    const messageHeaders = headers();
-    messageHeaders.set(MESSAGE_ID_HEADER, messageId);
     return new Promise((resolve, reject) => {
-      this.#waiting.push({
-        subject,
-        messageId,
-        payload,
-        headers: messageHeaders,
-        ordinal: this.#nextOrdinal++,
-        token: 0,
-        sentAt: 0,
-        resolve,
-        reject,
-      });
+      let queue = this.#unsent.get(subject);
+      if (queue === undefined) {
+        queue = [];
+        this.#unsent.set(subject, queue);
+      }
+      if (queue.length === 0) this.#subjectTurns.push(subject);
+      queue.push({ subject, kind, eventId, payload, resolve, reject });
+      this.#pending++;
       this.#scheduleSend();
     });
   }
 
   /**
    * Sends on the next turn of the event loop: events published, and acknowledgements
-   * read, in one turn make one socket write rather than one write each.
+   * read, in one turn make one socket write (and fuller batches) rather than one each.
    */
   #scheduleSend(): void {
     if (this.#sendScheduled) return;
@@ -245,67 +279,102 @@ export class EventPublisher {
     });
   }
 
-  /** Sends waiting events while the window has room, NATS is there and no retry pause runs. */
+  /** Sends while the window has room, NATS is there and no retry pause runs: re-sends first. */
   #sendWaiting(): void {
     if (!this.#connected || this.#retryTimer !== undefined) return;
-    while (this.#inFlight.size < this.#window && this.#waitingHead < this.#waiting.length) {
-      const event = this.#waiting[this.#waitingHead] as PendingEvent;
-      this.#waitingHead++;
+    while (this.#inFlight.size < this.#window) {
+      const message = this.#resend.shift() ?? this.#nextMessage();
+      if (message === undefined) return;
       const token = this.#nextToken++;
-      event.token = token;
-      event.sentAt = Date.now();
-      this.#inFlight.set(token, event);
+      message.token = token;
+      message.sentAt = Date.now();
+      this.#inFlight.set(token, message);
       try {
-        this.#connection.publish(event.subject, event.payload, {
+        this.#connection.publish(message.subject, message.payload, {
           reply: `${this.#inbox}.${token}`,
-          headers: event.headers,
+          headers: message.headers,
         });
       } catch (error) {
-        // The connection is closing or closed: the event waits for a retry or #failAll.
-        this.#sendAgainLater([event], (error as Error).message);
+        // The connection is closing or closed: the message waits for a retry or #failAll.
+        this.#sendAgainLater([message], (error as Error).message);
         return;
       }
     }
-    // Drop the sent prefix now and then, so the array does not grow without end.
-    if (this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length) {
-      this.#waiting = this.#waiting.slice(this.#waitingHead);
-      this.#waitingHead = 0;
-    }
   }
 
-  #onAnswer(error: NatsError | null, message: Msg): void {
+  /** The next message of the subject whose turn it is: a lifecycle event, or a batch of metric events. */
+  #nextMessage(): PendingMessage | undefined {
+    const subject = this.#subjectTurns.shift();
+    if (subject === undefined) return undefined;
+    const queue = this.#unsent.get(subject) as [PendingEvent, ...PendingEvent[]];
+    const batched = queue[0].kind === 'metric';
+    let count = 1;
+    if (batched) {
+      let bytes = queue[0].payload.length;
+      while (count < queue.length && count < this.#maxBatchEvents) {
+        bytes += (queue[count] as PendingEvent).payload.length;
+        if (bytes > MAX_BATCH_BYTES) break;
+        count++;
+      }
+    }
+    const events = queue.splice(0, count);
+    if (queue.length > 0) this.#subjectTurns.push(subject);
+    else this.#unsent.delete(subject);
+    const [first] = events as [PendingEvent];
+    const messageId = events.length === 1 ? first.eventId : batchMessageId(events);
+    const messageHeaders = headers();
+    messageHeaders.set(MESSAGE_ID_HEADER, messageId);
+    return {
+      subject,
+      messageId,
+      payload: batched
+        ? encodeRepeatedMessages(
+            METRIC_BATCH_EVENTS_FIELD,
+            events.map((event) => event.payload),
+          )
+        : first.payload,
+      headers: messageHeaders,
+      events,
+      ordinal: this.#nextOrdinal++,
+      token: 0,
+      sentAt: 0,
+    };
+  }
+
+  #onAnswer(error: NatsError | null, answer: Msg): void {
     if (error) {
       this.#lastProblem = `acknowledgement subscription: ${error.message}`;
       return;
     }
-    const token = Number(message.subject.slice(this.#inbox.length + 1));
-    const event = this.#inFlight.get(token);
+    const token = Number(answer.subject.slice(this.#inbox.length + 1));
+    const message = this.#inFlight.get(token);
     // A late answer to a send that has been retried since: the retry's answer counts.
-    if (event === undefined) return;
-    if (message.headers?.hasError) {
+    if (message === undefined) return;
+    if (answer.headers?.hasError) {
       // 503 no responders: no stream listens (JetStream not ready yet after a restart).
       this.#sendAgainLater(
-        [event],
-        `no JetStream stream answered on ${event.subject} (${message.headers.code} ${message.headers.description})`,
+        [message],
+        `no JetStream stream answered on ${message.subject} (${answer.headers.code} ${answer.headers.description})`,
       );
       return;
     }
+    const ack = parseAck(answer.data);
+    if (ack.error?.code === 503) {
+      this.#sendAgainLater([message], `JetStream: ${ack.error.description}`);
+      return;
+    }
     this.#inFlight.delete(token);
-    const ack = parseAck(message.data);
+    this.#pending -= message.events.length;
     if (ack.error) {
-      if (ack.error.code === 503) {
-        this.#sendAgainLater([event], `JetStream: ${ack.error.description}`);
-        return;
-      }
-      event.reject(
-        new EventRejectedError(
-          event.subject,
-          event.messageId,
-          `${ack.error.code} ${ack.error.description}`,
-        ),
+      const refused = new EventRejectedError(
+        message.subject,
+        message.messageId,
+        message.events.length,
+        `${ack.error.code} ${ack.error.description}`,
       );
+      for (const event of message.events) event.reject(refused);
     } else {
-      event.resolve();
+      for (const event of message.events) event.resolve();
       this.#awaySince = undefined;
       this.#retryDelayMs = this.#retryMinMs;
     }
@@ -314,23 +383,23 @@ export class EventPublisher {
   }
 
   #sendTimedOutAgain(): void {
-    const expired: PendingEvent[] = [];
+    const expired: PendingMessage[] = [];
     const deadline = Date.now() - this.#ackTimeoutMs;
-    for (const event of this.#inFlight.values()) {
-      // Send order is insertion order: the first event still in time ends the scan.
-      if (event.sentAt > deadline) break;
-      expired.push(event);
+    for (const message of this.#inFlight.values()) {
+      // Send order is insertion order: the first message still in time ends the scan.
+      if (message.sentAt > deadline) break;
+      expired.push(message);
     }
     if (expired.length > 0) {
       this.#sendAgainLater(expired, `no acknowledgement within ${this.#ackTimeoutMs} ms`);
     }
   }
 
-  /** Puts events back at the front of the queue and pauses sending for the retry delay. */
-  #sendAgainLater(events: PendingEvent[], problem: string): void {
+  /** Puts messages back at the front of the queue and pauses sending for the retry delay. */
+  #sendAgainLater(messages: PendingMessage[], problem: string): void {
     this.#lastProblem = problem;
     this.#awaySince ??= Date.now();
-    this.#requeue(events);
+    this.#requeue(messages);
     if (this.#retryTimer !== undefined) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
@@ -339,14 +408,12 @@ export class EventPublisher {
     this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, this.#retryMaxMs);
   }
 
-  #requeue(events: PendingEvent[]): void {
-    for (const event of events) {
-      this.#inFlight.delete(event.token);
-      event.token = 0;
+  #requeue(messages: PendingMessage[]): void {
+    for (const message of messages) {
+      this.#inFlight.delete(message.token);
+      message.token = 0;
     }
-    const oldestFirst = events.sort((a, b) => a.ordinal - b.ordinal);
-    this.#waiting = [...oldestFirst, ...this.#waiting.slice(this.#waitingHead)];
-    this.#waitingHead = 0;
+    this.#resend = [...messages, ...this.#resend].sort((a, b) => a.ordinal - b.ordinal);
   }
 
   /** Pauses while disconnected; on reconnect, sends again what was in flight (its answers are lost). */
@@ -378,11 +445,15 @@ export class EventPublisher {
   }
 
   #failAll(error: Error): void {
-    const events = [...this.#inFlight.values(), ...this.#waiting.slice(this.#waitingHead)];
+    const messages = [...this.#inFlight.values(), ...this.#resend];
+    const unsent = [...this.#unsent.values()];
     this.#inFlight.clear();
-    this.#waiting = [];
-    this.#waitingHead = 0;
-    for (const event of events) event.reject(error);
+    this.#resend = [];
+    this.#unsent.clear();
+    this.#subjectTurns = [];
+    this.#pending = 0;
+    for (const message of messages) for (const event of message.events) event.reject(error);
+    for (const queue of unsent) for (const event of queue) event.reject(error);
     this.#resolveFlushWaiters();
   }
 
@@ -392,4 +463,17 @@ export class EventPublisher {
     this.#flushWaiters = [];
     for (const waiter of waiters) waiter();
   }
+}
+
+/** MetricEventBatch's `events` (events.proto). */
+const METRIC_BATCH_EVENTS_FIELD = 1;
+
+/**
+ * The id of a batch: its first event's id, how many follow, and a digest of all their ids,
+ * so that two batches share an id only when they hold the same events.
+ */
+function batchMessageId(events: readonly PendingEvent[]): string {
+  const digest = createHash('sha256');
+  for (const event of events) digest.update(event.eventId).update('\n');
+  return `${events[0]?.eventId}+${events.length - 1}:${digest.digest('hex').slice(0, 24)}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidMessageError, MessageDecodeError } from './codec.js';
+import { encodeRepeatedMessages, InvalidMessageError, MessageDecodeError } from './codec.js';
 import {
   HealthCheckResponse,
   HealthCheckResponse_ServingStatus,
@@ -7,6 +7,7 @@ import {
 import {
   LifecycleEvent,
   MetricEvent,
+  MetricEventBatch,
   MetricKind,
   Stage,
   SweepSummary,
@@ -165,5 +166,24 @@ describe('message codecs', () => {
     expect(() => MetricEvent.decode(new Uint8Array([0x0a, 0x05, 0x61]))).toThrow(
       /cannot decode masksweep\.v1\.MetricEvent from 3 bytes/,
     );
+  });
+
+  it('frames encoded members into the repeated field of a container, as encoding it whole would', () => {
+    // Members of several sizes: a varint length of one and of two bytes.
+    const events = [1, 2, 3].map((step) =>
+      MetricEvent.create({
+        trial: 't'.repeat(step * 60),
+        step,
+        values: { loss: 1 / step },
+        wallTimeMs: 1_767_225_600_000 + step,
+      }),
+    );
+    const framed = encodeRepeatedMessages(
+      1,
+      events.map((event) => MetricEvent.encode(event)),
+    );
+    expect(framed).toEqual(MetricEventBatch.encode({ events }));
+    expect(MetricEventBatch.decode(framed).events).toEqual(events);
+    expect(encodeRepeatedMessages(1, [])).toHaveLength(0);
   });
 });

@@ -104,6 +104,23 @@ export function createCodec<T>(root: protobuf.Root, typeName: string): MessageCo
   return codec;
 }
 
+/**
+ * The encoding of a message whose only field, number `fieldNumber`, is a repeated message
+ * field holding messages already encoded: each member framed as a length-delimited field,
+ * in order. A sender that encoded (and so checked) each member on its own builds the
+ * container without encoding them again.
+ */
+export function encodeRepeatedMessages(
+  fieldNumber: number,
+  encodedMembers: readonly Uint8Array[],
+): Uint8Array {
+  const writer = protobuf.Writer.create();
+  // Wire type 2: length-delimited.
+  const tag = (fieldNumber << 3) | 2;
+  for (const member of encodedMembers) writer.uint32(tag).bytes(member);
+  return writer.finish();
+}
+
 const INTEGER_RANGES: Record<string, [number, number]> = {
   int32: [-(2 ** 31), 2 ** 31 - 1],
   sint32: [-(2 ** 31), 2 ** 31 - 1],

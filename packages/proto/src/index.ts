@@ -1,4 +1,5 @@
 export {
+  encodeRepeatedMessages,
   InvalidMessageError,
   type MessageCodec,
   MessageDecodeError,

@@ -38,6 +38,9 @@ const root = loadDescriptor({
                 wallTimeMs: { type: 'int64', id: 10 },
               },
             },
+            MetricEventBatch: {
+              fields: { events: { rule: 'repeated', type: 'MetricEvent', id: 1 } },
+            },
             TrialStarted: { fields: { worker: { type: 'string', id: 1 } } },
             StageChanged: { fields: { stage: { type: 'Stage', id: 1 } } },
             TrialFinished: { fields: { objective: { type: 'double', id: 1 } } },
@@ -293,6 +296,19 @@ export interface MetricEvent {
   wallTimeMs: number;
 }
 export const MetricEvent: MessageCodec<MetricEvent> = createCodec(root, 'masksweep.v1.MetricEvent');
+
+/**
+ * The metric events of one message on a trial's metric subject: what a publisher had
+ * ready at once, oldest first. One NATS message per batch instead of per event is what
+ * lets the bus carry tens of thousands of events a second.
+ */
+export interface MetricEventBatch {
+  events: MetricEvent[];
+}
+export const MetricEventBatch: MessageCodec<MetricEventBatch> = createCodec(
+  root,
+  'masksweep.v1.MetricEventBatch',
+);
 
 export interface TrialStarted {
   /** The pod or process that runs the attempt. */
