@@ -294,69 +294,110 @@ describe('KubeController', () => {
   });
 
   it('prunes from the metric stream with the median rule, as Optuna would', async () => {
-    const nats = await startNatsServer();
-    const connection = await connectBus({ servers: nats.url, name: 'pods' });
-    const publisher = new EventPublisher({ connection });
-    cleanups.push(async () => {
-      await publisher.close();
-      await connection.close();
-      await nats.stop();
-    });
-    // Validation f1 per seed at steps 10, 20, 30. With one trial complete before (startup 1),
-    // Optuna's median rule stops seed 1 at step 10 (0.1 < 0.5) and seed 3 at step 10
-    // (0.2 < median(0.5, 0.9)); seeds 0 and 2 complete.
-    const curves: Record<number, number[]> = {
+    // With one trial complete before (startup 1), Optuna's median rule stops seed 1 at step
+    // 10 (0.1 < 0.5) and seed 3 at step 10 (0.2 < median(0.5, 0.9)); seeds 0 and 2 complete.
+    const trials = await runPrunedSweep('median', '{ type: median, startupTrials: 1 }', {
       0: [0.5, 0.6, 0.7],
       1: [0.1, 0.9, 0.9],
       2: [0.9, 0.9, 0.9],
       3: [0.2, 0.9, 0.9],
-    };
-    await runSweep(
-      'pruned',
-      async ({ stage, trial, attempt, context }) => {
-        if (stage === 'pretrain') return succeed();
-        for (const [index, f1] of (curves[trial.seed] ?? []).entries()) {
-          await publisher.publishMetric({
-            namespace: api.server.namespace,
-            sweep: 'pruned',
-            trial: trial.name,
-            attempt,
-            stage: Stage.STAGE_FINETUNE,
-            kind: MetricKind.METRIC_KIND_VALIDATION,
-            step: 10 * (index + 1),
-            epoch: index + 1,
-            values: { val_f1: f1 },
-            wallTimeMs: Date.now(),
-          });
-          // A pruned trial is stopped here: its Job is deleted. The wait leaves the controller
-          // time for a pass on busy cores.
-          const stopped = await Promise.race([
-            new Promise((resolve) => setTimeout(() => resolve(false), 4_000)),
-            new Promise((resolve) => context.signal.addEventListener('abort', () => resolve(true))),
-          ]);
-          if (stopped) return { exitCode: 143 };
-        }
-        return succeed();
+    });
+    expect(trials).toEqual({
+      0: { phase: 'Succeeded' },
+      1: { phase: 'Pruned', message: 'stopped by the median pruner at step 10' },
+      2: { phase: 'Succeeded' },
+      3: { phase: 'Pruned', message: 'stopped by the median pruner at step 10' },
+    });
+  });
+
+  it('prunes from the metric stream with ASHA, as Optuna would', async () => {
+    // Rungs at steps 10 and 20 (minResource 10, reductionFactor 2); a trial goes on when its
+    // value is in the top half of the values reported at the rung so far, its own included
+    // (the top one while fewer than 2). Step 10: seed 1 (0.1 of 0.5, 0.1) stops, seed 3
+    // (0.55 of 0.5, 0.1, 0.9, 0.55: the second best) goes on; step 20: seed 3 (0.3 of 0.6,
+    // 0.9, 0.3) stops. The median rule would have stopped seed 3 at step 10. (Optuna 3.1 on
+    // these curves: the same steps.)
+    const trials = await runPrunedSweep(
+      'asha',
+      '{ type: asha, minResource: 10, reductionFactor: 2 }',
+      {
+        0: [0.5, 0.6, 0.7],
+        1: [0.1, 0.9, 0.9],
+        2: [0.9, 0.9, 0.9],
+        3: [0.55, 0.3, 0.9],
       },
-      nats.url,
     );
-    await api.cluster.apply(
-      sweepYaml('pruned', {
-        seeds: [0, 1, 2, 3],
-        parallelism: 1,
-        extra: '  pruner: { type: median, startupTrials: 1 }',
-      }),
-    );
-    const sweep = await api.cluster.sweepPhase('pruned', 'Succeeded', 120_000);
-    const phases = Object.fromEntries(
-      (await api.cluster.trials('pruned')).map((t) => [t.spec.seed, t.status?.phase]),
-    );
-    expect(phases).toEqual({ 0: 'Succeeded', 1: 'Pruned', 2: 'Succeeded', 3: 'Pruned' });
-    expect(sweep.status?.trials).toMatchObject({ succeeded: 2, pruned: 2, failed: 0 });
-    const prunedTrial = (await api.cluster.trials('pruned')).find((t) => t.spec.seed === 1);
-    expect(prunedTrial?.status?.conditions?.find((c) => c.type === 'Pruned')).toMatchObject({
-      status: 'True',
-      message: 'stopped by the median pruner at step 10',
+    expect(trials).toEqual({
+      0: { phase: 'Succeeded' },
+      1: { phase: 'Pruned', message: 'stopped by the asha pruner at step 10' },
+      2: { phase: 'Succeeded' },
+      3: { phase: 'Pruned', message: 'stopped by the asha pruner at step 20' },
     });
   });
 });
+
+/**
+ * Runs a sweep of seeds 0-3 one at a time under `pruner`; each fine-tuning pod publishes the
+ * validation f1 of its seed's curve at steps 10, 20 and 30 and stops when its Job is deleted.
+ * Gives each seed's phase and, when pruned, the message of its Pruned condition.
+ */
+async function runPrunedSweep(
+  sweepName: string,
+  pruner: string,
+  curves: Record<number, number[]>,
+): Promise<Record<number, { phase?: string; message?: string }>> {
+  const nats = await startNatsServer();
+  const connection = await connectBus({ servers: nats.url, name: 'pods' });
+  const publisher = new EventPublisher({ connection });
+  cleanups.push(async () => {
+    await publisher.close();
+    await connection.close();
+    await nats.stop();
+  });
+  await runSweep(
+    sweepName,
+    async ({ stage, trial, attempt, context }) => {
+      if (stage === 'pretrain') return succeed();
+      for (const [index, f1] of (curves[trial.seed] ?? []).entries()) {
+        await publisher.publishMetric({
+          namespace: api.server.namespace,
+          sweep: sweepName,
+          trial: trial.name,
+          attempt,
+          stage: Stage.STAGE_FINETUNE,
+          kind: MetricKind.METRIC_KIND_VALIDATION,
+          step: 10 * (index + 1),
+          epoch: index + 1,
+          values: { val_f1: f1 },
+          wallTimeMs: Date.now(),
+        });
+        // A pruned trial is stopped here: its Job is deleted. The wait leaves the controller
+        // time for a pass on busy cores.
+        const stopped = await Promise.race([
+          new Promise((resolve) => setTimeout(() => resolve(false), 4_000)),
+          new Promise((resolve) => context.signal.addEventListener('abort', () => resolve(true))),
+        ]);
+        if (stopped) return { exitCode: 143 };
+      }
+      return succeed();
+    },
+    nats.url,
+  );
+  await api.cluster.apply(
+    sweepYaml(sweepName, { seeds: [0, 1, 2, 3], parallelism: 1, extra: `  pruner: ${pruner}` }),
+  );
+  const sweep = await api.cluster.sweepPhase(sweepName, 'Succeeded', 120_000);
+  const counts = { succeeded: 0, pruned: 0 };
+  const trials: Record<number, { phase?: string; message?: string }> = {};
+  for (const t of await api.cluster.trials(sweepName)) {
+    const pruned = t.status?.conditions?.find((c) => c.type === 'Pruned' && c.status === 'True');
+    trials[t.spec.seed] = {
+      phase: t.status?.phase,
+      ...(pruned && { message: pruned.message }),
+    };
+    if (t.status?.phase === 'Succeeded') counts.succeeded += 1;
+    if (t.status?.phase === 'Pruned') counts.pruned += 1;
+  }
+  expect(sweep.status?.trials).toMatchObject({ ...counts, failed: 0 });
+  return trials;
+}
