@@ -116,6 +116,11 @@ export interface KubeClientOptions {
   tls?: Pick<AgentOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'>;
   /** Requests in flight at once. @default 32 */
   maxSockets?: number;
+  /**
+   * The `User-Agent`, whose first word the API server records as the field manager of what
+   * this client writes (`metadata.managedFields`). @default 'masksweep'
+   */
+  userAgent?: string;
 }
 
 export function createKubeClient(options: KubeClientOptions): KubeClient {
@@ -138,6 +143,7 @@ export function createKubeClient(options: KubeClientOptions): KubeClient {
       signal,
       headers: {
         ...(authorization && { authorization }),
+        'user-agent': options.userAgent ?? 'masksweep',
         accept: 'application/json',
         // Explicit: Node sends a DELETE's body without a length, and the server then reads
         // the body as the next request on the kept-alive connection.
@@ -223,13 +229,16 @@ export interface LoadKubeClientOptions {
 const AUTHORIZATION_TTL_MS = 60_000;
 
 /** A client for the cluster a kubeconfig (or, in a pod, the service account) points at. */
-export async function loadKubeClient(options: LoadKubeClientOptions = {}): Promise<KubeClient> {
+export async function loadKubeClient(
+  options: LoadKubeClientOptions & Pick<KubeClientOptions, 'userAgent'> = {},
+): Promise<KubeClient> {
   const { server, namespace, tls, authorization } = await loadKubeCredentials(options);
   let cached: { value?: string; until: number } = { until: 0 };
   return createKubeClient({
     server,
     namespace,
     tls,
+    userAgent: options.userAgent,
     ...(authorization && {
       async authorization() {
         if (Date.now() >= cached.until)

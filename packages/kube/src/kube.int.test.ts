@@ -65,12 +65,23 @@ describe('KubeClient', () => {
 });
 
 describe('loadKubeClient', () => {
-  it("reads the test env's kubeconfig (token, insecure) and talks to the server", async () => {
-    const client = await loadKubeClient({ kubeconfig: server.kubeconfigPath });
+  it("reads the test env's kubeconfig (token, insecure) and talks to the server, as its field manager", async () => {
+    const client = await loadKubeClient({
+      kubeconfig: server.kubeconfigPath,
+      userAgent: 'masksweep-test/1',
+    });
     try {
       expect(client.namespace).toBe(server.namespace);
       const list = await client.call<{ items: unknown[] }>('GET', configMaps());
       expect(Array.isArray(list.items)).toBe(true);
+      const created = await client.call<{ metadata: { managedFields: { manager: string }[] } }>(
+        'POST',
+        configMaps(),
+        configMap('managed', '1'),
+      );
+      expect(created.metadata.managedFields.map((entry) => entry.manager)).toEqual([
+        'masksweep-test',
+      ]);
     } finally {
       client.close();
     }

@@ -121,6 +121,15 @@ describe('masksweep-controller', () => {
       expect(runs.size).toBe(18);
       expect([...runs.values()].every((count) => count === 1)).toBe(true);
       expect(trials.every((t) => t.status?.finetuneAttempts === 1)).toBe(true);
+      // What the controller wrote carries its name, for `kubectl get -o yaml` and audit logs.
+      const managers = new Set(
+        [...trials, ...all].flatMap((object) =>
+          ((object.metadata as { managedFields?: { manager: string }[] }).managedFields ?? []).map(
+            (entry) => entry.manager,
+          ),
+        ),
+      );
+      expect(managers.has('masksweep-controller')).toBe(true);
     } finally {
       await jobs.stop();
     }

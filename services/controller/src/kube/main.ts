@@ -159,7 +159,11 @@ export async function main(argv: string[]): Promise<number> {
     : undefined;
   let client: Awaited<ReturnType<typeof loadKubeClient>>;
   try {
-    client = await loadKubeClient({ kubeconfig: flags.kubeconfig, context: flags.context });
+    client = await loadKubeClient({
+      kubeconfig: flags.kubeconfig,
+      context: flags.context,
+      userAgent: 'masksweep-controller',
+    });
   } catch (error) {
     process.stderr.write(
       `masksweep-controller: no cluster to talk to: ${(error as Error).message}\n`,
