@@ -149,7 +149,7 @@ export async function consumeEvents(options: ConsumeEventsOptions): Promise<Even
   const handle = async (batch: DecodedMessage[]) => {
     const events = batch.flatMap((message) => message.events);
     try {
-      // Only empty batches (a batch message of no events): nothing to hand over.
+      // Messages of no events (an empty batch) are only acknowledged.
       if (events.length > 0) await handler(events);
     } catch (error) {
       onHandlerError?.(error, events);

@@ -49,9 +49,8 @@ export const MESSAGE_ID_HEADER = 'Nats-Msg-Id';
 /** Encoded events in one message at most, well under NATS's default 1 MiB payload limit. */
 const MAX_BATCH_BYTES = 256 * 1024;
 
-/** An event accepted and not yet acknowledged. */
+/** An event accepted and not yet acknowledged; it waits in its subject's queue. */
 interface PendingEvent {
-  readonly subject: string;
   /** Metric events travel in batches, lifecycle events one to a message. */
   readonly kind: EventKind;
   /** Its de-duplication id (event-ids.ts). */
@@ -260,7 +259,7 @@ export class EventPublisher {
         this.#unsent.set(subject, queue);
       }
       if (queue.length === 0) this.#subjectTurns.push(subject);
-      queue.push({ subject, kind, eventId, payload, resolve, reject });
+      queue.push({ kind, eventId, payload, resolve, reject });
       this.#pending++;
       this.#scheduleSend();
     });
