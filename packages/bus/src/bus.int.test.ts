@@ -11,7 +11,12 @@ import { type NatsServer, startNatsServer } from '@masksweep/testing';
 import { Events, type NatsConnection } from 'nats';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectBus } from './connection.js';
-import { consumeEvents, type DecodedEvent, type PoisonMessage } from './consumer.js';
+import {
+  consumeEvents,
+  type DecodedEvent,
+  type EventConsumer,
+  type PoisonMessage,
+} from './consumer.js';
 import { InvalidOptionError, PublisherBufferFullError, PublisherClosedError } from './errors.js';
 import { lifecycleEventId, metricEventId } from './event-ids.js';
 import { EventPublisher, MESSAGE_ID_HEADER } from './publisher.js';
@@ -276,8 +281,10 @@ describe('consumeEvents', () => {
     );
 
     const received: DecodedEvent[] = [];
-    const start = async () =>
-      consumeEvents({
+    let firstStopped: Promise<void> | undefined;
+    const start = async (stopAtHalf: boolean) => {
+      let consumer: EventConsumer | undefined;
+      consumer = await consumeEvents({
         connection: await connect(),
         durable: 'leaderboard',
         batchSize: 200,
@@ -285,18 +292,24 @@ describe('consumeEvents', () => {
         ackWaitMs: 2000,
         handler: async (batch) => {
           received.push(...batch);
+          // Stopped from its handler, at half: a batch of whole messages holds at most 200
+          // events plus one message's 256, so the rest is left for the second consumer.
+          if (stopAtHalf && !firstStopped && consumer && received.length >= total / 2)
+            firstStopped = consumer.stop();
         },
         onPoison: (poison) => {
           throw new Error(`unexpected poison ${poison.subject}: ${poison.error.message}`);
         },
       });
-    const first = await start();
-    await waitFor(() => received.length >= total / 2, 'half of the events');
-    await first.stop();
+      return consumer;
+    };
+    await start(true);
+    await waitFor(() => firstStopped !== undefined, 'half of the events');
+    await firstStopped;
     const beforeRestart = received.length;
     expect(beforeRestart).toBeLessThan(total);
 
-    const second = await start();
+    const second = await start(false);
     await publishing;
     const unique = () =>
       new Set(received.map((e) => (e.kind === 'metric' ? metricEventId(e.event) : ''))).size;
