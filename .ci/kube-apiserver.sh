@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver 1.20.2 from Debian's `kubernetes` source package (no prebuilt binary
-# is packaged; see KUBE-TESTENV.md) and installs etcd-server and kubectl beside it. The binary
-# is cached: a second run only checks it. Prints the binary's path on its last line.
+# is packaged; see docs/kubernetes.md#the-test-api-server) and installs etcd-server and kubectl
+# beside it. The binary is cached: a second run only checks it. Prints the binary's path on its
+# last line.
 set -euo pipefail
 cache="${MASKSWEEP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/masksweep}"
 binary="$cache/kube-apiserver-1.20.2/kube-apiserver"

@@ -1,6 +1,6 @@
 /**
  * The Kubernetes controller at sweep scale, against a real kube-apiserver 1.20 with its own
- * etcd (docs KUBE-TESTENV.md). The controller runs as its own process, the built
+ * etcd (docs/kubernetes.md#the-test-api-server). The controller runs as its own process, the built
  * `masksweep-controller` binary (`npm run build` first), so that its memory is its own; the
  * bench plays the Job controller and kubelet (runJobs of @masksweep/testing) and watches.
  *

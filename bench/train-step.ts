@@ -1,7 +1,7 @@
 /**
  * One training step (forward, backward, update) per backend, as the trainer runs it:
  *   --task classify: a dense ConvNeXt classifier on 1-channel input, cross entropy, Adam
- *                    (the step PyTorch was measured on in TFJS-WASM.md);
+ *                    (the step PyTorch was measured on, docs/training.md#backend);
  *   --task pretrain: a SparK step (sparse encoder, light decoder, random 60 % mask);
  *   --task simclr:   a SimCLR step (two views per image through ResNet and neck, NT-Xent, LARS);
  *   --task mff:      an MFF step (MAE's 75 % mask, ViT on the visible tokens, fusion, MAE

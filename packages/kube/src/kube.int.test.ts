@@ -1,4 +1,7 @@
-/** The client, informer and leader election against a real kube-apiserver (KUBE-TESTENV.md). */
+/**
+ * The client, informer and leader election against a real kube-apiserver
+ * (docs/kubernetes.md#the-test-api-server).
+ */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type KubeApiServer, startKubeApiServer } from '@masksweep/testing';

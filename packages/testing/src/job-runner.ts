@@ -1,8 +1,8 @@
 /**
  * Plays the Job controller and the kubelet for batch/v1 Jobs on a test API server, where
- * neither runs (see docs KUBE-TESTENV.md): for each new Job it creates a Pod, runs the
- * workload through the caller's `run` (typically a local process with the Job's
- * environment), and writes the Pod's and the Job's status as Kubernetes 1.20 would.
+ * neither runs (docs/kubernetes.md#the-test-api-server): for each new Job it creates a Pod, runs
+ * the workload through the caller's `run` (typically a local process with the Job's environment),
+ * and writes the Pod's and the Job's status as Kubernetes 1.20 would.
  *
  * What a controller reads, and where (the same places as in a real cluster):
  * - The Job's `status`: `startTime` and `active: 1` when it starts; on success

@@ -90,8 +90,8 @@ export interface KubeApiServer {
 const BUILD_SCRIPT = '.ci/kube-apiserver.sh';
 
 /**
- * Starts etcd and kube-apiserver 1.20 (see docs KUBE-TESTENV.md) on free loopback ports with
- * a temporary folder, waits until `/healthz` answers `ok`, and makes sure the namespace
+ * Starts etcd and kube-apiserver 1.20 (docs/kubernetes.md#the-test-api-server) on free loopback
+ * ports with a temporary folder, waits until `/healthz` answers `ok`, and makes sure the namespace
  * exists. No controller-manager, scheduler or kubelet runs: see `runJobs` for Jobs.
  */
 export async function startKubeApiServer(

@@ -1,7 +1,8 @@
 /**
- * Class-weighted cross entropy as MMPreTrain computes it (ALGORITHMS.md 5): for one-hot or
- * soft (Mixup/CutMix) targets, ℓ_i = −Σ_c w_c·ỹ_ic·log softmax(z_i)_c, and the loss is the
- * plain mean over the N samples — divided by N, not by Σ w (unlike PyTorch's weighted mean).
+ * Class-weighted cross entropy as MMPreTrain computes it
+ * (docs/algorithms.md#class-weighted-cross-entropy): for one-hot or soft (Mixup/CutMix) targets,
+ * ℓ_i = −Σ_c w_c·ỹ_ic·log softmax(z_i)_c, and the loss is the plain mean over the N samples —
+ * divided by N, not by Σ w (unlike PyTorch's weighted mean).
  */
 
 import { InvalidArgumentError } from '@masksweep/stats';

@@ -135,7 +135,8 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
 
 /**
  * The classifier of the trial's backbone, and its optimizer's weight-decay groups: the ViT's
- * are MAE's (no decay on positions, cls token and biases; ALGORITHMS.md 7).
+ * are MAE's (no decay on positions, cls token and biases;
+ * docs/algorithms.md#optimisers-and-schedules).
  */
 function createClassifier(options: FinetuneOptions): {
   classifier: Classifier;

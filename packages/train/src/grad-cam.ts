@@ -11,9 +11,9 @@ export interface GradCamClassifier {
 }
 
 /**
- * Grad-CAM on the classifier's last feature map (ALGORITHMS.md 8): channel weights are the spatial
- * mean of d(logit of the class)/d(activation); the map is ReLU of the weighted sum, scaled
- * per image to [0, 1] (min subtracted, divided by max + 1e-7) and resized bilinearly to the
+ * Grad-CAM on the classifier's last feature map (docs/algorithms.md#grad-cam): channel weights are
+ * the spatial mean of d(logit of the class)/d(activation); the map is ReLU of the weighted sum,
+ * scaled per image to [0, 1] (min subtracted, divided by max + 1e-7) and resized bilinearly to the
  * input size. Returns [B, H, W] maps for the given class of each image.
  */
 export function gradCam(

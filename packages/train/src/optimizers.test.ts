@@ -73,7 +73,7 @@ function adamwReference(
   });
 }
 
-/** timm's LAMB (ALGORITHMS.md 5), written out on plain numbers. */
+/** timm's LAMB (docs/algorithms.md#optimisers-and-schedules), written out on plain numbers. */
 function lambReference(
   params: ReferenceParameter[],
   grads: number[][],

@@ -1,7 +1,8 @@
 /**
  * AdamW, LAMB and SGD over named variables, with the parameter groups of MMPreTrain's SparK
- * and ConvNeXt configs (ALGORITHMS.md 5): no weight decay on 1-D parameters (biases, norm
- * weights, layer-scale gamma) and on names matching `mask_token` or `bias`.
+ * and ConvNeXt configs (docs/algorithms.md#optimisers-and-schedules): no weight decay on 1-D
+ * parameters (biases, norm weights, layer-scale gamma) and on names matching `mask_token` or
+ * `bias`.
  *
  * The learning rate and weight decay are passed to every `step`, so schedules stay outside
  * the optimizer and a resumed run needs only the step number and `state()`.
@@ -89,7 +90,7 @@ export interface Optimizer {
 export const NO_DECAY_NAME_PATTERN = /mask_token|bias/;
 
 /**
- * MAE's and MFF's names that never decay (ALGORITHMS.md 7: ln, bias, pos_embed, mask_token,
+ * MAE's and MFF's names that never decay (docs/algorithms.md#mff; ln, bias, pos_embed, mask_token,
  * cls_token); LayerNorm weights are 1-D, which never decay anyway.
  */
 export const VIT_NO_DECAY_NAMES = /cls_token|pos_embed|mask_token|bias/;
@@ -368,7 +369,10 @@ class NamedVariableOptimizer implements Optimizer {
     return tf.maximum(tf.div(globalNormTensor(grads), this.config.maxGradNorm), 1);
   }
 
-  /** timm/MMPreTrain LAMB on an already clipped gradient (ALGORITHMS.md 5, "LAMB details"). */
+  /**
+   * timm/MMPreTrain LAMB on an already clipped gradient
+   * (docs/algorithms.md#optimisers-and-schedules).
+   */
   private lambUpdate(parameter: Parameter, grad: tf.Tensor, context: UpdateContext): void {
     const [beta1, beta2] = this.config.betas;
     const [expAvg, expAvgSq] = parameter.slots as [tf.Variable, tf.Variable];

@@ -24,7 +24,7 @@ export type PretrainResult = PretrainRun<SparKNetwork>;
 const PRETRAIN_CROP_SCALE: [number, number] = [0.2, 1];
 
 /**
- * SparK pre-training (ALGORITHMS.md 1-3, 5): each batch is augmented, masked per image with
+ * SparK pre-training (docs/algorithms.md#spark): each batch is augmented, masked per image with
  * the trial's mask, reconstructed, and the loss on masked patches drives the optimiser; the
  * epochs, checkpoints and exact resumption are pretrainEpochs'.
  */

@@ -1,7 +1,8 @@
 /**
  * Per-iteration learning-rate and weight-decay schedules as in MMPreTrain's SparK configs:
- * LinearLR warm-up, then CosineAnnealingLR, and CosineAnnealingWeightDecay (ALGORITHMS.md 5).
- * Both are closed forms of the step, so a resumed run needs only the step number.
+ * LinearLR warm-up, then CosineAnnealingLR, and CosineAnnealingWeightDecay
+ * (docs/algorithms.md#optimisers-and-schedules). Both are closed forms of the step, so a resumed
+ * run needs only the step number.
  */
 import { checkInteger, checkNumber, InvalidArgumentError } from '@masksweep/stats';
 

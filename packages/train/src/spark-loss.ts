@@ -25,9 +25,9 @@ export function patchify(images: tf.Tensor4D, patchSize: number): tf.Tensor3D {
 }
 
 /**
- * SparK's reconstruction loss (ALGORITHMS.md 3): the target is the normalised input cut into
- * patches, each patch normalised by its own mean and unbiased variance (norm_pix); the error
- * is the mean squared error per patch, averaged over the masked patches of the whole batch.
+ * SparK's reconstruction loss (docs/algorithms.md#spark-loss): the target is the normalised input
+ * cut into patches, each patch normalised by its own mean and unbiased variance (norm_pix); the
+ * error is the mean squared error per patch, averaged over the masked patches of the whole batch.
  * `active` is [B, H/p, W/p, 1] with 1 = visible; visible patches contribute nothing.
  */
 export function sparkReconstructionLoss(

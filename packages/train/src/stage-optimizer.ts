@@ -14,7 +14,7 @@ export type StageOptimizer = Pick<Optimizer, 'step' | 'state' | 'loadState' | 'd
  * The optimizer a stage names over the named trainable weights: `adamw`, `lamb` or `sgd`
  * (../optimizers.ts), or SimCLR's `lars`. `groups` gives a network's own no-decay names and
  * moment betas to the first three (MFF's ViT); LARS keeps its own exclusions (batch norms,
- * biases, ALGORITHMS.md 6).
+ * biases, docs/algorithms.md#lars).
  */
 export function createStageOptimizer(
   stage: { optimizer: string; lr: number; weightDecay: number },

@@ -116,7 +116,7 @@ function blockwiseProblems(setting: MaskSetting, gridSize: number): MaskProblem[
 }
 
 /**
- * BEiT's block-wise mask (ALGORITHMS.md 4.4, 9.3): rectangles of random area and aspect
+ * BEiT's block-wise mask (docs/algorithms.md#block-wise-mask): rectangles of random area and aspect
  * added until round(r G^2) patches are masked.
  */
 export const blockwisePattern: MaskPattern = {

@@ -13,7 +13,7 @@ type Overflow = 'error' | 'clamp' | 'fillOther';
  * The cells of each parity class. The paper's rule is (G*row + column) mod 2, which on its
  * odd 7x7 grid equals (row + column) mod 2, a checkerboard; on an even grid the flat-index
  * rule would give stripes, so `checkerboard` is the default and `flatIndex` is kept for
- * fidelity experiments (ALGORITHMS.md 9.1).
+ * fidelity experiments (docs/algorithms.md#mesh-mask).
  */
 export function parityClasses(gridSize: number, rule: ParityRule): [number[], number[]] {
   const classes: [number[], number[]] = [[], []];

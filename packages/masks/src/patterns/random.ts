@@ -6,7 +6,7 @@ import { checkVisibleCount, visibleCount } from './visible-count.js';
 
 /**
  * SparK's own mask: per image, a uniformly random set of round((1 - r) G^2) visible patches
- * (ALGORITHMS.md 4.1; 60 % on 7x7 keeps 20).
+ * (docs/algorithms.md#random-mask; 60 % on 7x7 keeps 20).
  */
 export const randomPattern: MaskPattern = {
   type: 'random',

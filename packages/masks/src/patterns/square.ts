@@ -3,7 +3,7 @@ import type { MaskPattern } from '../registry.js';
 
 /**
  * One k x k square of masked patches, everything else visible (the literal reading of the
- * paper's square mask, ALGORITHMS.md 9.2): 2x2, 3x3, 4x4 on 7x7 mask 4, 9, 16 of 49.
+ * paper's square mask, docs/algorithms.md#square-mask): 2x2, 3x3, 4x4 on 7x7 mask 4, 9, 16 of 49.
  */
 export const squarePattern: MaskPattern = {
   type: 'square',

@@ -1,6 +1,6 @@
 /**
  * The two gradients of a 2-D convolution on the wasm backend, as forward XNNPACK
- * convolutions or matrix products (see TFJS-WASM.md). NHWC only; any stride, kernel size
+ * convolutions or matrix products (docs/training.md#backend). NHWC only; any stride, kernel size
  * and padding ('same', 'valid', a number or explicit pads); no dilation (tfjs's conv2d
  * gradient refuses dilation > 1 anyway).
  *

@@ -2,7 +2,7 @@
  * Registers masksweep's training kernels for TensorFlow.js's `wasm` backend: the ones it
  * lacks (a ConvNeXt training step fails without them) and fast replacements for the ones
  * that fall to scalar loops. Each is a composite of the backend's own XNNPACK / C++
- * kernels; see the files named below and /work/shared/docs/TFJS-WASM.md.
+ * kernels; see the files named below and docs/training.md#backend.
  *
  * - Conv2DBackpropFilter (missing): conv2d-backprop.ts
  * - Conv2DBackpropInput (a scalar loop; also conv2dTranspose's forward): conv2d-backprop.ts

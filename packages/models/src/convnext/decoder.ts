@@ -43,10 +43,10 @@ interface UpBlock {
 const UP_BLOCKS = 5; // log2 of the total stride 32
 
 /**
- * SparK's "densify" step and light decoder (ALGORITHMS.md 2). Inputs: the encoder's four
- * feature maps (finest first) and the active map; output: the reconstructed image.
- * Each scale is normalised (sparse LN), gets its learnable mask token at masked positions,
- * is projected to the decoder width of its level and added before that level's block.
+ * SparK's "densify" step and light decoder (docs/algorithms.md#spark-decoder). Inputs: the
+ * encoder's four feature maps (finest first) and the active map; output: the reconstructed image.
+ * Each scale is normalised (sparse LN), gets its learnable mask token at masked positions, is
+ * projected to the decoder width of its level and added before that level's block.
  */
 export class SparKDecoder extends ParamLayer {
   static readonly className = 'MasksweepSparKDecoder';

@@ -14,8 +14,9 @@ export interface ConvNeXtEncoderArgs extends ParamLayerArgs {
   inChannels?: number;
   /**
    * SparK's sparse encoder: every conv output, norm and block output is re-multiplied by
-   * the active map at its scale, so masked positions stay exactly 0 (ALGORITHMS.md 1.1).
-   * false is the dense ConvNeXt of the paper's Table 9 ablation and of fine-tuning.
+   * the active map at its scale, so masked positions stay exactly 0
+   * (docs/algorithms.md#spark-sparse-encoder). false is the dense ConvNeXt of the paper's Table 9
+   * ablation and of fine-tuning.
    */
   sparse: boolean;
   /** Stochastic depth, linearly spaced from 0 over all blocks. */

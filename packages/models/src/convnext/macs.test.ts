@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { convnextEncoderMacs, sparkDecoderMacs } from './macs.js';
 
-// ALGORITHMS.md 10: ConvNeXt-S 8.69 G (own count 8.68), ConvNeXt-T 4.46 (4.45), SparK's
+// docs/algorithms.md#compute: ConvNeXt-S 8.69 G (own count 8.68), ConvNeXt-T 4.46 (4.45), SparK's
 // decoder at D = 512 4.50 G plus 0.54 G of densify projections, at 224 px with 3 channels.
 describe('MAC counts', () => {
   it('match the published ConvNeXt-S and -T figures', () => {

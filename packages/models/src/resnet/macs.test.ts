@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nonLinearNeckMacs, resnetMacs } from './macs.js';
 
-// ALGORITHMS.md 10: ResNet-50 4.12 G per 224 px RGB view (4.09 G of it convolutions, as
+// docs/algorithms.md#compute: ResNet-50 4.12 G per 224 px RGB view (4.09 G of it convolutions, as
 // counted here), SimCLR's neck about 4.5 M; ResNet-18 1.82 G (torchvision, with its fc).
 describe('ResNet MAC counts', () => {
   it('match the published ResNet-50 and ResNet-18 figures', () => {

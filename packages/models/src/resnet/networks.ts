@@ -22,7 +22,7 @@ export interface SimCLRConfig extends ResNetConfig {
 }
 
 /**
- * SimCLR for pre-training (ALGORITHMS.md 6): the ResNet backbone and the NonLinearNeck
+ * SimCLR for pre-training (docs/algorithms.md#simclr): the ResNet backbone and the NonLinearNeck
  * projection. The views of a batch go through together, so batch norms see all of them.
  */
 export class SimCLRNetwork extends LayeredNetwork {

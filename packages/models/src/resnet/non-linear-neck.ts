@@ -22,9 +22,9 @@ export interface NonLinearNeckArgs extends BatchNormLayerArgs {
 }
 
 /**
- * SimCLR's projection head, MMPreTrain's NonLinearNeck with num_layers 2 (ALGORITHMS.md 6):
- * [GAP] -> fc0 (no bias) -> BN -> ReLU -> fc1 (no bias) -> BN (affine, with_last_bn).
- * Linear layers keep PyTorch's default init, the batch norms start at gamma 1.
+ * SimCLR's projection head, MMPreTrain's NonLinearNeck with num_layers 2
+ * (docs/algorithms.md#simclr): [GAP] -> fc0 (no bias) -> BN -> ReLU -> fc1 (no bias) -> BN (affine,
+ * with_last_bn). Linear layers keep PyTorch's default init, the batch norms start at gamma 1.
  */
 export class NonLinearNeck extends BatchNormLayer {
   static readonly className = 'MasksweepNonLinearNeck';

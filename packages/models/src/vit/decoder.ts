@@ -31,12 +31,12 @@ export interface MaeDecoderArgs extends ParamLayerArgs {
 const MASK_TOKEN_STD = 0.02;
 
 /**
- * MAE's decoder (MMPreTrain MAEPretrainDecoder, ALGORITHMS.md 7): a Linear from the encoder
- * width, a learned mask token in every removed position (un-shuffled with ids_restore),
- * fixed sin-cos positions, transformer blocks, LayerNorm and a Linear to the p·p·C pixels
- * of each patch. Inputs: [encoded tokens [B, 1 + K, D] (cls first), ids_restore [B, L]
- * int32]. Output: per-patch pixels [B, L, p·p·C], patches row-major, each flattened over
- * (row, column, channel) as `patchify` cuts them; the cls position is dropped.
+ * MAE's decoder (MMPreTrain MAEPretrainDecoder, docs/algorithms.md#mae-decoder-and-loss): a Linear
+ * from the encoder width, a learned mask token in every removed position (un-shuffled with
+ * ids_restore), fixed sin-cos positions, transformer blocks, LayerNorm and a Linear to the p·p·C
+ * pixels of each patch. Inputs: [encoded tokens [B, 1 + K, D] (cls first), ids_restore [B, L]
+ * int32]. Output: per-patch pixels [B, L, p·p·C], patches row-major, each flattened over (row,
+ * column, channel) as `patchify` cuts them; the cls position is dropped.
  */
 export class MaeDecoder extends ParamLayer {
   static readonly className = 'MasksweepMaeDecoder';

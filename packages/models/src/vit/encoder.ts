@@ -43,11 +43,11 @@ export interface ViTEncoderArgs extends ParamLayerArgs {
 const TOKEN_STD = 0.02;
 
 /**
- * The ViT encoder of MAE / MFF (ALGORITHMS.md 7): a patch embedding (conv with kernel =
- * stride = patch), fixed 2-D sin-cos positions, a cls token and pre-norm transformer blocks.
- * Inputs: the image [B, H, W, C], or [image, ids of the visible tokens [B, K] int32] to
- * encode the visible tokens only (MAE). Outputs: every block's output [B, 1 + K, D], cls
- * token first, before the final norm (`normalize`), so MFF can fuse several levels.
+ * The ViT encoder of MAE / MFF (docs/algorithms.md#mff-encoder-and-fusion): a patch embedding (conv
+ * with kernel = stride = patch), fixed 2-D sin-cos positions, a cls token and pre-norm transformer
+ * blocks. Inputs: the image [B, H, W, C], or [image, ids of the visible tokens [B, K] int32] to
+ * encode the visible tokens only (MAE). Outputs: every block's output [B, 1 + K, D], cls token
+ * first, before the final norm (`normalize`), so MFF can fuse several levels.
  */
 export class ViTEncoder extends ParamLayer {
   static readonly className = 'MasksweepViTEncoder';

@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Xavier (Glorot) uniform, U(-b, b) with b = sqrt(6 / (fan_in + fan_out)): MAE's init of every
- * Linear layer and of the patch embedding's flattened kernel (ALGORITHMS.md 7).
+ * Linear layer and of the patch embedding's flattened kernel
+ * (docs/algorithms.md#mff-encoder-and-fusion).
  */
 export function xavierUniform(
   rng: Random,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mffMacs, vitMacs } from './macs.js';
 
-// ALGORITHMS.md 10, per 224 px RGB image: ViT-B/16 17.58 G (own count 17.56); MFF's
+// docs/algorithms.md#compute, per 224 px RGB image: ViT-B/16 17.58 G (own count 17.56); MFF's
 // pre-training: encoder on 49 + 1 tokens 4.41 G, fusion linears 0.15 G, MAE decoder 5.37 G.
 const vitB = { imageSize: 224, patchSize: 16, inChannels: 3, width: 768, depth: 12 };
 

@@ -22,7 +22,7 @@ export interface ViTConfig {
 }
 
 /**
- * MFF for pre-training (ALGORITHMS.md 7): MAE's random masking, the ViT on the visible
+ * MFF for pre-training (docs/algorithms.md#mff): MAE's random masking, the ViT on the visible
  * tokens, the fusion of several blocks' outputs, the encoder's final norm, and MAE's decoder
  * predicting every patch's pixels. Weights: `encoder.*` (what fine-tuning loads),
  * `fusion.*`, `decoder.*`.

@@ -1,7 +1,10 @@
 import type { Random } from '@masksweep/random';
 import * as tf from '@tensorflow/tfjs-core';
 
-/** One batch's MAE random mask (ALGORITHMS.md 4.2), drawn in JavaScript from a seeded generator. */
+/**
+ * One batch's MAE random mask (docs/algorithms.md#mae-random-mask), drawn in JavaScript from a
+ * seeded generator.
+ */
 export interface MaeMask {
   /** Visible tokens per image: int(L · (1 − maskRatio)), Python's floor. */
   keep: number;

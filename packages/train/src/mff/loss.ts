@@ -32,11 +32,11 @@ export function unpatchify(
 }
 
 /**
- * MAE's and MFF's loss (ALGORITHMS.md 7, MAEPretrainHead with norm_pix): every target patch
- * normalised by its own mean and unbiased variance (eps 1e-6), the squared error averaged
+ * MAE's and MFF's loss (docs/algorithms.md#mae-decoder-and-loss, MAEPretrainHead): every target
+ * patch normalised by its own mean and unbiased variance (eps 1e-6), the squared error averaged
  * over the patch, then over the removed patches of the whole batch. That is SparK's loss
- * (ALGORITHMS.md 3) on patch-shaped predictions, so the predictions are put back on the
- * image and handed to it. prediction [B, L, p·p·C]; images [B, H, W, C] normalised;
+ * (docs/algorithms.md#spark-loss) on patch-shaped predictions, so the predictions are put back on
+ * the image and handed to it. prediction [B, L, p·p·C]; images [B, H, W, C] normalised;
  * removed [B, L], 1 = removed.
  */
 export function maeReconstructionLoss(

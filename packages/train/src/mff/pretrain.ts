@@ -33,7 +33,7 @@ function fusionWeightMetrics(network: MffNetwork): Record<string, number> {
 }
 
 /**
- * MFF pre-training (ALGORITHMS.md 7): each batch is cropped from its reflect-padded image
+ * MFF pre-training (docs/algorithms.md#mff): each batch is cropped from its reflect-padded image
  * and flipped, normalised, masked with MAE's random mask (75 % by default), encoded on its
  * visible tokens, fused and decoded; the normalised-pixel loss on the removed patches drives
  * the optimiser. Each step event carries the fusion weights its forward used

@@ -1,5 +1,5 @@
 /**
- * MMPreTrain's LARS (ALGORITHMS.md 6), over named variables like the optimizers of
+ * MMPreTrain's LARS (docs/algorithms.md#lars), over named variables like the optimizers of
  * ../optimizers.ts: per parameter, local_lr = eta·‖w‖ / (‖g‖ + wd·‖w‖ + eps) (1 when either
  * norm is 0), d = (g + wd·w)·local_lr·lr, buf = momentum·buf + d, w ← w − buf.
  * Parameters whose names match the exclusions (batch norms, biases) get neither weight

@@ -4,11 +4,11 @@ import * as tf from '@tensorflow/tfjs-core';
 export const SIMCLR_TEMPERATURE = 0.1;
 
 /**
- * NT-Xent as MMPreTrain's SimCLR computes it (ALGORITHMS.md 6). `embeddings` [2N, D] holds
- * the two views of image k in rows 2k and 2k + 1. Rows are L2-normalised (z / (‖z‖ + 1e-10)),
- * the cosine similarities divided by the temperature; for each row the logits are its
- * partner view (the positive) and the 2N - 2 other rows (the negatives), the loss is the
- * cross entropy with the positive as the target, averaged over the 2N rows.
+ * NT-Xent as MMPreTrain's SimCLR computes it (docs/algorithms.md#nt-xent-loss). `embeddings`
+ * [2N, D] holds the two views of image k in rows 2k and 2k + 1. Rows are L2-normalised
+ * (z / (‖z‖ + 1e-10)), the cosine similarities divided by the temperature; for each row the
+ * logits are its partner view (the positive) and the 2N - 2 other rows (the negatives), the loss
+ * is the cross entropy with the positive as the target, averaged over the 2N rows.
  */
 export function ntXentLoss(embeddings: tf.Tensor2D, temperature = SIMCLR_TEMPERATURE): tf.Scalar {
   const [rows, width] = embeddings.shape;

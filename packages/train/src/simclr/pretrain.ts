@@ -24,7 +24,7 @@ export interface SimclrPretrainOptions extends PretrainStageOptions {
 export type SimclrPretrainResult = PretrainRun<SimCLRNetwork>;
 
 /**
- * SimCLR pre-training (ALGORITHMS.md 6): each image of a batch gives two augmented views,
+ * SimCLR pre-training (docs/algorithms.md#simclr): each image of a batch gives two augmented views,
  * both go through the ResNet and the neck together (rows 2k and 2k + 1 are image k's), and
  * NT-Xent over the 2N embeddings drives the optimizer; the epochs, checkpoints and exact
  * resumption are pretrainEpochs'.

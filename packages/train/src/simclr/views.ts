@@ -35,9 +35,9 @@ export interface PhotometricDraw {
 }
 
 /**
- * The two views of one image for SimCLR (MMPreTrain's `view_pipeline`, ALGORITHMS.md 6),
- * each drawn independently from `rng`. Inputs and outputs are gray images in [0, 1];
- * normalise them afterwards, as the pre-training data preprocessor does.
+ * The two views of one image for SimCLR (MMPreTrain's `view_pipeline`,
+ * docs/algorithms.md#simclr-views), each drawn independently from `rng`. Inputs and outputs are
+ * gray images in [0, 1]; normalise them afterwards, as the pre-training data preprocessor does.
  */
 export function simclrViews(
   image: GrayImage,

@@ -1,8 +1,8 @@
 /**
- * The controller against a real kube-apiserver (KUBE-TESTENV.md). The harness plays the Job
- * controller and kubelet; the workloads here are scripted by trial (exit codes, OOM kills,
- * runs that last until their Job is deleted), because these tests are about the controller's
- * bookkeeping; the trainer itself runs in paper.int.test.ts.
+ * The controller against a real kube-apiserver (docs/kubernetes.md#the-test-api-server). The
+ * harness plays the Job controller and kubelet; the workloads here are scripted by trial (exit
+ * codes, OOM kills, runs that last until their Job is deleted), because these tests are about the
+ * controller's bookkeeping; the trainer itself runs in paper.int.test.ts.
  */
 import { connectBus, EventPublisher } from '@masksweep/bus';
 import { MetricKind, Stage } from '@masksweep/proto';
