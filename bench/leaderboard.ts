@@ -9,12 +9,8 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createWebServer,
-  type ListResultsRequest,
-  type MetricEvent,
-  openStore,
-} from '@masksweep/leaderboard';
+import { createWebServer, type ListResultsInput, openStore } from '@masksweep/leaderboard';
+import { type MetricEvent, MetricKind, Stage } from '@masksweep/proto';
 import { Random } from '@masksweep/random';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@masksweep/testing';
 import { syntheticResult } from '../services/leaderboard/src/store/fixtures.js';
@@ -71,7 +67,7 @@ const benchmark: Benchmark = {
 
       // listResults: each variant's first call (uncached total count) and then repeats.
       const base = { namespace, sweep };
-      const variants: Array<[string, ListResultsRequest]> = [
+      const variants: Array<[string, ListResultsInput]> = [
         ['f1 desc', { ...base }],
         ['recall asc', { ...base, sortBy: 'recall', ascending: true }],
         ['trial asc', { ...base, sortBy: 'trial', ascending: true }],
@@ -137,7 +133,7 @@ const benchmark: Benchmark = {
         [
           ['sort by macro_f1', { ...base, sortBy: 'macro_f1' }],
           ['filter finetune.lr', { ...base, configFilter: { 'finetune.lr': '0.0001' } }],
-        ] as Array<[string, ListResultsRequest]>
+        ] as Array<[string, ListResultsInput]>
       ).map(([name, request]) => {
         const times = Array.from({ length: 5 }, () => timed(() => store.listResults(request)).ms);
         return { name, p50Ms: percentile(times, 0.5), maxMs: percentile(times, 1) };
@@ -181,8 +177,9 @@ const benchmark: Benchmark = {
                 sweep,
                 trial: `${sweep}-t${n % 400}`,
                 attempt: 1,
-                stage: 2,
-                kind: n % 10 === 0 ? 2 : 1,
+                stage: Stage.STAGE_FINETUNE,
+                kind:
+                  n % 10 === 0 ? MetricKind.METRIC_KIND_VALIDATION : MetricKind.METRIC_KIND_TRAIN,
                 step: firstStep + Math.floor(n / 400),
                 epoch: Math.floor(n / 40_000),
                 values: { loss: 1 / (1 + n), lr: 0.001, images_per_second: 850 },

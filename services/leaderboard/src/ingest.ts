@@ -5,10 +5,10 @@
  * point once.
  */
 import { allEventsSubject, consumeEvents, type EventConsumer } from '@masksweep/bus';
+import type { MetricEvent } from '@masksweep/proto';
 import type { NatsConnection } from 'nats';
 import { InvalidMetricEventError } from './errors.js';
 import type { Store } from './store/store.js';
-import type { MetricEvent } from './store/types.js';
 
 export interface MetricIngestOptions {
   connection: NatsConnection;

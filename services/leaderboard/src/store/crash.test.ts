@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MetricKind, Stage } from '@masksweep/proto';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { openStore } from './store.js';
 
@@ -105,8 +106,8 @@ it('keeps every committed batch of a killed writer exactly once', async () => {
     sweep: 'study',
     trial: 'trial-0',
     attempt: 1,
-    stage: 2,
-    kind: 1,
+    stage: Stage.STAGE_FINETUNE,
+    kind: MetricKind.METRIC_KIND_TRAIN,
     step: i,
     epoch: 0,
     values: { loss: 1, lr: 0.1 },

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidRequestError } from '../errors.js';
 import { configPathExpression, INDEXED_METRIC_COLUMNS } from './schema.js';
-import type { ListResultsRequest } from './types.js';
+import type { ListResultsInput } from './types.js';
 import { checkMetricName, requireInteger, requireName } from './validate.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -54,7 +54,7 @@ function sortKey(sortBy: string): SortKey {
   return { sql: 'coalesce(metrics_json ->> @sortPath, -9e999)', type: 'number' };
 }
 
-export function buildListQuery(request: ListResultsRequest): ListQuery {
+export function buildListQuery(request: ListResultsInput): ListQuery {
   const namespace = requireName('namespace', request.namespace);
   const sweep = request.sweep ? requireName('sweep', request.sweep) : undefined;
   const sortBy = request.sortBy || 'f1';

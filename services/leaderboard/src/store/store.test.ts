@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type MetricEvent, MetricKind, Stage } from '@masksweep/proto';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LeaderboardError } from '../errors.js';
 import { Metrics } from '../metrics.js';
 import { resultFixture } from './fixtures.js';
 import { openStore, type Store } from './store.js';
-import type { MetricEvent, StoreChange, TrialResult, TrialResultInput } from './types.js';
+import type { StoreChange, TrialResult, TrialResultInput } from './types.js';
 
 let dir: string;
 let store: Store;
@@ -272,8 +273,8 @@ describe('insertMetricEvents', () => {
     sweep: 'study',
     trial,
     attempt: 1,
-    stage: 2,
-    kind: 1,
+    stage: Stage.STAGE_FINETUNE,
+    kind: MetricKind.METRIC_KIND_TRAIN,
     step,
     epoch: 0,
     values,
@@ -301,7 +302,7 @@ describe('insertMetricEvents', () => {
   });
 
   it('refuses a batch with one bad event and stores none of it', () => {
-    const bad = { ...event(1, { loss: 1 }), stage: 7 };
+    const bad = { ...event(1, { loss: 1 }), stage: 7 as Stage };
     const error = refusal(() => store.insertMetricEvents([event(0, { loss: 1 }), bad]));
     expect(error).toMatchObject({ name: 'InvalidMetricEventError', field: 'events[1].stage' });
     expect(error.message).toMatch(/got 7/);

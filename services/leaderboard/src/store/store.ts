@@ -5,6 +5,15 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type {
+  Artifact,
+  CompareConfigsResponse,
+  MetricEvent,
+  MetricKind,
+  Prediction,
+  RegisterSweepRequest,
+  Stage,
+} from '@masksweep/proto';
 import { Random } from '@masksweep/random';
 import {
   type MetricName,
@@ -19,20 +28,15 @@ import { buildListQuery, encodeCursor } from './list-query.js';
 import { type INDEXED_METRIC_COLUMNS, migrate } from './schema.js';
 import { groupConfig, type SeedResult, type SeedSummary, summarizeSeeds } from './summary.js';
 import type {
-  Artifact,
-  CompareConfigsRequest,
-  CompareConfigsResponse,
+  CompareConfigsInput,
   ConfigSummary,
-  GetSweepSummaryRequest,
-  ListResultsRequest,
+  ListResultsInput,
   ListResultsResponse,
-  MetricEvent,
   MetricPoint,
-  Prediction,
-  RegisterSweepRequest,
   StoreChange,
   SweepInfo,
   SweepSummary,
+  SweepSummaryInput,
   TrialResult,
   TrialResultInput,
 } from './types.js';
@@ -87,8 +91,8 @@ interface PointRow {
   sweep: string;
   trial: string;
   attempt: number;
-  stage: number;
-  kind: number;
+  stage: Stage;
+  kind: MetricKind;
   step: number;
   epoch: number;
   name: string;
@@ -287,7 +291,7 @@ export class Store {
     return added;
   }
 
-  listResults(request: ListResultsRequest): ListResultsResponse {
+  listResults(request: ListResultsInput): ListResultsResponse {
     const query = buildListQuery(request);
     const rows = this.listStatement(query.pageSql).all(query.params) as Array<
       ResultRow & { sort_value: number | string }
@@ -332,7 +336,7 @@ export class Store {
     return this.statements.sweepLatestSequence.get(namespace, sweep)?.sequence ?? 0;
   }
 
-  getSweepSummary(request: GetSweepSummaryRequest): SweepSummary {
+  getSweepSummary(request: SweepSummaryInput): SweepSummary {
     const namespace = requireName('namespace', request.namespace);
     const sweep = requireName('sweep', request.sweep);
     const confidence = requireConfidence('confidence', request.confidence);
@@ -393,7 +397,7 @@ export class Store {
    * The two configs' predictions paired by (seed, sample id): the paired-bootstrap interval
    * of metric(A) − metric(B) and McNemar's exact test.
    */
-  compareConfigs(request: CompareConfigsRequest): CompareConfigsResponse {
+  compareConfigs(request: CompareConfigsInput): CompareConfigsResponse {
     const namespace = requireName('namespace', request.namespace);
     const sweep = requireName('sweep', request.sweep);
     const keyA = requireName('config_key_a', request.configKeyA);

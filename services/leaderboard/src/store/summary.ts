@@ -2,8 +2,10 @@
  * One config's results over its seeds, summarised per metric with a Student-t interval of
  * the mean (meanInterval from @masksweep/stats).
  */
+
+import type { MetricSummary, TrialConfig } from '@masksweep/proto';
 import { meanInterval } from '@masksweep/stats';
-import type { ConfigSummary, MetricSummary, TrialConfig } from './types.js';
+import type { ConfigSummary } from './types.js';
 
 /** What a summary needs of one stored result. */
 export interface SeedResult {

@@ -2,20 +2,15 @@
  * Checks of what crosses into the store. Each refusal names the proto field (snake_case,
  * with indices and map keys) and the value, so a client can find what it sent wrong.
  */
+
+import { type MetricEvent, MetricKind, type RegisterSweepRequest, Stage } from '@masksweep/proto';
 import {
   InvalidMetricEventError,
   InvalidRequestError,
   InvalidResultError,
   type LeaderboardError,
 } from '../errors.js';
-import {
-  type MetricEvent,
-  MetricKind,
-  type RegisterSweepRequest,
-  Stage,
-  type TrialResult,
-  type TrialResultInput,
-} from './types.js';
+import type { TrialResult, TrialResultInput } from './types.js';
 
 /** Kubernetes names are at most 253 characters; trial names need not be DNS names here. */
 export const MAX_NAME_LENGTH = 253;
@@ -202,8 +197,12 @@ export function validateResult(input: TrialResultInput): TrialResult {
 export function validateMetricEvents(events: readonly MetricEvent[]): void {
   const E = InvalidMetricEventError;
   if (!Array.isArray(events)) throw new E('events', `must be a list, got ${show(events)}`);
-  const stages = new Set<number>(Object.values(Stage));
-  const kinds = new Set<number>(Object.values(MetricKind));
+  const stages = new Set<number>([
+    Stage.STAGE_PRETRAIN,
+    Stage.STAGE_FINETUNE,
+    Stage.STAGE_EVALUATE,
+  ]);
+  const kinds = new Set<number>([MetricKind.METRIC_KIND_TRAIN, MetricKind.METRIC_KIND_VALIDATION]);
   events.forEach((event, i) => {
     const field = `events[${i}]`;
     if (event === null || typeof event !== 'object') {

@@ -5,6 +5,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MetricKind, Stage } from '@masksweep/proto';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@masksweep/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,8 +103,8 @@ describe.skipIf(!hasChromium)(
         sweep: 'study',
         trial: 'study-c0',
         attempt: 1,
-        stage: 2,
-        kind: 1,
+        stage: Stage.STAGE_FINETUNE,
+        kind: MetricKind.METRIC_KIND_TRAIN,
         step,
         epoch: 0,
         values: { loss: 1 / (step + 1) },

@@ -1,5 +1,5 @@
 /** How the view writes numbers and config values; all return plain text (escaped later). */
-import type { MetricSummary, TrialConfig } from '../store/types.js';
+import type { MetricSummary, TrialConfig } from '@masksweep/proto';
 
 const DASH = '—';
 

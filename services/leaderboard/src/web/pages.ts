@@ -2,8 +2,8 @@
  * The web view's pages, rendered on the server. Every value from the store goes through
  * `html` (escaped) and every link through `segment`/`query` (percent-encoded).
  */
+import { type CompareConfigsResponse, MetricKind, Stage } from '@masksweep/proto';
 import type {
-  CompareConfigsResponse,
   ConfigSummary,
   MetricPoint,
   SweepInfo,
@@ -44,19 +44,36 @@ const METRIC_LABELS: Record<string, string> = {
 export interface ChartSpec {
   id: string;
   title: string;
-  stage: number;
-  kind: number;
+  stage: Stage;
+  kind: MetricKind;
   names?: string[];
 }
 
 export const CURVE_CHARTS: ChartSpec[] = [
-  { id: 'chart-pretrain-loss', title: 'Pre-training loss', stage: 1, kind: 1, names: ['loss'] },
-  { id: 'chart-finetune-loss', title: 'Fine-tuning loss', stage: 2, kind: 1, names: ['loss'] },
-  { id: 'chart-validation', title: 'Validation', stage: 2, kind: 2 },
+  {
+    id: 'chart-pretrain-loss',
+    title: 'Pre-training loss',
+    stage: Stage.STAGE_PRETRAIN,
+    kind: MetricKind.METRIC_KIND_TRAIN,
+    names: ['loss'],
+  },
+  {
+    id: 'chart-finetune-loss',
+    title: 'Fine-tuning loss',
+    stage: Stage.STAGE_FINETUNE,
+    kind: MetricKind.METRIC_KIND_TRAIN,
+    names: ['loss'],
+  },
+  {
+    id: 'chart-validation',
+    title: 'Validation',
+    stage: Stage.STAGE_FINETUNE,
+    kind: MetricKind.METRIC_KIND_VALIDATION,
+  },
 ];
 
 /** A point as the client script takes it: [id, trial, attempt, stage, kind, name, step, value]. */
-export type WirePoint = [number, string, number, number, number, string, number, number | null];
+export type WirePoint = [number, string, number, Stage, MetricKind, string, number, number | null];
 
 export function wirePoint(point: MetricPoint): WirePoint {
   return [

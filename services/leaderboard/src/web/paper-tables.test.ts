@@ -1,5 +1,6 @@
+import type { MetricSummary } from '@masksweep/proto';
 import { describe, expect, it } from 'vitest';
-import type { ConfigSummary, MetricSummary } from '../store/types.js';
+import type { ConfigSummary } from '../store/types.js';
 import { heatStep, maskHeatMap, maskTables, methodAugmentationTables } from './paper-tables.js';
 
 const metric = (mean: number): MetricSummary => ({

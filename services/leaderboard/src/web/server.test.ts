@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MetricKind, Stage } from '@masksweep/proto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../metrics.js';
 import { resultFixture } from '../store/fixtures.js';
@@ -285,8 +286,8 @@ describe('live updates', () => {
               sweep: 'study',
               trial: 't',
               attempt: 1,
-              stage: 2,
-              kind: 1,
+              stage: Stage.STAGE_FINETUNE,
+              kind: MetricKind.METRIC_KIND_TRAIN,
               step: 3,
               epoch: 0,
               values: { loss: 0.25 },
