@@ -1,38 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type MetricEvent, MetricKind, Stage } from '@masksweep/proto';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LeaderboardError } from '../errors.js';
+import { describe, expect, it } from 'vitest';
 import { Metrics } from '../metrics.js';
 import { resultFixture } from './fixtures.js';
 import { openStore, type Store } from './store.js';
-import type { StoreChange, TrialResult, TrialResultInput } from './types.js';
+import { refusal, useTestStore } from './store.test-support.js';
+import type { StoreChange, TrialResult } from './types.js';
 
-let dir: string;
 let store: Store;
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'leaderboard-store-'));
-  store = openStore({ path: join(dir, 'leaderboard.db') });
-  store.registerSweep({ namespace: 'default', sweep: 'study', specJson: '{}', trialCount: 10 });
+let path: string;
+useTestStore((opened, file) => {
+  store = opened;
+  path = file;
 });
-
-afterEach(() => {
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function refusal(action: () => unknown): { field: string; message: string; name: string } {
-  try {
-    action();
-  } catch (error) {
-    const { field, message, name } = error as LeaderboardError;
-    return { field, message, name };
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('registerSweep', () => {
   it('creates a sweep once and keeps its creation time on re-registration', () => {
@@ -52,113 +32,6 @@ describe('registerSweep', () => {
   });
 });
 
-describe('reportResult validation', () => {
-  const cases: Array<[string, (r: TrialResultInput) => void, string, RegExp]> = [
-    ['unknown sweep', (r) => (r.sweep = 'nope'), 'result.sweep', /"nope" is not registered/],
-    ['missing trial', (r) => (r.trial = ''), 'result.trial', /non-empty string, got ""/],
-    [
-      'trial longer than 253',
-      (r) => (r.trial = 'x'.repeat(254)),
-      'result.trial',
-      /at most 253 characters, got 254/,
-    ],
-    [
-      'counts of the wrong length',
-      (r) => (r.confusionMatrix = { numClasses: 2, counts: [1, 2, 3] }),
-      'result.confusion_matrix.counts',
-      /num_classes² = 4 entries, got 3/,
-    ],
-    [
-      'a negative count',
-      (r) => (r.confusionMatrix = { numClasses: 2, counts: [1, -2, 3, 4] }),
-      'result.confusion_matrix.counts[1]',
-      /got -2/,
-    ],
-    [
-      'a fractional count',
-      (r) => (r.confusionMatrix = { numClasses: 2, counts: [1, 2, 3.5, 4] }),
-      'result.confusion_matrix.counts[2]',
-      /got 3.5/,
-    ],
-    [
-      'one class',
-      (r) => (r.confusionMatrix = { numClasses: 1, counts: [1] }),
-      'result.confusion_matrix.num_classes',
-      /\[2, 1000\], got 1/,
-    ],
-    [
-      'no confusion matrix',
-      (r) => (r.confusionMatrix = null),
-      'result.confusion_matrix',
-      /required/,
-    ],
-    ['no config', (r) => (r.config = undefined), 'result.config', /required/],
-    [
-      'a config that is not JSON',
-      (r) => ((r.config as { configJson: string }).configJson = '{nope'),
-      'result.config.config_json',
-      /must be JSON/,
-    ],
-    [
-      'a label out of range',
-      (r) => (r.predictions = [{ sampleId: 'a', label: 2, predicted: 0, probabilities: [] }]),
-      'result.predictions[0].label',
-      /\[0, 1\], got 2/,
-    ],
-    [
-      'a repeated sample',
-      (r) =>
-        (r.predictions = [
-          { sampleId: 'a', label: 1, predicted: 0, probabilities: [] },
-          { sampleId: 'a', label: 1, predicted: 1, probabilities: [] },
-        ]),
-      'result.predictions[1].sample_id',
-      /repeats sample "a"/,
-    ],
-    [
-      'probabilities of the wrong length',
-      (r) => (r.predictions = [{ sampleId: 'a', label: 1, predicted: 0, probabilities: [0.5] }]),
-      'result.predictions[0].probabilities',
-      /got 1/,
-    ],
-    [
-      'a metric that is not finite',
-      (r) => (r.metrics = { f1: Number.NaN }),
-      'result.metrics.f1',
-      /finite number, got NaN/,
-    ],
-    [
-      'a metric name with a quote',
-      (r) => (r.metrics = { 'f1"': 0.5 }),
-      'result.metrics',
-      /got "f1\\""/,
-    ],
-    ['a negative attempt', (r) => (r.attempt = -1), 'result.attempt', /got -1/],
-    [
-      'a negative duration',
-      (r) => (r.durationSeconds = -3),
-      'result.duration_seconds',
-      />= 0, got -3/,
-    ],
-  ];
-  it.each(cases)('refuses %s', (_name, spoil, field, message) => {
-    const result = resultFixture();
-    spoil(result);
-    const error = refusal(() => store.reportResult(result));
-    expect(error.name).toBe('InvalidResultError');
-    expect(error.field).toBe(field);
-    expect(error.message).toMatch(message);
-    expect(error.message.startsWith(`${field}: `)).toBe(true);
-    expect(store.listResults({ namespace: 'default' }).totalCount).toBe(0);
-  });
-
-  it('accepts any non-empty trial name and returns it unchanged', () => {
-    const trial = '<script>alert(1)</script> & "quotes"';
-    expect(store.reportResult(resultFixture({ trial })).stored).toBe(true);
-    expect(store.getResult('default', trial)?.trial).toBe(trial);
-  });
-});
-
 describe('reportResult idempotency and attempts', () => {
   const prediction = (sampleId: string, predicted: number) => ({
     sampleId,
@@ -169,7 +42,7 @@ describe('reportResult idempotency and attempts', () => {
 
   it('stores one row for the same (trial, attempt) reported twice', () => {
     const metrics = new Metrics();
-    const counted = openStore({ path: join(dir, 'leaderboard.db'), metrics });
+    const counted = openStore({ path, metrics });
     const result = resultFixture({ trial: 't1', predictions: [prediction('a', 1)] });
     expect(counted.reportResult(result)).toEqual({ stored: true });
     expect(counted.reportResult(result)).toEqual({ stored: false });
@@ -455,150 +328,5 @@ describe('listResults', () => {
     expect(
       refusal(list({ pageSize: 1, sortBy: 'recall', pageToken: nextPageToken })).message,
     ).toMatch(/another listing/);
-  });
-});
-
-describe('getSweepSummary', () => {
-  it('summarises each config over its seeds with a Student-t interval', () => {
-    [0.5, 0.6, 0.7].forEach((f1, seed) => {
-      store.reportResult(resultFixture({ trial: `a${seed}`, seed, metrics: { f1 } }));
-    });
-    store.reportResult(resultFixture({ trial: 'b0', maskType: 'mesh', metrics: { f1: 0.8 } }));
-    const summary = store.getSweepSummary({ namespace: 'default', sweep: 'study' });
-    expect(summary.resultCount).toBe(4);
-    const random = summary.configs.find((c) => c.config.maskType === 'random');
-    const f1 = random?.metrics.f1;
-    expect(random?.seeds).toEqual([0, 1, 2]);
-    expect(random?.trials).toEqual(['a0', 'a1', 'a2']);
-    expect(f1?.n).toBe(3);
-    expect(f1?.mean).toBeCloseTo(0.6, 12);
-    expect(f1?.std).toBeCloseTo(0.1, 12);
-    const halfWidth = (4.302653 * 0.1) / Math.sqrt(3);
-    expect(f1?.ciLow).toBeCloseTo(0.6 - halfWidth, 5);
-    expect(f1?.ciHigh).toBeCloseTo(0.6 + halfWidth, 5);
-    expect(JSON.parse(random?.config.configJson ?? '{}')).not.toHaveProperty('seed');
-
-    const mesh = summary.configs.find((c) => c.config.maskType === 'mesh')?.metrics.f1;
-    expect(mesh?.n).toBe(1);
-    expect(mesh?.mean).toBe(0.8);
-    expect(mesh?.std).toBeNaN();
-    expect(mesh?.ciLow).toBeNaN();
-  });
-
-  it('follows new and superseding results', () => {
-    store.reportResult(resultFixture({ trial: 'a0', seed: 0, metrics: { f1: 0.5 } }));
-    const before = store.getSweepSummary({ namespace: 'default', sweep: 'study' });
-    expect(store.getSweepSummary({ namespace: 'default', sweep: 'study' })).toBe(before);
-    store.reportResult(resultFixture({ trial: 'a1', seed: 1, metrics: { f1: 0.7 } }));
-    expect(
-      store.getSweepSummary({ namespace: 'default', sweep: 'study' }).configs[0]?.metrics.f1?.mean,
-    ).toBeCloseTo(0.6);
-    store.reportResult(resultFixture({ trial: 'a1', attempt: 2, seed: 1, metrics: { f1: 0.9 } }));
-    const after = store.getSweepSummary({ namespace: 'default', sweep: 'study' });
-    expect(after.configs[0]?.metrics.f1?.mean).toBeCloseTo(0.7);
-    expect(after.resultCount).toBe(2);
-  });
-
-  it('refuses an unknown sweep and a bad confidence', () => {
-    expect(
-      refusal(() => store.getSweepSummary({ namespace: 'default', sweep: 'x' })),
-    ).toMatchObject({
-      name: 'NotFoundError',
-      field: 'sweep',
-    });
-    expect(
-      refusal(() =>
-        store.getSweepSummary({ namespace: 'default', sweep: 'study', confidence: 1.5 }),
-      ).field,
-    ).toBe('confidence');
-  });
-});
-
-describe('compareConfigs', () => {
-  // 20 paired samples: s00 only A gets right, s01-s06 only B, the rest both.
-  const labels = Array.from({ length: 20 }, (_, i) => (i < 10 ? 1 : 0));
-  const predictionsA = labels.map((label, i) => (i >= 1 && i <= 6 ? 1 - label : label));
-  const predictionsB = labels.map((label, i) => (i === 0 ? 1 - label : label));
-  const toPredictions = (predicted: number[], extra: string[] = []) => [
-    ...predicted.map((p, i) => ({
-      sampleId: `s${String(i).padStart(2, '0')}`,
-      label: labels[i] as number,
-      predicted: p,
-      probabilities: [],
-    })),
-    ...extra.map((sampleId) => ({ sampleId, label: 0, predicted: 0, probabilities: [] })),
-  ];
-
-  beforeEach(() => {
-    store.reportResult(
-      resultFixture({
-        trial: 'a',
-        maskType: 'random',
-        predictions: toPredictions(predictionsA, ['only-a']),
-      }),
-    );
-    store.reportResult(
-      resultFixture({ trial: 'b', maskType: 'mesh', predictions: toPredictions(predictionsB) }),
-    );
-  });
-  const keys = () => {
-    const configs = store.getSweepSummary({ namespace: 'default', sweep: 'study' }).configs;
-    const key = (maskType: string) =>
-      configs.find((c) => c.config.maskType === maskType)?.config.configKey as string;
-    return { configKeyA: key('random'), configKeyB: key('mesh') };
-  };
-
-  it("gives McNemar's exact p-value and the paired difference", () => {
-    const response = store.compareConfigs({
-      namespace: 'default',
-      sweep: 'study',
-      ...keys(),
-      seed: 7,
-      resamples: 500,
-    });
-    expect(response.pairedSamples).toBe(20);
-    expect(response.onlyACorrect).toBe(1);
-    expect(response.onlyBCorrect).toBe(6);
-    expect(response.mcnemarPValue).toBeCloseTo(0.125, 12);
-    // A: TP 4, FN 6, FP 0 -> F1 4/7; B: TP 9, FN 1 -> F1 18/19.
-    expect(response.difference).toBeCloseTo(4 / 7 - 18 / 19, 12);
-    expect(response.ciLow).toBeLessThanOrEqual(response.difference);
-    expect(response.ciHigh).toBeGreaterThanOrEqual(response.difference);
-    expect(response.ciLow).toBeLessThan(response.ciHigh);
-  });
-
-  it('gives the same interval for the same seed and another for another seed', () => {
-    const request = { namespace: 'default', sweep: 'study', ...keys(), resamples: 300 };
-    const first = store.compareConfigs({ ...request, seed: 1 });
-    expect(store.compareConfigs({ ...request, seed: 1 })).toEqual(first);
-    const other = store.compareConfigs({ ...request, seed: 2 });
-    expect([other.ciLow, other.ciHigh]).not.toEqual([first.ciLow, first.ciHigh]);
-    expect(store.compareConfigs({ ...request, metric: 'recall', seed: 1 }).difference).toBeCloseTo(
-      0.4 - 0.9,
-      12,
-    );
-  });
-
-  it('refuses unknown configs, metrics and disagreeing labels', () => {
-    const request = { namespace: 'default', sweep: 'study', ...keys() };
-    expect(refusal(() => store.compareConfigs({ ...request, configKeyA: 'cfg-x' }))).toMatchObject({
-      name: 'NotFoundError',
-      field: 'config_key_a',
-    });
-    expect(refusal(() => store.compareConfigs({ ...request, configKeyB: 'cfg-y' })).field).toBe(
-      'config_key_b',
-    );
-    expect(refusal(() => store.compareConfigs({ ...request, metric: 'auc' })).field).toBe('metric');
-    store.reportResult(
-      resultFixture({
-        trial: 'b',
-        attempt: 2,
-        maskType: 'mesh',
-        predictions: [{ sampleId: 's03', label: 0, predicted: 0, probabilities: [] }],
-      }),
-    );
-    const error = refusal(() => store.compareConfigs(request));
-    expect(error.field).toBe('config_key_b');
-    expect(error.message).toMatch(/sample "s03" \(seed 0\) has label 1/);
   });
 });

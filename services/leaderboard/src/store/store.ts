@@ -1,35 +1,31 @@
 /**
  * The leaderboard's store: one SQLite file (WAL, synchronous=NORMAL), written and read
  * synchronously through better-sqlite3. Every write is one transaction and idempotent, so a
- * client may retry anything; listeners hear of each committed write.
+ * client may retry anything; listeners hear of each committed write. The SQL is in
+ * statements.ts; summaries and comparisons are queries over it, in ../analysis.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type {
-  Artifact,
-  CompareConfigsResponse,
-  MetricEvent,
-  MetricKind,
-  Prediction,
-  RegisterSweepRequest,
-  Stage,
-} from '@masksweep/proto';
-import { Random } from '@masksweep/random';
-import {
-  type MetricName,
-  mcnemarExact,
-  metricOf,
-  pairedBootstrapDifference,
-} from '@masksweep/stats';
+import type { CompareConfigsResponse, MetricEvent, RegisterSweepRequest } from '@masksweep/proto';
 import Database from 'better-sqlite3';
-import { InvalidRequestError, InvalidResultError, NotFoundError } from '../errors.js';
+import { compareConfigs } from '../analysis/compare.js';
+import { SweepSummaries } from '../analysis/sweep-summary.js';
+import { InvalidResultError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { buildListQuery, encodeCursor } from './list-query.js';
+import { evictOldest } from './lru.js';
 import { type INDEXED_METRIC_COLUMNS, migrate } from './schema.js';
-import { groupConfig, type SeedResult, type SeedSummary, summarizeSeeds } from './summary.js';
+import {
+  float32Blob,
+  prepareStatements,
+  type ResultRow,
+  type Statements,
+  toPoint,
+  toResult,
+  toSweepInfo,
+} from './statements.js';
 import type {
   CompareConfigsInput,
-  ConfigSummary,
   ListResultsInput,
   ListResultsResponse,
   MetricPoint,
@@ -41,7 +37,6 @@ import type {
   TrialResultInput,
 } from './types.js';
 import {
-  requireConfidence,
   requireInteger,
   requireName,
   validateMetricEvents,
@@ -63,67 +58,8 @@ export interface StoreOptions {
 
 export type StoreListener = (change: StoreChange) => void;
 
-interface ResultRow {
-  id: number;
-  namespace: string;
-  sweep: string;
-  trial: string;
-  attempt: number;
-  config_key: string;
-  method: string;
-  mask_type: string;
-  mask_ratio: number;
-  mask_size: number;
-  augmentation: string;
-  seed: number;
-  pretrain_key: string;
-  config_json: string;
-  num_classes: number;
-  confusion_counts: string;
-  metrics_json: string;
-  finished_at_ms: number;
-  duration_seconds: number;
-  sequence: number;
-}
-
-interface PointRow {
-  id: number;
-  sweep: string;
-  trial: string;
-  attempt: number;
-  stage: Stage;
-  kind: MetricKind;
-  step: number;
-  epoch: number;
-  name: string;
-  value: number | null;
-  wall_time_ms: number;
-}
-
-interface CachedSummary {
-  sequence: number;
-  summary: SweepSummary;
-}
-
-/** Stats' metric names, by the names the proto and clients use. */
-const COMPARABLE_METRICS: Record<string, MetricName> = {
-  accuracy: 'accuracy',
-  precision: 'precision',
-  recall: 'recall',
-  f1: 'f1',
-  macro_precision: 'macroPrecision',
-  macro_recall: 'macroRecall',
-  macro_f1: 'macroF1',
-  macroPrecision: 'macroPrecision',
-  macroRecall: 'macroRecall',
-  macroF1: 'macroF1',
-};
 const MAX_CACHED_QUERIES = 256;
-const MAX_CACHED_SUMMARIES = 16;
 const MAX_CACHED_SERIES = 200_000;
-/** A point with its curve's fields (p: metric_points, s: metric_series). */
-const POINT_COLUMNS =
-  'p.id, s.sweep, s.trial, s.attempt, s.stage, s.kind, p.step, p.epoch, s.name, p.value, p.wall_time_ms';
 
 export function openStore(options: StoreOptions): Store {
   return new Store(options);
@@ -133,11 +69,11 @@ export class Store {
   private readonly db: Database.Database;
   private readonly metrics: Metrics | undefined;
   private readonly listeners = new Set<StoreListener>();
-  private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly statements: Statements;
   private readonly listStatements = new Map<string, Database.Statement>();
   /** Total counts of listings, valid while the namespace's latest sequence is unchanged. */
   private readonly countCache = new Map<string, { sequence: number; count: number }>();
-  private readonly summaryCache = new Map<string, CachedSummary>();
+  private readonly summaries: SweepSummaries;
   /** Curve ids by (namespace, trial, attempt, stage, kind, name); rows are never deleted. */
   private readonly seriesIds = new Map<string, number>();
 
@@ -157,6 +93,7 @@ export class Store {
     this.db.pragma('optimize = 0x10002');
     this.metrics = options.metrics;
     this.statements = prepareStatements(this.db);
+    this.summaries = new SweepSummaries(this.statements);
   }
 
   close(): void {
@@ -190,12 +127,12 @@ export class Store {
 
   getSweep(namespace: string, sweep: string): SweepInfo | undefined {
     const row = this.statements.sweep.get(namespace, sweep);
-    return row ? this.sweepInfo(row) : undefined;
+    return row ? toSweepInfo(this.statements, row) : undefined;
   }
 
   /** Every sweep, newest first. */
   listSweeps(): SweepInfo[] {
-    return this.statements.allSweeps.all().map((row) => this.sweepInfo(row));
+    return this.statements.allSweeps.all().map((row) => toSweepInfo(this.statements, row));
   }
 
   /**
@@ -303,7 +240,9 @@ export class Store {
         ? encodeCursor(query.queryKey, last.sort_value, last.trial)
         : '';
     return {
-      results: page.map((row) => this.toResult(row, request.includePredictions === true)),
+      results: page.map((row) =>
+        toResult(this.statements, row, request.includePredictions === true),
+      ),
       nextPageToken,
       totalCount: this.totalCount(query.queryKey, query.countSql, query.params),
     };
@@ -312,7 +251,7 @@ export class Store {
   /** The current result of a trial with its predictions and artifacts. */
   getResult(namespace: string, trial: string): TrialResult | undefined {
     const row = this.statements.resultByTrial.get(namespace, trial);
-    return row ? this.toResult(row, true) : undefined;
+    return row ? toResult(this.statements, row, true) : undefined;
   }
 
   /**
@@ -328,7 +267,7 @@ export class Store {
     const rows = options.sweep
       ? this.statements.sweepResultsSince.all(namespace, options.sweep, sequence, limit)
       : this.statements.namespaceResultsSince.all(namespace, sequence, limit);
-    return rows.map((row) => this.toResult(row, false));
+    return rows.map((row) => toResult(this.statements, row, false));
   }
 
   /** The latest sequence of a sweep's results (0 when it has none). */
@@ -336,132 +275,14 @@ export class Store {
     return this.statements.sweepLatestSequence.get(namespace, sweep)?.sequence ?? 0;
   }
 
+  /** Each config's metrics over its seeds (../analysis/sweep-summary.ts). */
   getSweepSummary(request: SweepSummaryInput): SweepSummary {
-    const namespace = requireName('namespace', request.namespace);
-    const sweep = requireName('sweep', request.sweep);
-    const confidence = requireConfidence('confidence', request.confidence);
-    this.requireSweep(namespace, sweep);
-    const sequence = this.latestSequence(namespace, sweep);
-    const cacheKey = `${namespace}\0${sweep}\0${confidence}`;
-    const cached = this.summaryCache.get(cacheKey);
-    if (cached?.sequence === sequence) return cached.summary;
-
-    // Only the configs with results stored since the cached summary are summarised again
-    // (a later attempt keeps its trial's config key, so no other group can change). Rows
-    // stream in (config, seed) order, each group summarised as soon as it is complete.
-    const changedKeys = cached
-      ? this.statements.configKeysSince
-          .all(namespace, sweep, cached.sequence)
-          .map((row) => row.config_key)
-      : undefined;
-    const rows = changedKeys
-      ? changedKeys.flatMap((key) => this.statements.configSeedResults.all(namespace, sweep, key))
-      : this.statements.sweepSeedResults.iterate(namespace, sweep);
-    const summarized: Array<[string, SeedSummary]> = [];
-    let groupKey: string | undefined;
-    let members: SeedResult[] = [];
-    const finishGroup = () => {
-      if (groupKey !== undefined) summarized.push([groupKey, summarizeSeeds(members, confidence)]);
-    };
-    for (const [key, trial, seed, metricsJson] of rows) {
-      if (key !== groupKey) {
-        finishGroup();
-        groupKey = key;
-        members = [];
-      }
-      members.push({ trial, seed, metrics: JSON.parse(metricsJson) as Record<string, number> });
-    }
-    finishGroup();
-    // A new array (the cached summary stays as callers got it), kept in config key order.
-    const configs = cached ? cached.summary.configs.slice() : [];
-    for (const [key, seeds] of summarized) {
-      const first = this.statements.resultByTrial.get(namespace, seeds.trials[0] as string);
-      const updated = { config: groupConfig(toConfig(first as ResultRow)), ...seeds };
-      const index = configIndex(configs, key);
-      if (configs[index]?.config.configKey === key) configs[index] = updated;
-      else configs.splice(index, 0, updated);
-    }
-    const summary: SweepSummary = {
-      namespace,
-      sweep,
-      resultCount: configs.reduce((sum, config) => sum + config.seeds.length, 0),
-      configs,
-    };
-    this.summaryCache.delete(cacheKey);
-    this.summaryCache.set(cacheKey, { sequence, summary });
-    evictOldest(this.summaryCache, MAX_CACHED_SUMMARIES);
-    return summary;
+    return this.summaries.get(request);
   }
 
-  /**
-   * The two configs' predictions paired by (seed, sample id): the paired-bootstrap interval
-   * of metric(A) − metric(B) and McNemar's exact test.
-   */
+  /** A paired comparison of two configs' predictions (../analysis/compare.ts). */
   compareConfigs(request: CompareConfigsInput): CompareConfigsResponse {
-    const namespace = requireName('namespace', request.namespace);
-    const sweep = requireName('sweep', request.sweep);
-    const keyA = requireName('config_key_a', request.configKeyA);
-    const keyB = requireName('config_key_b', request.configKeyB);
-    const metricKey = request.metric || 'f1';
-    if (!Object.hasOwn(COMPARABLE_METRICS, metricKey)) {
-      throw new InvalidRequestError(
-        'metric',
-        `must be one of ${Object.keys(COMPARABLE_METRICS).join(', ')}, got ${JSON.stringify(metricKey)}`,
-      );
-    }
-    const metricName = COMPARABLE_METRICS[metricKey] as MetricName;
-    const resamples = requireInteger('resamples', request.resamples || 2000, 1, 100_000);
-    const confidence = requireConfidence('confidence', request.confidence);
-    const seed = requireInteger('seed', request.seed ?? 0, 0, 2 ** 32 - 1);
-    this.requireSweep(namespace, sweep);
-
-    const a = this.configPredictions(namespace, sweep, keyA, 'config_key_a');
-    const b = this.configPredictions(namespace, sweep, keyB, 'config_key_b');
-    if (a.numClasses !== b.numClasses) {
-      throw new InvalidRequestError(
-        'config_key_b',
-        `config ${keyB} has ${b.numClasses} classes, config ${keyA} has ${a.numClasses}`,
-      );
-    }
-    const labels: number[] = [];
-    const predictionsA: number[] = [];
-    const predictionsB: number[] = [];
-    for (const [pairKey, fromA] of a.bySeedAndSample) {
-      const fromB = b.bySeedAndSample.get(pairKey);
-      if (fromB === undefined) continue;
-      if (fromA.label !== fromB.label) {
-        throw new InvalidRequestError(
-          'config_key_b',
-          `sample ${JSON.stringify(fromA.sampleId)} (seed ${fromA.seed}) has label ${fromA.label} in config ${keyA} and ${fromB.label} in config ${keyB}`,
-        );
-      }
-      labels.push(fromA.label);
-      predictionsA.push(fromA.predicted);
-      predictionsB.push(fromB.predicted);
-    }
-    if (labels.length === 0) {
-      throw new InvalidRequestError(
-        'config_key_b',
-        `configs ${keyA} and ${keyB} have no predicted sample (seed, sample id) in common`,
-      );
-    }
-    const interval = pairedBootstrapDifference(
-      labels,
-      predictionsA,
-      predictionsB,
-      metricOf(metricName, { numClasses: a.numClasses }),
-      { resamples, confidence, rng: new Random(seed) },
-    );
-    const mcnemar = mcnemarExact(labels, predictionsA, predictionsB);
-    return {
-      pairedSamples: labels.length,
-      difference: interval.estimate,
-      ciLow: interval.low,
-      ciHigh: interval.high,
-      onlyACorrect: mcnemar.b,
-      onlyBCorrect: mcnemar.c,
-      mcnemarPValue: mcnemar.pValue,
-    };
+    return compareConfigs(this.statements, request);
   }
 
   /**
@@ -589,34 +410,6 @@ export class Store {
     return sequence;
   }
 
-  private toResult(row: ResultRow, includePredictions: boolean): TrialResult {
-    return {
-      namespace: row.namespace,
-      sweep: row.sweep,
-      trial: row.trial,
-      attempt: row.attempt,
-      config: toConfig(row),
-      confusionMatrix: {
-        numClasses: row.num_classes,
-        counts: JSON.parse(row.confusion_counts) as number[],
-      },
-      metrics: JSON.parse(row.metrics_json) as Record<string, number>,
-      predictions: includePredictions
-        ? this.statements.predictions.all(row.id).map(toPrediction)
-        : [],
-      artifacts: this.statements.artifacts.all(row.id).map(
-        (artifact): Artifact => ({
-          name: artifact.name,
-          uri: artifact.uri,
-          mediaType: artifact.media_type,
-        }),
-      ),
-      finishedAtMs: row.finished_at_ms,
-      durationSeconds: row.duration_seconds,
-      sequence: row.sequence,
-    };
-  }
-
   private totalCount(queryKey: string, sql: string, params: Record<string, unknown>): number {
     const namespace = params.namespace as string;
     const sequence = this.statements.namespaceLatestSequence.get(namespace)?.sequence ?? 0;
@@ -640,53 +433,6 @@ export class Store {
     return statement;
   }
 
-  private configPredictions(namespace: string, sweep: string, configKey: string, field: string) {
-    const rows = this.statements.configPredictions.all(namespace, sweep, configKey);
-    if (rows.length === 0 && !this.statements.configExists.get(namespace, sweep, configKey)) {
-      throw new NotFoundError(
-        field,
-        `no results of config ${JSON.stringify(configKey)} in sweep ${JSON.stringify(sweep)}`,
-      );
-    }
-    // Each (seed, sample) once: a trial name is unique per (config, seed), so a second
-    // trial with the same seed would be an inconsistent report; the one stored last wins.
-    const bySeedAndSample = new Map<
-      string,
-      { seed: number; sampleId: string; label: number; predicted: number }
-    >();
-    let numClasses = rows[0]?.num_classes ?? 2;
-    for (const row of rows) {
-      numClasses = row.num_classes;
-      bySeedAndSample.set(`${row.seed}\0${row.sample_id}`, {
-        seed: row.seed,
-        sampleId: row.sample_id,
-        label: row.label,
-        predicted: row.predicted,
-      });
-    }
-    return { bySeedAndSample, numClasses };
-  }
-
-  private requireSweep(namespace: string, sweep: string): void {
-    if (!this.statements.sweep.get(namespace, sweep)) {
-      throw new NotFoundError(
-        'sweep',
-        `no sweep ${JSON.stringify(sweep)} in namespace ${JSON.stringify(namespace)}`,
-      );
-    }
-  }
-
-  private sweepInfo(row: SweepRow): SweepInfo {
-    return {
-      namespace: row.namespace,
-      sweep: row.name,
-      specJson: row.spec_json,
-      trialCount: row.trial_count,
-      createdAtMs: row.created_at_ms,
-      resultCount: this.statements.sweepResultCount.get(row.namespace, row.name)?.count ?? 0,
-    };
-  }
-
   private notify(change: StoreChange): void {
     for (const listener of this.listeners) {
       try {
@@ -697,133 +443,6 @@ export class Store {
       }
     }
   }
-}
-
-interface SweepRow {
-  namespace: string;
-  name: string;
-  spec_json: string;
-  trial_count: number;
-  created_at_ms: number;
-}
-
-function prepareStatements(db: Database.Database) {
-  return {
-    sweep: db.prepare<[string, string], SweepRow>(
-      'SELECT * FROM sweeps WHERE namespace = ? AND name = ?',
-    ),
-    allSweeps: db.prepare<[], SweepRow>(
-      'SELECT * FROM sweeps ORDER BY created_at_ms DESC, namespace, name',
-    ),
-    insertSweep: db.prepare(
-      'INSERT INTO sweeps (namespace, name, spec_json, trial_count, created_at_ms) VALUES (?, ?, ?, ?, ?)',
-    ),
-    updateSweep: db.prepare(
-      'UPDATE sweeps SET spec_json = ?, trial_count = ? WHERE namespace = ? AND name = ?',
-    ),
-    sweepResultCount: db.prepare<[string, string], { count: number }>(
-      'SELECT count(*) AS count FROM results WHERE namespace = ? AND sweep = ?',
-    ),
-    currentAttempt: db.prepare<
-      [string, string],
-      { id: number; attempt: number; sweep: string; config_key: string }
-    >('SELECT id, attempt, sweep, config_key FROM results WHERE namespace = ? AND trial = ?'),
-    deleteResult: db.prepare('DELETE FROM results WHERE id = ?'),
-    nextSequence: db.prepare<[], { value: number }>(
-      "UPDATE counters SET value = value + 1 WHERE name = 'result_sequence' RETURNING value",
-    ),
-    insertResult: db.prepare(`INSERT INTO results (
-        namespace, sweep, trial, attempt, config_key, method, mask_type, mask_ratio, mask_size,
-        augmentation, seed, pretrain_key, config_json, num_classes, confusion_counts, metrics_json,
-        f1, precision, recall, accuracy, finished_at_ms, duration_seconds, sequence
-      ) VALUES (
-        @namespace, @sweep, @trial, @attempt, @configKey, @method, @maskType, @maskRatio, @maskSize,
-        @augmentation, @seed, @pretrainKey, @configJson, @numClasses, @confusionCounts, @metricsJson,
-        @f1, @precision, @recall, @accuracy, @finishedAtMs, @durationSeconds, @sequence
-      )`),
-    insertPrediction: db.prepare(
-      'INSERT INTO predictions (result_id, sample_id, label, predicted, probabilities) VALUES (?, ?, ?, ?, ?)',
-    ),
-    insertArtifact: db.prepare(
-      'INSERT INTO artifacts (result_id, position, name, uri, media_type) VALUES (?, ?, ?, ?, ?)',
-    ),
-    resultByTrial: db.prepare<[string, string], ResultRow>(
-      'SELECT * FROM results WHERE namespace = ? AND trial = ?',
-    ),
-    predictions: db.prepare<
-      [number],
-      { sample_id: string; label: number; predicted: number; probabilities: Buffer }
-    >(
-      'SELECT sample_id, label, predicted, probabilities FROM predictions WHERE result_id = ? ORDER BY sample_id',
-    ),
-    artifacts: db.prepare<[number], { name: string; uri: string; media_type: string }>(
-      'SELECT name, uri, media_type FROM artifacts WHERE result_id = ? ORDER BY position',
-    ),
-    sweepResultsSince: db.prepare<[string, string, number, number], ResultRow>(
-      'SELECT * FROM results WHERE namespace = ? AND sweep = ? AND sequence > ? ORDER BY sequence LIMIT ?',
-    ),
-    namespaceResultsSince: db.prepare<[string, number, number], ResultRow>(
-      'SELECT * FROM results WHERE namespace = ? AND sequence > ? ORDER BY sequence LIMIT ?',
-    ),
-    sweepLatestSequence: db.prepare<[string, string], { sequence: number | null }>(
-      'SELECT max(sequence) AS sequence FROM results WHERE namespace = ? AND sweep = ?',
-    ),
-    namespaceLatestSequence: db.prepare<[string], { sequence: number | null }>(
-      'SELECT max(sequence) AS sequence FROM results WHERE namespace = ?',
-    ),
-    // [config_key, trial, seed, metrics_json] rows, the summary's input.
-    sweepSeedResults: db
-      .prepare<[string, string], [string, string, number, string]>(
-        'SELECT config_key, trial, seed, metrics_json FROM results WHERE namespace = ? AND sweep = ? ORDER BY config_key, seed',
-      )
-      .raw(),
-    configSeedResults: db
-      .prepare<[string, string, string], [string, string, number, string]>(
-        'SELECT config_key, trial, seed, metrics_json FROM results WHERE namespace = ? AND sweep = ? AND config_key = ? ORDER BY seed',
-      )
-      .raw(),
-    configKeysSince: db.prepare<[string, string, number], { config_key: string }>(
-      'SELECT DISTINCT config_key FROM results WHERE namespace = ? AND sweep = ? AND sequence > ?',
-    ),
-    configExists: db.prepare<[string, string, string], { found: number }>(
-      'SELECT 1 AS found FROM results WHERE namespace = ? AND sweep = ? AND config_key = ? LIMIT 1',
-    ),
-    configPredictions: db.prepare<
-      [string, string, string],
-      { seed: number; num_classes: number; sample_id: string; label: number; predicted: number }
-    >(`SELECT r.seed, r.num_classes, p.sample_id, p.label, p.predicted
-       FROM results r JOIN predictions p ON p.result_id = r.id
-       WHERE r.namespace = ? AND r.sweep = ? AND r.config_key = ?
-       ORDER BY r.seed, r.sequence, p.sample_id`),
-    insertSeries: db.prepare(`INSERT OR IGNORE INTO metric_series
-      (sweep, namespace, trial, attempt, stage, kind, name) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-    seriesByKey: db.prepare<[string, string, number, number, number, string], { id: number }>(
-      'SELECT id FROM metric_series WHERE namespace = ? AND trial = ? AND attempt = ? AND stage = ? AND kind = ? AND name = ?',
-    ),
-    insertPoint: db.prepare(`INSERT OR IGNORE INTO metric_points
-      (series_id, step, epoch, value, wall_time_ms) VALUES (?, ?, ?, ?, ?)`),
-    touchCurveTrial: db.prepare(`INSERT INTO curve_trials (namespace, sweep, trial, last_point_id)
-      VALUES (?, ?, ?, ?)
-      ON CONFLICT DO UPDATE SET last_point_id = max(last_point_id, excluded.last_point_id)`),
-    trialPoints: db.prepare<[string, string, number, number], PointRow>(
-      `SELECT ${POINT_COLUMNS} FROM metric_series s JOIN metric_points p ON p.series_id = s.id
-       WHERE s.namespace = ? AND s.trial = ? AND p.id > ? ORDER BY p.id LIMIT ?`,
-    ),
-    trialPointsByName: db.prepare<[string, string, string, number, number], PointRow>(
-      `SELECT ${POINT_COLUMNS} FROM metric_series s JOIN metric_points p ON p.series_id = s.id
-       WHERE s.namespace = ? AND s.trial = ? AND s.name = ? AND p.id > ? ORDER BY p.id LIMIT ?`,
-    ),
-    // CROSS JOIN keeps the points outside: live readers ask for the few points after a
-    // recent id, which this reads in id order without sorting the sweep's curves.
-    sweepPoints: db.prepare<[number, string, string, number], PointRow>(
-      `SELECT ${POINT_COLUMNS} FROM metric_points p CROSS JOIN metric_series s ON s.id = p.series_id
-       WHERE p.id > ? AND s.namespace = ? AND s.sweep = ? ORDER BY p.id LIMIT ?`,
-    ),
-    recentCurveTrials: db.prepare<[string, string, number], { trial: string }>(
-      'SELECT trial FROM curve_trials WHERE namespace = ? AND sweep = ? ORDER BY last_point_id DESC LIMIT ?',
-    ),
-    lastPointId: db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM metric_points'),
-  };
 }
 
 /** A later attempt belongs to the same sweep and config as the stored one. */
@@ -839,83 +458,5 @@ function checkSameTrial(current: { sweep: string; config_key: string }, result: 
       'result.config.config_key',
       `trial ${JSON.stringify(result.trial)} is stored with config ${current.config_key}, attempt ${result.attempt} has ${result.config.configKey}`,
     );
-  }
-}
-
-function toConfig(row: ResultRow) {
-  return {
-    configKey: row.config_key,
-    method: row.method,
-    maskType: row.mask_type,
-    maskRatio: row.mask_ratio,
-    maskSize: row.mask_size,
-    augmentation: row.augmentation,
-    seed: row.seed,
-    pretrainKey: row.pretrain_key,
-    configJson: row.config_json,
-  };
-}
-
-function toPrediction(row: {
-  sample_id: string;
-  label: number;
-  predicted: number;
-  probabilities: Buffer;
-}): Prediction {
-  const probabilities: number[] = [];
-  for (let offset = 0; offset < row.probabilities.length; offset += 4) {
-    probabilities.push(row.probabilities.readFloatLE(offset));
-  }
-  return {
-    sampleId: row.sample_id,
-    label: row.label,
-    predicted: row.predicted,
-    probabilities,
-  };
-}
-
-/** Class probabilities as float32 little-endian, as the proto carries them. */
-function float32Blob(values: readonly number[]): Buffer {
-  const blob = Buffer.alloc(values.length * 4);
-  values.forEach((value, index) => {
-    blob.writeFloatLE(value, index * 4);
-  });
-  return blob;
-}
-
-function toPoint(row: PointRow): MetricPoint {
-  return {
-    id: row.id,
-    sweep: row.sweep,
-    trial: row.trial,
-    attempt: row.attempt,
-    stage: row.stage,
-    kind: row.kind,
-    step: row.step,
-    epoch: row.epoch,
-    name: row.name,
-    value: row.value ?? Number.NaN,
-    wallTimeMs: row.wall_time_ms,
-  };
-}
-
-/** Where `key` is, or belongs, in configs sorted by config key (binary search). */
-function configIndex(configs: readonly ConfigSummary[], key: string): number {
-  let low = 0;
-  let high = configs.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((configs[middle] as ConfigSummary).config.configKey < key) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
-
-/** Keeps a Map used as an LRU (re-inserted on use) at `capacity` entries. */
-function evictOldest<K, V>(map: Map<K, V>, capacity: number): void {
-  while (map.size > capacity) {
-    const oldest = map.keys().next();
-    if (oldest.done) return;
-    map.delete(oldest.value);
   }
 }
