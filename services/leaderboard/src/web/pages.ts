@@ -10,7 +10,6 @@ import type {
   SweepSummary,
   TrialResult,
 } from '../store/types.js';
-import { CLIENT_SCRIPT } from './client-script.js';
 import {
   augmentationLabel,
   configLabel,
@@ -22,7 +21,8 @@ import {
   score,
   timestamp,
 } from './format.js';
-import { html, jsonForScript, query, SafeHtml, segment } from './html.js';
+import { html, query, type SafeHtml, segment } from './html.js';
+import { layout, sweepLink, trialLink } from './layout.js';
 import {
   heatStep,
   maskHeatMap,
@@ -86,89 +86,6 @@ export function wirePoint(point: MetricPoint): WirePoint {
     point.step,
     Number.isFinite(point.value) ? point.value : null,
   ];
-}
-
-// Eleven steps of a white-to-blue scale for the heat map (ColorBrewer Blues, interpolated).
-const HEAT_COLOURS = [
-  '#f7fbff',
-  '#e3eef9',
-  '#cfe1f2',
-  '#b5d4e9',
-  '#93c3df',
-  '#6daed5',
-  '#4b97c9',
-  '#2f7ebc',
-  '#1864aa',
-  '#0a4a90',
-  '#08306b',
-];
-const CHART_COLOURS = [
-  '#1f77b4',
-  '#ff7f0e',
-  '#2ca02c',
-  '#d62728',
-  '#9467bd',
-  '#8c564b',
-  '#e377c2',
-  '#7f7f7f',
-  '#bcbd22',
-  '#17becf',
-];
-
-const STYLE = [
-  'body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222}',
-  'table{border-collapse:collapse;margin:.5rem 0 1.5rem}',
-  'th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}',
-  'td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}',
-  '.ci{color:#666;font-size:12px}',
-  '.best{font-weight:bold}',
-  '.key,.muted{color:#777;font-size:12px}',
-  'pre{background:#f6f6f6;padding:.75rem;overflow:auto;max-height:30rem}',
-  '.tables{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start}',
-  '.charts{display:flex;flex-wrap:wrap;gap:1.5rem}',
-  'figure{margin:0}',
-  'figure.empty svg{display:none}',
-  'figure.empty figcaption::after{content:" (no points yet)";color:#777}',
-  '.legend{list-style:none;padding:0;margin:.25rem 0;font-size:12px;max-width:480px}',
-  '.gradcam{display:flex;flex-wrap:wrap;gap:1rem}',
-  '.gradcam img{max-width:224px;border:1px solid #ddd}',
-  'nav a{margin-right:1rem}',
-  '.error{color:#a00}',
-  ...HEAT_COLOURS.map(
-    (colour, step) => `.heat-${step}{background:${colour}${step >= 6 ? ';color:#fff' : ''}}`,
-  ),
-  ...CHART_COLOURS.map((colour, index) => `.swatch[data-color="${index}"]{color:${colour}}`),
-].join('\n');
-
-export function layout(
-  title: string,
-  nonce: string,
-  body: SafeHtml,
-  boot?: Record<string, unknown>,
-): SafeHtml {
-  return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · masksweep leaderboard</title>
-<style nonce="${nonce}">${new SafeHtml(STYLE)}</style>
-</head>
-<body>
-<nav><a href="/">Sweeps</a></nav>
-${body}
-${boot ? html`<script type="application/json" id="boot">${jsonForScript(boot)}</script><script nonce="${nonce}">${CLIENT_SCRIPT}</script>` : ''}
-</body>
-</html>
-`;
-}
-
-export function sweepLink(namespace: string, sweep: string): string {
-  return `/sweeps/${segment(namespace)}/${segment(sweep)}`;
-}
-
-export function trialLink(namespace: string, trial: string): string {
-  return `/trials/${segment(namespace)}/${segment(trial)}`;
 }
 
 export function sweepsPage(sweeps: readonly SweepInfo[], nonce: string): SafeHtml {
