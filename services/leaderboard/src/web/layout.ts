@@ -2,8 +2,22 @@
  * The frame of every page: its head, style sheet, navigation and, on pages with curves or
  * live updates, the boot data and the client script under the response's CSP nonce.
  */
-import { CLIENT_SCRIPT } from './client-script.js';
+import { readFileSync } from 'node:fs';
+import type { Boot } from './client/contract.js';
 import { html, jsonForScript, SafeHtml, segment } from './html.js';
+
+/**
+ * client/live.js, type-checked by its own project and emitted beside this module by the
+ * build (dist/web/client/live.js), so the source and the built server each find theirs.
+ */
+const CLIENT_SCRIPT = loadClientScript(new URL('./client/live.js', import.meta.url));
+
+function loadClientScript(file: URL): SafeHtml {
+  const script = readFileSync(file, 'utf8');
+  // Inlined into <script>: its text must not end the element early.
+  if (/<\/script|<!--/i.test(script)) throw new Error(`${file.pathname} contains </script or <!--`);
+  return new SafeHtml(script);
+}
 
 // Eleven steps of a white-to-blue scale for the heat map (ColorBrewer Blues, interpolated).
 const HEAT_COLOURS = [
@@ -57,12 +71,7 @@ const STYLE = [
   ...CHART_COLOURS.map((colour, index) => `.swatch[data-color="${index}"]{color:${colour}}`),
 ].join('\n');
 
-export function layout(
-  title: string,
-  nonce: string,
-  body: SafeHtml,
-  boot?: Record<string, unknown>,
-): SafeHtml {
+export function layout(title: string, nonce: string, body: SafeHtml, boot?: Boot): SafeHtml {
   return html`<!doctype html>
 <html lang="en">
 <head>

@@ -10,6 +10,7 @@ import type {
   SweepSummary,
   TrialResult,
 } from '../store/types.js';
+import type { ChartSpec, WirePoint } from './client/contract.js';
 import {
   augmentationLabel,
   configLabel,
@@ -40,16 +41,8 @@ const METRIC_LABELS: Record<string, string> = {
   accuracy: 'Accuracy',
 };
 
-/** A curve chart: the points of one stage and kind, optionally only some metric names. */
-export interface ChartSpec {
-  id: string;
-  title: string;
-  stage: Stage;
-  kind: MetricKind;
-  names?: string[];
-}
-
-export const CURVE_CHARTS: ChartSpec[] = [
+/** The curve charts of sweep and trial pages. */
+export const CURVE_CHARTS: Array<ChartSpec & { stage: Stage; kind: MetricKind }> = [
   {
     id: 'chart-pretrain-loss',
     title: 'Pre-training loss',
@@ -72,9 +65,7 @@ export const CURVE_CHARTS: ChartSpec[] = [
   },
 ];
 
-/** A point as the client script takes it: [id, trial, attempt, stage, kind, name, step, value]. */
-export type WirePoint = [number, string, number, Stage, MetricKind, string, number, number | null];
-
+/** A point as the client script takes it. */
 export function wirePoint(point: MetricPoint): WirePoint {
   return [
     point.id,

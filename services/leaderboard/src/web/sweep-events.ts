@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import type { StoreChange } from '../store/types.js';
+import type { ConfigUpdate, PointsUpdate, ResultUpdate } from './client/contract.js';
 import { rankedRow, recentResultRow, wirePoint } from './pages.js';
 
 const RESULTS_PER_FLUSH = 200;
@@ -137,16 +138,18 @@ export class SweepEvents {
       const changedKeys = new Set(results.map((result) => result.config.configKey));
       for (const config of summary.configs) {
         if (!changedKeys.has(config.config.configKey)) continue;
-        writable = send(stream, 'config', {
+        const update: ConfigUpdate = {
           configKey: config.config.configKey,
           html: rankedRow(config, 0, namespace).value,
-        });
+        };
+        writable = send(stream, 'config', update);
       }
       for (const result of results.slice(-recentLimit)) {
-        writable = send(stream, 'result', {
+        const update: ResultUpdate = {
           html: recentResultRow(result).value,
           resultCount: summary.resultCount,
-        });
+        };
+        writable = send(stream, 'result', update);
       }
     }
     const points = store.sweepPointsSince({
@@ -157,7 +160,8 @@ export class SweepEvents {
     });
     if (points.length > 0) {
       stream.pointCursor = (points.at(-1) as (typeof points)[number]).id;
-      writable = send(stream, 'points', points.map(wirePoint));
+      const update: PointsUpdate = points.map(wirePoint);
+      writable = send(stream, 'points', update);
     }
     const more = results.length === RESULTS_PER_FLUSH || points.length === POINTS_PER_FLUSH;
     if (!writable) {
