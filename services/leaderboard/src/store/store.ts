@@ -19,6 +19,7 @@ import {
   float32Blob,
   prepareStatements,
   type ResultRow,
+  requireSweep,
   type Statements,
   toPoint,
   toResult,
@@ -123,6 +124,11 @@ export class Store {
       .immediate();
     if (created) this.notify({ type: 'sweep', namespace, sweep });
     return { created };
+  }
+
+  /** The sweep; NotFoundError (field sweep) when it is not registered. */
+  requireSweep(namespace: string, sweep: string): SweepInfo {
+    return toSweepInfo(this.statements, requireSweep(this.statements, namespace, sweep));
   }
 
   getSweep(namespace: string, sweep: string): SweepInfo | undefined {

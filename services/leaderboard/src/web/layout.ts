@@ -71,7 +71,12 @@ const STYLE = [
   ...CHART_COLOURS.map((colour, index) => `.swatch[data-color="${index}"]{color:${colour}}`),
 ].join('\n');
 
-export function layout(title: string, nonce: string, body: SafeHtml, boot?: Boot): SafeHtml {
+export function layout(
+  title: string,
+  nonce: string,
+  body: SafeHtml,
+  boot?: Omit<Boot, 'colors'>,
+): SafeHtml {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -83,7 +88,7 @@ export function layout(title: string, nonce: string, body: SafeHtml, boot?: Boot
 <body>
 <nav><a href="/">Sweeps</a></nav>
 ${body}
-${boot ? html`<script type="application/json" id="boot">${jsonForScript(boot)}</script><script nonce="${nonce}">${CLIENT_SCRIPT}</script>` : ''}
+${boot ? html`<script type="application/json" id="boot">${jsonForScript({ ...boot, colors: CHART_COLOURS })}</script><script nonce="${nonce}">${CLIENT_SCRIPT}</script>` : ''}
 </body>
 </html>
 `;

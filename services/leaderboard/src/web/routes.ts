@@ -89,7 +89,7 @@ export function webRoutes(context: RouteContext): Route[] {
       kind: 'raw',
       untimed: true,
       handle: ([namespace, sweep], params, request, response) => {
-        const info = views.requireSweep(namespace as string, sweep as string);
+        const info = store.requireSweep(namespace as string, sweep as string);
         events.open(request, response, {
           namespace: info.namespace,
           sweep: info.sweep,

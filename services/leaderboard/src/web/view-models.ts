@@ -4,13 +4,7 @@
  */
 import { NotFoundError } from '../errors.js';
 import type { Store } from '../store/store.js';
-import type {
-  ConfigSummary,
-  MetricPoint,
-  SweepInfo,
-  SweepSummary,
-  TrialResult,
-} from '../store/types.js';
+import type { ConfigSummary, MetricPoint, SweepSummary, TrialResult } from '../store/types.js';
 import {
   type ComparePageModel,
   CURVE_CHARTS,
@@ -56,19 +50,8 @@ export function createViewModels(store: Store) {
     trials.flatMap((trial) => thinCurves(store.metricCurve({ namespace, trial, limit: 20_000 })));
 
   return {
-    requireSweep(namespace: string, sweep: string): SweepInfo {
-      const info = store.getSweep(namespace, sweep);
-      if (!info) {
-        throw new NotFoundError(
-          'sweep',
-          `no sweep ${JSON.stringify(sweep)} in namespace ${JSON.stringify(namespace)}`,
-        );
-      }
-      return info;
-    },
-
     sweepPage(namespace: string, sweep: string, params: Params): SweepPageModel {
-      const info = this.requireSweep(namespace, sweep);
+      const info = store.requireSweep(namespace, sweep);
       // Cursors first: anything stored while the page renders comes again live.
       const resultCursor = store.latestSequence(info.namespace, info.sweep);
       const pointCursor = store.lastPointId();

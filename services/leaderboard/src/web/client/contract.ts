@@ -28,6 +28,8 @@ export interface Boot {
   maxCurveTrials: number;
   /** Rows of the latest-results table. */
   recentLimit?: number;
+  /** The curves' colours in order; the legend's swatches have the same (layout.ts). */
+  colors: string[];
 }
 
 /** Event `config`: a config's ranked row, new or updated, rendered and escaped by the server. */

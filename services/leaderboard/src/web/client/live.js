@@ -22,18 +22,7 @@
   /** @type {Boot} */
   const boot = JSON.parse(bootElement.textContent ?? '');
   const SVG = 'http://www.w3.org/2000/svg';
-  const COLORS = [
-    '#1f77b4',
-    '#ff7f0e',
-    '#2ca02c',
-    '#d62728',
-    '#9467bd',
-    '#8c564b',
-    '#e377c2',
-    '#7f7f7f',
-    '#bcbd22',
-    '#17becf',
-  ];
+  const COLORS = boot.colors;
   const WIDTH = 480;
   const HEIGHT = 220;
   const PAD_LEFT = 48;
@@ -175,7 +164,7 @@
       svg.appendChild(label);
     }
     lines.forEach((line, index) => {
-      const color = COLORS[index % COLORS.length] ?? COLORS[0];
+      const color = COLORS[index % COLORS.length] ?? '';
       const coordinates = line.points
         .filter((p) => Number.isFinite(p[1]))
         .sort((a, b) => a[0] - b[0])
@@ -184,7 +173,7 @@
         svgElement('polyline', {
           points: coordinates.join(' '),
           fill: 'none',
-          stroke: String(color),
+          stroke: color,
           'stroke-width': 1.5,
         }),
       );
