@@ -13,7 +13,7 @@ import { createWebServer, type ListResultsInput, openStore } from '@masksweep/le
 import { type MetricEvent, MetricKind, Stage } from '@masksweep/proto';
 import { Random } from '@masksweep/random';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@masksweep/testing';
-import { syntheticResult } from '../services/leaderboard/src/store/fixtures.js';
+import { syntheticResult } from '../services/leaderboard/src/store/fixtures.test-support.js';
 import type { Benchmark } from './main.js';
 import { median, peakRssMiB, percentile } from './measure.js';
 

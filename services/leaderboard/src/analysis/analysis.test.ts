@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { resultFixture } from '../store/fixtures.js';
+import { resultFixture } from '../store/fixtures.test-support.js';
 import type { Store } from '../store/store.js';
 import { refusal, useTestStore } from '../store/store.test-support.js';
 

@@ -12,7 +12,10 @@ import {
 } from '@masksweep/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Leaderboard, startLeaderboard } from '../leaderboard.js';
-import { type ResultFixture, resultFixture as storeFixture } from '../store/fixtures.js';
+import {
+  type ResultFixture,
+  resultFixture as storeFixture,
+} from '../store/fixtures.test-support.js';
 
 /** A result as a trial-runner sends it (the store's fixture allows nulls the wire does not). */
 const resultFixture = (fixture: ResultFixture) => storeFixture(fixture) as MessageInit<TrialResult>;

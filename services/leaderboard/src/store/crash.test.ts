@@ -14,7 +14,7 @@ import { openStore } from './store.js';
 const EVENTS_PER_BATCH = 200;
 const VALUES_PER_EVENT = 2;
 const storeModule = fileURLToPath(new URL('./store.ts', import.meta.url));
-const fixturesModule = fileURLToPath(new URL('./fixtures.ts', import.meta.url));
+const fixturesModule = fileURLToPath(new URL('./fixtures.test-support.ts', import.meta.url));
 const repositoryRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
 let dir: string;

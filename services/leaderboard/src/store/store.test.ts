@@ -2,7 +2,7 @@ import { type MetricEvent, MetricKind, Stage } from '@masksweep/proto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '../metrics.js';
-import { resultFixture } from './fixtures.js';
+import { resultFixture } from './fixtures.test-support.js';
 import { openStore, type Store } from './store.js';
 import { refusal, useTestStore } from './store.test-support.js';
 import type { StoreChange, TrialResult } from './types.js';

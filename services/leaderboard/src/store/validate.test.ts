@@ -1,6 +1,6 @@
 /** What reportResult refuses, naming the proto field, and what it keeps as given. */
 import { describe, expect, it } from 'vitest';
-import { resultFixture } from './fixtures.js';
+import { resultFixture } from './fixtures.test-support.js';
 import type { Store } from './store.js';
 import { refusal, useTestStore } from './store.test-support.js';
 import type { TrialResultInput } from './types.js';

@@ -9,7 +9,7 @@ import { MetricKind, Stage } from '@masksweep/proto';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@masksweep/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resultFixture } from '../store/fixtures.js';
+import { resultFixture } from '../store/fixtures.test-support.js';
 import { openStore, type Store } from '../store/store.js';
 import { createWebServer, type WebServer } from './server.js';
 

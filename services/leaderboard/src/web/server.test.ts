@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { MetricKind, Stage } from '@masksweep/proto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../metrics.js';
-import { resultFixture } from '../store/fixtures.js';
+import { resultFixture } from '../store/fixtures.test-support.js';
 import { openStore, type Store } from '../store/store.js';
 import { createWebServer, type WebServer } from './server.js';
 
