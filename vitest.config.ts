@@ -1,7 +1,33 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
+
+/** Every test file of the tree; the projects below split it in two. */
+const everyTest = [
+  'packages/*/src/**/*.test.ts',
+  'services/*/src/**/*.test.ts',
+  'test/**/*.test.ts',
+  'bench/**/*.test.ts',
+];
+
+/**
+ * The integration suites: those that start real servers (nats-server, kube-apiserver + etcd,
+ * Chromium), named `*.int.test.ts`, and the unit files that train networks for tens of
+ * seconds or run Optuna, which `npm run test:unit` leaves out to stay quick.
+ */
+const integrationTests = [
+  ...everyTest.map((pattern) => pattern.replace(/\.test\.ts$/, '.int.test.ts')),
+  'packages/train/src/pretrain.test.ts',
+  'packages/train/src/finetune.test.ts',
+  'packages/train/src/trial.test.ts',
+  'packages/train/src/simclr/pretrain.test.ts',
+  'packages/train/src/mff/pretrain.test.ts',
+  'packages/models/src/convnext/networks.test.ts',
+  'packages/models/src/vit/networks.test.ts',
+  'packages/models/src/resnet/resnet.test.ts',
+  'packages/tuner/src/pruners.test.ts',
+];
 
 export default defineConfig({
   resolve: {
@@ -16,13 +42,25 @@ export default defineConfig({
     ],
   },
   test: {
-    include: [
-      'packages/*/src/**/*.test.ts',
-      'services/*/src/**/*.test.ts',
-      'test/**/*.test.ts',
-      'bench/**/*.test.ts',
-    ],
     // Training and real-server suites share 2 cores: a timeout says "hung", not "slow".
     testTimeout: 120_000,
+    // `vitest run` runs both; `--project unit` (npm run test:unit) is the quick loop.
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: everyTest,
+          exclude: [...configDefaults.exclude, ...integrationTests],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: integrationTests,
+        },
+      },
+    ],
   },
 });
