@@ -22,7 +22,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { loadavg } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expandSweep, parseSweepYaml, validateSweep } from '@masksweep/api';
+import { type AugmentationType, expandSweep, parseSweepYaml, validateSweep } from '@masksweep/api';
+import { tinySweepYaml } from '@masksweep/api/test-support';
 import { LABELS, type SweepObject } from '@masksweep/controller';
 import {
   applyCrds,
@@ -41,7 +42,13 @@ const MANAGED = `${LABELS.managedBy}=masksweep-controller`;
 
 /** The grid's mask ratios and augmentations: 25 configs, 5 sharing each pre-training key. */
 export const RATIOS = [0.5, 0.6, 0.7, 0.75, 0.8] as const;
-export const AUGMENTATIONS = ['none', 'randomResizedCrop', 'randomFlip', 'mixup', 'cutmix'];
+export const AUGMENTATIONS: AugmentationType[] = [
+  'none',
+  'randomResizedCrop',
+  'randomFlip',
+  'mixup',
+  'cutmix',
+];
 export const CONFIGS = RATIOS.length * AUGMENTATIONS.length;
 
 /**
@@ -52,29 +59,12 @@ export const CONFIGS = RATIOS.length * AUGMENTATIONS.length;
 export function sweepManifest(name: string, trials: number, parallelism: number): string {
   if (!Number.isInteger(trials / CONFIGS) || trials <= 0)
     throw new RangeError(`trials must be a positive multiple of ${CONFIGS}, got ${trials}`);
-  const seeds = Array.from({ length: trials / CONFIGS }, (_, i) => i);
-  return `apiVersion: masksweep.io/v1alpha1
-kind: Sweep
-metadata:
-  name: ${name}
-spec:
-  datasets:
-    pretrain: { phantom: { count: 8, seed: 1 } }
-    downstream: { phantom: { count: 24, seed: 2 } }
-    imageSize: 64
-  grids:
-    - methods: [spark]
-      masks: [{ type: random, ratios: [${RATIOS.join(', ')}] }]
-      augmentations: [${AUGMENTATIONS.map((type) => `{ type: ${type} }`).join(', ')}]
-  seeds: [${seeds.join(', ')}]
-  model:
-    convnext: { depths: [1, 1, 1, 1], widths: [8, 16, 32, 64], dropPath: 0, decoderWidth: 32 }
-  budgets:
-    pretrain: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.04, warmupEpochs: 0 }
-    finetune: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.05, warmupEpochs: 0 }
-  parallelism: ${parallelism}
-  retries: 2
-`;
+  return tinySweepYaml(name, {
+    masks: [{ type: 'random', ratios: [...RATIOS] }],
+    augmentations: AUGMENTATIONS.map((type) => ({ type })),
+    seeds: Array.from({ length: trials / CONFIGS }, (_, i) => i),
+    parallelism,
+  });
 }
 
 /** The trials and pre-training keys the manifest expands to, as the controller expands it. */

@@ -1,29 +1,17 @@
 import { validateSweep } from '@masksweep/api';
+import { tinySweep } from '@masksweep/api/test-support';
 import { describe, expect, it } from 'vitest';
 import { createPruner, PruningMonitor } from './pruning.js';
 import { initialState, reconcile } from './reconcile.js';
 
-const sweep = validateSweep({
-  apiVersion: 'masksweep.io/v1alpha1',
-  kind: 'Sweep',
-  metadata: { name: 'prune' },
-  spec: {
-    datasets: {
-      pretrain: { phantom: { count: 8 } },
-      downstream: { phantom: { count: 8 } },
-      imageSize: 64,
-    },
-    grids: [
-      {
-        methods: ['spark'],
-        masks: [{ type: 'random', ratios: [0.5] }],
-        augmentations: [{ type: 'none' }],
-      },
-    ],
+const sweep = validateSweep(
+  tinySweep('prune', {
+    masks: [{ type: 'random', ratios: [0.5] }],
     seeds: [0, 1, 2],
-    pruner: { type: 'median', startupTrials: 2 },
-  },
-});
+    parallelism: 1,
+    spec: { pruner: { type: 'median', startupTrials: 2 } },
+  }),
+);
 
 describe('pruning from validation reports', () => {
   it('stops a fine-tuning trial below the median of completed ones, and reconcile marks it Pruned', () => {

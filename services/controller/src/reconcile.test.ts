@@ -1,4 +1,5 @@
 import { validateSweep } from '@masksweep/api';
+import { tinySweep } from '@masksweep/api/test-support';
 import { describe, expect, it } from 'vitest';
 import {
   initialState,
@@ -12,29 +13,16 @@ import { countSweep, type EndReason, type SweepState } from './state.js';
 
 /** 2 masks x 2 augmentations x 2 seeds: 8 trials over 4 pre-training keys. */
 function sweep(spec: Record<string, unknown> = {}) {
-  return validateSweep({
-    apiVersion: 'masksweep.io/v1alpha1',
-    kind: 'Sweep',
-    metadata: { name: 'unit' },
-    spec: {
-      datasets: {
-        pretrain: { phantom: { count: 8 } },
-        downstream: { phantom: { count: 8 } },
-        imageSize: 64,
-      },
-      grids: [
-        {
-          methods: ['spark'],
-          masks: [{ type: 'random', ratios: [0.5, 0.7] }],
-          augmentations: [{ type: 'none' }, { type: 'randomFlip' }],
-        },
-      ],
+  return validateSweep(
+    tinySweep('unit', {
+      masks: [{ type: 'random', ratios: [0.5, 0.7] }],
+      augmentations: [{ type: 'none' }, { type: 'randomFlip' }],
       seeds: [0, 1],
       parallelism: 2,
       retries: 1,
-      ...spec,
-    },
-  });
+      spec,
+    }),
+  );
 }
 
 /** Drives reconcile like the controller: workloads end when the test says. */

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expandSweep, validateSweep } from '@masksweep/api';
+import { tinySweep } from '@masksweep/api/test-support';
 import { connectBus, consumeEvents, type DecodedEvent } from '@masksweep/bus';
 import { startLeaderboard } from '@masksweep/leaderboard';
 import { MetricKind, Stage } from '@masksweep/proto';
@@ -10,47 +11,13 @@ import { startNatsServer } from '@masksweep/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, main } from './main.js';
 
-const sweep = validateSweep({
-  apiVersion: 'masksweep.io/v1alpha1',
-  kind: 'Sweep',
-  metadata: { name: 'runner' },
-  spec: {
-    datasets: {
-      pretrain: { phantom: { count: 8, seed: 1 } },
-      downstream: { phantom: { count: 24, seed: 2 } },
-      imageSize: 64,
-      splits: { train: 0.5, val: 0.25, test: 0.25 },
-    },
-    grids: [
-      {
-        methods: ['spark'],
-        masks: [{ type: 'random', ratios: [0.5] }],
-        augmentations: [{ type: 'none' }],
-      },
-    ],
-    model: {
-      convnext: { depths: [1, 1, 1, 1], widths: [8, 16, 32, 64], dropPath: 0, decoderWidth: 32 },
-    },
-    budgets: {
-      pretrain: {
-        epochs: 2,
-        batchSize: 4,
-        optimizer: 'adamw',
-        lr: 1e-3,
-        weightDecay: 0.04,
-        warmupEpochs: 0,
-      },
-      finetune: {
-        epochs: 2,
-        batchSize: 4,
-        optimizer: 'adamw',
-        lr: 1e-3,
-        weightDecay: 0.05,
-        warmupEpochs: 0,
-      },
-    },
-  },
-});
+const sweep = validateSweep(
+  tinySweep('runner', {
+    splits: { train: 0.5, val: 0.25, test: 0.25 },
+    masks: [{ type: 'random', ratios: [0.5] }],
+    epochs: { pretrain: 2, finetune: 2 },
+  }),
+);
 const [trial] = expandSweep(sweep);
 
 let nats: Awaited<ReturnType<typeof startNatsServer>>;

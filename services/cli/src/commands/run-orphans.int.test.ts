@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tinySweepYaml } from '@masksweep/api/test-support';
 import { describe, expect, it } from 'vitest';
 
 /** The built CLI, as a user starts it (the trial-runner it spawns is the built one too). */
@@ -14,18 +15,10 @@ const CLI = fileURLToPath(new URL('../../bin/masksweep.js', import.meta.url));
  * that logs ends by itself at its next line, on EPIPE, since its stderr is a pipe to the
  * dead `masksweep run`; a quiet one does not.)
  */
-const SWEEP = `apiVersion: masksweep.io/v1alpha1
-kind: Sweep
-metadata: { name: orphans }
-spec:
-  datasets:
-    pretrain: { path: stalled }
-    downstream: { phantom: { count: 24, seed: 2 } }
-    imageSize: 64
-  grids:
-    - methods: [spark]
-      masks: [{ type: mesh, ratios: [0.5] }]
-`;
+const SWEEP = tinySweepYaml('orphans', {
+  pretrainPath: 'stalled',
+  masks: [{ type: 'mesh', ratios: [0.5] }],
+});
 
 /** A process as /proc shows it; its start time tells it from a later one with its pid. */
 interface Process {

@@ -1,31 +1,19 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type TinySweepOptions, tinySweepYaml } from '@masksweep/api/test-support';
 import { openStore } from '@masksweep/leaderboard';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../main.js';
 
 /** 2 trials (two augmentations) sharing one pre-training key; tiny model, phantoms. */
-const SWEEP = `apiVersion: masksweep.io/v1alpha1
-kind: Sweep
-metadata: { name: tiny }
-spec:
-  datasets:
-    pretrain: { phantom: { count: 8, seed: 1 } }
-    downstream: { phantom: { count: 24, seed: 2 } }
-    imageSize: 64
-    splits: { train: 0.5, val: 0.25, test: 0.25 }
-  grids:
-    - methods: [spark]
-      masks: [{ type: mesh, ratios: [0.5] }]
-      augmentations: [{ type: none }, { type: randomFlip }]
-  model:
-    convnext: { depths: [1, 1, 1, 1], widths: [8, 16, 32, 64], dropPath: 0, decoderWidth: 32 }
-  budgets:
-    pretrain: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.04, warmupEpochs: 0 }
-    finetune: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.05, warmupEpochs: 0 }
-  parallelism: 2
-`;
+const tiny = {
+  splits: { train: 0.5, val: 0.25, test: 0.25 },
+  masks: [{ type: 'mesh', ratios: [0.5] }],
+  augmentations: [{ type: 'none' }, { type: 'randomFlip' }],
+  parallelism: 2,
+} satisfies TinySweepOptions;
+const SWEEP = tinySweepYaml('tiny', tiny);
 
 let out: string[];
 beforeEach(() => {
@@ -85,13 +73,13 @@ describe('masksweep run', () => {
     const file = join(dir, 'prune.yaml');
     writeFileSync(
       file,
-      SWEEP.replace('name: tiny', 'name: tinyprune')
-        .replace(
-          '[{ type: none }, { type: randomFlip }]',
-          '[{ type: none }, { type: randomFlip }, { type: mixup }, { type: cutmix }]',
-        )
-        .replace('finetune: { epochs: 1,', 'finetune: { epochs: 4,')
-        .replace('parallelism: 2', 'parallelism: 1\n  pruner: { type: median, startupTrials: 1 }'),
+      tinySweepYaml('tinyprune', {
+        ...tiny,
+        augmentations: [...tiny.augmentations, { type: 'mixup' }, { type: 'cutmix' }],
+        epochs: { finetune: 4 },
+        parallelism: 1,
+        spec: { pruner: { type: 'median', startupTrials: 1 } },
+      }),
     );
     const workDir = join(dir, 'work');
     expect(await main(['run', file, '--work-dir', workDir, '--backend', 'cpu'])).toBe(0);

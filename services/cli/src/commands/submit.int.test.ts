@@ -5,30 +5,19 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tinySweepYaml } from '@masksweep/api/test-support';
 import { KubeController, LABELS } from '@masksweep/controller';
 import { applyCrds, type KubeApiServer, runJobs, startKubeApiServer } from '@masksweep/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../main.js';
 
-const sweepYaml = (name: string, parallelism = 2) => `apiVersion: masksweep.io/v1alpha1
-kind: Sweep
-metadata: { name: ${name} }
-spec:
-  datasets:
-    pretrain: { path: /data/does-not-exist-here }
-    downstream: { phantom: { count: 24, seed: 2 } }
-    imageSize: 64
-  grids:
-    - methods: [spark]
-      masks: [{ type: random, ratios: [0.6] }]
-      augmentations: [{ type: none }, { type: randomFlip }]
-  model:
-    convnext: { depths: [1, 1, 1, 1], widths: [8, 16, 32, 64], dropPath: 0, decoderWidth: 32 }
-  budgets:
-    pretrain: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.04, warmupEpochs: 0 }
-    finetune: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.05, warmupEpochs: 0 }
-  parallelism: ${parallelism}
-`;
+/** Its pre-training folder is on no machine here: submit leaves the data to the cluster. */
+const sweepYaml = (name: string, parallelism = 2) =>
+  tinySweepYaml(name, {
+    pretrainPath: '/data/does-not-exist-here',
+    augmentations: [{ type: 'none' }, { type: 'randomFlip' }],
+    parallelism,
+  });
 
 let server: KubeApiServer;
 let dir: string;
@@ -86,7 +75,7 @@ describe('masksweep submit', () => {
   });
 
   it('refuses a bad Sweep before it reaches the cluster, naming the line and field', async () => {
-    const path = file('bad.yaml', sweepYaml('bad').replace('parallelism: 2', 'parallelism: -1'));
+    const path = file('bad.yaml', sweepYaml('bad', -1));
     expect(await submit(path)).toBe(1);
     expect(errors.join('\n')).toMatch(/bad\.yaml:\d+:\d+: spec\.parallelism/);
     expect((await server.kubectl(['get', 'sweep', 'bad'])).code).not.toBe(0);

@@ -1,7 +1,7 @@
 /**
- * What the controller's integration tests share: a real API server with the CRDs, Sweeps as
- * YAML, the workloads the harness plays for a Sweep's Jobs, and reads of Sweeps, Trials and
- * Jobs. Excluded from the build.
+ * What the controller's integration tests share: a real API server with the CRDs, the
+ * workloads the harness plays for a Sweep's Jobs, and reads of Sweeps, Trials and Jobs (the
+ * Sweeps themselves: tinySweepYaml of @masksweep/api/test-support). Excluded from the build.
  */
 import type { Trial } from '@masksweep/api';
 import {
@@ -16,43 +16,6 @@ import {
 } from '@masksweep/testing';
 import { afterAll, beforeAll } from 'vitest';
 import { LABELS, type SweepObject, type TrialObject } from './resources.js';
-
-export interface SweepYamlOptions {
-  seeds?: number[];
-  retries?: number;
-  parallelism?: number;
-  augmentations?: string;
-  /** The grid's methods, YAML. @default [spark] */
-  methods?: string;
-  /** More lines of `spec`, indented by two spaces. */
-  extra?: string;
-}
-
-/** A valid Sweep of tiny trials on phantoms (scripted workloads never read its budgets). */
-export function sweepYaml(name: string, options: SweepYamlOptions = {}): string {
-  return `apiVersion: masksweep.io/v1alpha1
-kind: Sweep
-metadata:
-  name: ${name}
-spec:
-  datasets:
-    pretrain: { phantom: { count: 8, seed: 1 } }
-    downstream: { phantom: { count: 24, seed: 2 } }
-    imageSize: 64
-  grids:
-    - methods: ${options.methods ?? '[spark]'}
-      masks: [{ type: random, ratios: [0.6] }]
-      augmentations: ${options.augmentations ?? '[{ type: none }]'}
-  seeds: [${(options.seeds ?? [0]).join(', ')}]
-  model:
-    convnext: { depths: [1, 1, 1, 1], widths: [8, 16, 32, 64], dropPath: 0, decoderWidth: 32 }
-  budgets:
-    pretrain: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.04, warmupEpochs: 0 }
-    finetune: { epochs: 1, batchSize: 4, optimizer: adamw, lr: 1.0e-3, weightDecay: 0.05, warmupEpochs: 0 }
-  parallelism: ${options.parallelism ?? 4}
-  retries: ${options.retries ?? 2}
-${options.extra ?? ''}`;
-}
 
 /** One pod of a Sweep's Job, as the script sees it. */
 export interface PodRun {

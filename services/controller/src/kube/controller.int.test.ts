@@ -4,6 +4,8 @@
  * codes, OOM kills, runs that last until their Job is deleted), because these tests are about the
  * controller's bookkeeping; the trainer itself runs in paper.int.test.ts.
  */
+import type { SweepSpecType } from '@masksweep/api';
+import { tinySweepYaml } from '@masksweep/api/test-support';
 import { connectBus, EventPublisher } from '@masksweep/bus';
 import { MetricKind, Stage } from '@masksweep/proto';
 import { type JobRunResult, startNatsServer } from '@masksweep/testing';
@@ -12,7 +14,6 @@ import {
   type PodRun,
   playPods,
   succeed,
-  sweepYaml,
   useApiServerWithCrds,
   waitFor,
 } from './cluster.test-support.js';
@@ -52,9 +53,9 @@ describe('KubeController', () => {
   it('runs one pre-training Job per key, then the fine-tuning Jobs, and shows the columns', async () => {
     await runSweep('shared', succeed);
     await api.cluster.apply(
-      sweepYaml('shared', {
+      tinySweepYaml('shared', {
         seeds: [0, 1],
-        augmentations: '[{ type: none }, { type: randomFlip }]',
+        augmentations: [{ type: 'none' }, { type: 'randomFlip' }],
       }),
     );
     const sweep = await api.cluster.sweepPhase('shared', 'Succeeded');
@@ -95,7 +96,7 @@ describe('KubeController', () => {
     expect(table.stdout).toMatch(/spark\s+random\s+0\.6\s+randomFlip\s+1\s+Succeeded\s+0\.5/);
 
     // A second sweep with the same key reuses the run: no pre-training Job of its own.
-    await api.cluster.apply(sweepYaml('shared-again', { seeds: [1] }));
+    await api.cluster.apply(tinySweepYaml('shared-again', { seeds: [1] }));
     await runSweep('shared-again', succeed);
     await api.cluster.sweepPhase('shared-again', 'Succeeded');
     const again = await api.cluster.jobs('shared-again');
@@ -104,7 +105,7 @@ describe('KubeController', () => {
 
   it('runs SimCLR and MFF trials beside SparK: maskless Trials are accepted and listed', async () => {
     await runSweep('methods', succeed);
-    await api.cluster.apply(sweepYaml('methods', { methods: '[spark, simclr, mff]' }));
+    await api.cluster.apply(tinySweepYaml('methods', { methods: ['spark', 'simclr', 'mff'] }));
     await api.cluster.sweepPhase('methods', 'Succeeded');
     const trials = await api.cluster.trials('methods');
     expect(trials.map((t) => t.spec.method).sort()).toEqual(['mff', 'simclr', 'spark']);
@@ -161,7 +162,7 @@ describe('KubeController', () => {
     });
 
     await runSweep('refused', succeed);
-    await api.cluster.apply(sweepYaml('refused', { methods: '[spark, simclr]' }));
+    await api.cluster.apply(tinySweepYaml('refused', { methods: ['spark', 'simclr'] }));
     const sweep = await api.cluster.sweepPhase('refused', 'Invalid');
     const invalid = sweep.status?.conditions?.find((c) => c.type === 'Invalid');
     expect(invalid?.message).toMatch(
@@ -175,7 +176,7 @@ describe('KubeController', () => {
   it('is refused by kubectl apply for a schema error, naming the field', async () => {
     const applied = await api.server.kubectl(
       ['apply', '-f', '-'],
-      sweepYaml('bad-schema').replace('parallelism: 4', 'parallelism: 0'),
+      tinySweepYaml('bad-schema', { parallelism: 0 }),
     );
     expect(applied.code).not.toBe(0);
     expect(applied.stderr).toContain('spec.parallelism');
@@ -186,10 +187,7 @@ describe('KubeController', () => {
     await runSweep('bad-mesh', succeed);
     // Mesh cannot keep 60 % of a 2x2 grid visible in one parity class: only the mask registry knows.
     await api.cluster.apply(
-      sweepYaml('bad-mesh').replace(
-        '{ type: random, ratios: [0.6] }',
-        '{ type: mesh, ratios: [0.3] }',
-      ),
+      tinySweepYaml('bad-mesh', { masks: [{ type: 'mesh', ratios: [0.3] }] }),
     );
     const sweep = await api.cluster.sweepPhase('bad-mesh', 'Invalid');
     const invalid = sweep.status?.conditions?.find((c) => c.type === 'Invalid');
@@ -208,7 +206,7 @@ describe('KubeController', () => {
       if (attempt === 1) return { exitCode: 137, reason: 'OOMKilled' };
       return succeed();
     });
-    await api.cluster.apply(sweepYaml('faults', { seeds: [0, 1, 2], retries: 2 }));
+    await api.cluster.apply(tinySweepYaml('faults', { seeds: [0, 1, 2], retries: 2 }));
     await api.cluster.sweepPhase('faults', 'Succeeded');
     const trials = new Map((await api.cluster.trials('faults')).map((t) => [t.spec.seed, t]));
     const finetuneJobs = (seed: number) =>
@@ -256,7 +254,7 @@ describe('KubeController', () => {
       await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
       return { exitCode: 143 };
     });
-    await api.cluster.apply(sweepYaml('deleted'));
+    await api.cluster.apply(tinySweepYaml('deleted'));
     await started;
     const [running] = (await api.cluster.jobs('deleted')).filter(
       (job) => job.metadata.labels?.[LABELS.stage] === 'finetune',
@@ -277,7 +275,7 @@ describe('KubeController', () => {
       return { exitCode: 143 };
     });
     await api.cluster.apply(
-      sweepYaml('too-many', { seeds: [0, 1, 2], retries: 0, extra: '  maxFailedTrials: 1' }),
+      tinySweepYaml('too-many', { seeds: [0, 1, 2], retries: 0, spec: { maxFailedTrials: 1 } }),
     );
     const sweep = await api.cluster.sweepPhase('too-many', 'Failed');
     expect(sweep.status?.conditions?.find((c) => c.type === 'Failed')?.reason).toBe(
@@ -296,12 +294,16 @@ describe('KubeController', () => {
   it('prunes from the metric stream with the median rule, as Optuna would', async () => {
     // With one trial complete before (startup 1), Optuna's median rule stops seed 1 at step
     // 10 (0.1 < 0.5) and seed 3 at step 10 (0.2 < median(0.5, 0.9)); seeds 0 and 2 complete.
-    const trials = await runPrunedSweep('median', '{ type: median, startupTrials: 1 }', {
-      0: [0.5, 0.6, 0.7],
-      1: [0.1, 0.9, 0.9],
-      2: [0.9, 0.9, 0.9],
-      3: [0.2, 0.9, 0.9],
-    });
+    const trials = await runPrunedSweep(
+      'median',
+      { type: 'median', startupTrials: 1 },
+      {
+        0: [0.5, 0.6, 0.7],
+        1: [0.1, 0.9, 0.9],
+        2: [0.9, 0.9, 0.9],
+        3: [0.2, 0.9, 0.9],
+      },
+    );
     expect(trials).toEqual({
       0: { phase: 'Succeeded' },
       1: { phase: 'Pruned', message: 'stopped by the median pruner at step 10' },
@@ -319,7 +321,7 @@ describe('KubeController', () => {
     // these curves: the same steps.)
     const trials = await runPrunedSweep(
       'asha',
-      '{ type: asha, minResource: 10, reductionFactor: 2 }',
+      { type: 'asha', minResource: 10, reductionFactor: 2 },
       {
         0: [0.5, 0.6, 0.7],
         1: [0.1, 0.9, 0.9],
@@ -343,7 +345,7 @@ describe('KubeController', () => {
  */
 async function runPrunedSweep(
   sweepName: string,
-  pruner: string,
+  pruner: NonNullable<SweepSpecType['pruner']>,
   curves: Record<number, number[]>,
 ): Promise<Record<number, { phase?: string; message?: string }>> {
   const nats = await startNatsServer();
@@ -384,7 +386,7 @@ async function runPrunedSweep(
     nats.url,
   );
   await api.cluster.apply(
-    sweepYaml(sweepName, { seeds: [0, 1, 2, 3], parallelism: 1, extra: `  pruner: ${pruner}` }),
+    tinySweepYaml(sweepName, { seeds: [0, 1, 2, 3], parallelism: 1, spec: { pruner } }),
   );
   const sweep = await api.cluster.sweepPhase(sweepName, 'Succeeded', 120_000);
   const counts = { succeeded: 0, pruned: 0 };

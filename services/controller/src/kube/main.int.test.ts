@@ -4,15 +4,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { tinySweepYaml } from '@masksweep/api/test-support';
 import { Random } from '@masksweep/random';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  playPods,
-  succeed,
-  sweepYaml,
-  useApiServerWithCrds,
-  waitFor,
-} from './cluster.test-support.js';
+import { playPods, succeed, useApiServerWithCrds, waitFor } from './cluster.test-support.js';
 import { LABELS } from './resources.js';
 
 const BIN = fileURLToPath(new URL('../../bin/masksweep-controller.js', import.meta.url));
@@ -84,9 +79,9 @@ describe('masksweep-controller', () => {
     });
     try {
       await api.cluster.apply(
-        sweepYaml('restarts', {
+        tinySweepYaml('restarts', {
           seeds: [0, 1, 2, 3, 4, 5],
-          augmentations: '[{ type: none }, { type: randomFlip }]',
+          augmentations: [{ type: 'none' }, { type: 'randomFlip' }],
           parallelism: 3,
         }),
       );
@@ -168,7 +163,7 @@ describe('masksweep-controller', () => {
 
     const jobs = await playPods(api.server, 'leaders', succeed);
     try {
-      await api.cluster.apply(sweepYaml('leaders', { seeds: [0, 1] }));
+      await api.cluster.apply(tinySweepYaml('leaders', { seeds: [0, 1] }));
       await api.cluster.sweepPhase('leaders', 'Succeeded');
       expect(second.logs.some((line) => line.msg === 'workload ended')).toBe(false);
       expect(
@@ -182,7 +177,7 @@ describe('masksweep-controller', () => {
       await logged(second, 'leading', 30_000);
       // Lease duration 3 s, on the successor's own clock.
       expect(Date.now() - takenAt).toBeLessThan(15_000);
-      await api.cluster.apply(sweepYaml('leaders', { seeds: [0, 1, 2] }));
+      await api.cluster.apply(tinySweepYaml('leaders', { seeds: [0, 1, 2] }));
       await waitFor('the new generation to succeed', async () => {
         const sweep = await api.cluster.sweep('leaders');
         const current = sweep.status?.observedGeneration === sweep.metadata.generation;

@@ -1,7 +1,6 @@
-import { expandSweep, validateSweep } from '@masksweep/api';
+import { expandSweep, type KubernetesWorkloadSpec, validateSweep } from '@masksweep/api';
+import { tinySweep } from '@masksweep/api/test-support';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import { sweepYaml } from './cluster.test-support.js';
 import {
   type JobObject,
   jobEnd,
@@ -11,15 +10,17 @@ import {
   type SweepObject,
 } from './resources.js';
 
-const placed = `  kubernetes:
-    gpus: 2
-    memory: 16Gi
-    nodeSelector: { accelerator: a100 }
-    tolerations: [{ key: nvidia.com/gpu, operator: Exists, effect: NoSchedule }]
-`;
+const placed: Partial<KubernetesWorkloadSpec> = {
+  gpus: 2,
+  memory: '16Gi',
+  nodeSelector: { accelerator: 'a100' },
+  tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+};
 
-function sweepObject(extra = ''): SweepObject {
-  const resource = validateSweep(parse(sweepYaml('placed', { extra })), { checkData: false });
+function sweepObject(kubernetes?: Partial<KubernetesWorkloadSpec>): SweepObject {
+  const resource = validateSweep(tinySweep('placed', { spec: kubernetes && { kubernetes } }), {
+    checkData: false,
+  });
   return {
     ...resource,
     metadata: { ...resource.metadata, namespace: 'research', uid: 'uid-1' },
@@ -79,7 +80,7 @@ describe('jobObject', () => {
   });
 
   it('asks for no GPU when the Sweep says 0', () => {
-    const sweep = sweepObject('  kubernetes: { gpus: 0 }\n');
+    const sweep = sweepObject({ gpus: 0 });
     const [trial] = expandSweep(sweep as never);
     const job = jobObject(
       sweep,

@@ -1,0 +1,82 @@
+/**
+ * The tiny Sweep of the tests and benches: phantom data at 64 px, the smallest ConvNeXt and
+ * one epoch per stage, so that a trial that really trains takes seconds. Imported as
+ * `@masksweep/api/test-support` by tests and benches only; left out of the package's build,
+ * so production code cannot load it. No vitest here: the benches run without it.
+ */
+import { stringify } from 'yaml';
+import { API_VERSION, type AugmentationSpec, type GridSpec, type MaskEntrySpec } from './schema.js';
+
+export interface TinySweepOptions {
+  /** @default [0] */
+  seeds?: number[];
+  /** @default ['spark'] */
+  methods?: GridSpec['methods'];
+  /** @default [{ type: 'random', ratios: [0.6] }] */
+  masks?: MaskEntrySpec[];
+  /** @default [{ type: 'none' }] */
+  augmentations?: AugmentationSpec[];
+  /** @default 4 */
+  parallelism?: number;
+  /** @default 2 */
+  retries?: number;
+  /** Epochs of each stage. @default 1 each */
+  epochs?: { pretrain?: number; finetune?: number };
+  /** A pre-training folder instead of phantoms (none need exist: scripted workloads never read it). */
+  pretrainPath?: string;
+  /** The downstream split; absent: the schema's default. */
+  splits?: { train: number; val: number; test: number };
+  /** More fields of `spec`, e.g. `pruner` or `maxFailedTrials`. */
+  spec?: Record<string, unknown>;
+}
+
+/** A Sweep manifest as a user writes it (before validation fills the defaults). */
+export interface SweepManifest {
+  apiVersion: string;
+  kind: 'Sweep';
+  metadata: { name: string };
+  spec: Record<string, unknown>;
+}
+
+/** A Sweep of tiny trials on phantoms; pass it to `validateSweep`, or use `tinySweepYaml`. */
+export function tinySweep(name: string, options: TinySweepOptions = {}): SweepManifest {
+  const stage = { batchSize: 4, optimizer: 'adamw', lr: 1e-3, warmupEpochs: 0 };
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Sweep',
+    metadata: { name },
+    spec: {
+      datasets: {
+        pretrain: options.pretrainPath
+          ? { path: options.pretrainPath }
+          : { phantom: { count: 8, seed: 1 } },
+        downstream: { phantom: { count: 24, seed: 2 } },
+        imageSize: 64,
+        ...(options.splits && { splits: options.splits }),
+      },
+      grids: [
+        {
+          methods: options.methods ?? ['spark'],
+          masks: options.masks ?? [{ type: 'random', ratios: [0.6] }],
+          augmentations: options.augmentations ?? [{ type: 'none' }],
+        },
+      ],
+      seeds: options.seeds ?? [0],
+      model: {
+        convnext: { depths: [1, 1, 1, 1], widths: [8, 16, 32, 64], dropPath: 0, decoderWidth: 32 },
+      },
+      budgets: {
+        pretrain: { epochs: options.epochs?.pretrain ?? 1, ...stage, weightDecay: 0.04 },
+        finetune: { epochs: options.epochs?.finetune ?? 1, ...stage, weightDecay: 0.05 },
+      },
+      parallelism: options.parallelism ?? 4,
+      retries: options.retries ?? 2,
+      ...options.spec,
+    },
+  };
+}
+
+/** `tinySweep` as YAML, for kubectl apply and the CLI's files. */
+export function tinySweepYaml(name: string, options: TinySweepOptions = {}): string {
+  return stringify(tinySweep(name, options));
+}
