@@ -12,7 +12,7 @@
  * the point arriving in the web view's live stream (SSE) is measured on the way, by a
  * thread of its own that reads the stream as a browser would.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ import { startLeaderboard } from '@masksweep/leaderboard';
 import { MetricKind, Stage } from '@masksweep/proto';
 import { startNatsServer } from '@masksweep/testing';
 import type { Benchmark } from './main.js';
-import { median, peakRssMiB, percentile } from './measure.js';
+import { median, peakRssMiB, percentile, processCpuSeconds } from './measure.js';
 
 /** Publishes not yet acknowledged per publisher: below the publisher's buffer capacity. */
 const OUTSTANDING = 5000;
@@ -350,13 +350,9 @@ function watchPoints(url: string): void {
  * of an event, which the rate follows on a machine shared with other work.
  */
 function cpuSeconds(serverPid: number | undefined): { node: number; server: number } {
+  if (serverPid === undefined) throw new Error('nats-server has no pid: it is not running');
   const { user, system } = process.cpuUsage();
-  // utime and stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second).
-  const fields = readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return {
-    node: (user + system) / 1e6,
-    server: (Number(fields[11]) + Number(fields[12])) / 100,
-  };
+  return { node: (user + system) / 1e6, server: processCpuSeconds(serverPid) };
 }
 
 /** Runs `produce` while a durable consumer reads until it has seen `events` distinct ids. */

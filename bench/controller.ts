@@ -33,7 +33,13 @@ import {
   startKubeApiServer,
 } from '@masksweep/testing';
 import type { Benchmark } from './main.js';
-import { median, percentile } from './measure.js';
+import {
+  machineCpuSeconds,
+  median,
+  percentile,
+  processCpuSeconds,
+  processMemoryMiB,
+} from './measure.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CONTROLLER_DIR = join(ROOT, 'services/controller');
@@ -216,12 +222,6 @@ async function startController(
     child.kill('SIGKILL');
     throw error;
   }
-  const status = (field: string) => {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
-      readFileSync(`/proc/${pid}/status`, 'utf8'),
-    );
-    return Math.round(Number(match?.[1] ?? Number.NaN) / 1024);
-  };
   return {
     pid,
     errors,
@@ -232,8 +232,8 @@ async function startController(
       const response = await fetch(`http://${metricsAddress}/metrics`);
       return response.text();
     },
-    memory: () => ({ rssMiB: status('VmRSS'), peakRssMiB: status('VmHWM') }),
-    cpuSeconds: () => cpuSecondsOf(pid),
+    memory: () => processMemoryMiB(pid),
+    cpuSeconds: () => processCpuSeconds(pid),
     async stop() {
       const start = performance.now();
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -265,32 +265,15 @@ function serverProcesses(server: KubeApiServer): Map<string, number> {
   return found;
 }
 
-/** User + system CPU seconds of a process so far, from /proc/<pid>/stat. */
-function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime (fields 14 and 15 of stat), in USER_HZ = 100 ticks per second.
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** Busy CPU seconds of the whole machine so far (every process), from /proc/stat. */
-function machineCpuSeconds(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
-  // cpu user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait.
-  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = ticks.slice(0, 8).reduce((sum, t) => sum + t, 0);
-  return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / 100;
-}
-
 /** CPU seconds used by kube-apiserver and etcd from now until the returned function is called. */
 function serverCpu(server: KubeApiServer): () => Record<string, number> {
   const processes = serverProcesses(server);
-  const before = new Map([...processes].map(([name, pid]) => [name, cpuSecondsOf(pid)]));
+  const before = new Map([...processes].map(([name, pid]) => [name, processCpuSeconds(pid)]));
   return () =>
     Object.fromEntries(
       [...processes].map(([name, pid]) => [
         name,
-        round(cpuSecondsOf(pid) - (before.get(name) as number), 2),
+        round(processCpuSeconds(pid) - (before.get(name) as number), 2),
       ]),
     );
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 
 /** The machine a figure was taken on, recorded beside every result. */
@@ -51,6 +52,38 @@ export async function ratePerSecond(
   return { median: median(runs), runs };
 }
 
+/** This process's peak resident memory so far, MiB. */
 export function peakRssMiB(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+/** USER_HZ, the unit of the CPU times in /proc: 100 on Linux for x86 and ARM. */
+const TICKS_PER_SECOND = 100;
+
+/** User + system CPU seconds of a process (all its threads) so far, from /proc/<pid>/stat. */
+export function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // After "pid (comm) ", whose comm may hold spaces and parentheses: utime and stime are
+  // fields 14 and 15 of stat, so 12 and 13 here.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/** Busy CPU seconds of the whole machine so far (every process), from /proc/stat. */
+export function machineCpuSeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
+  // cpu user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait.
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.slice(0, 8).reduce((sum, t) => sum + t, 0);
+  return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / TICKS_PER_SECOND;
+}
+
+/** A process's resident memory, now and its peak (VmRSS, VmHWM of /proc/<pid>/status), MiB. */
+export function processMemoryMiB(pid: number): { rssMiB: number; peakRssMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const mib = (field: string) => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return Math.round(Number(match?.[1] ?? Number.NaN) / 1024);
+  };
+  return { rssMiB: mib('VmRSS'), peakRssMiB: mib('VmHWM') };
 }
