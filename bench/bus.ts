@@ -27,7 +27,7 @@ import {
 import { startLeaderboard } from '@masksweep/leaderboard';
 import { MetricKind, Stage } from '@masksweep/proto';
 import { startNatsServer } from '@masksweep/testing';
-import type { Benchmark } from './main.js';
+import { type Benchmark, positiveInteger } from './benchmark.js';
 import { median, peakRssMiB, percentile, processCpuSeconds } from './measure.js';
 
 /** Publishes not yet acknowledged per publisher: below the publisher's buffer capacity. */
@@ -49,14 +49,6 @@ interface RunResult {
   eventsPerMessage: number;
   redelivered: number;
   cpuMicrosecondsPerEvent: { node: number; natsServer: number };
-}
-
-function positiveInteger(name: string, value: string | boolean | undefined, fallback: number) {
-  const parsed = Number(value ?? fallback);
-  if (!Number.isInteger(parsed) || parsed <= 0) {
-    throw new RangeError(`--${name} must be a positive integer, got ${value}`);
-  }
-  return parsed;
 }
 
 const benchmark: Benchmark = {

@@ -32,7 +32,7 @@ import {
   runJobs,
   startKubeApiServer,
 } from '@masksweep/testing';
-import type { Benchmark } from './main.js';
+import { type Benchmark, positiveInteger } from './benchmark.js';
 import {
   machineCpuSeconds,
   median,
@@ -100,14 +100,6 @@ export function metricSum(text: string, name: string, labels: string[] = []): nu
     );
   }
   return sum;
-}
-
-function positiveInteger(name: string, value: string | boolean | undefined, fallback: number) {
-  const parsed = Number(value ?? fallback);
-  if (!Number.isInteger(parsed) || parsed <= 0) {
-    throw new RangeError(`--${name} must be a positive integer, got ${value}`);
-  }
-  return parsed;
 }
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;

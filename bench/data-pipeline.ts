@@ -16,7 +16,7 @@ import {
   writePhantomDataset,
 } from '@masksweep/data';
 import { Random } from '@masksweep/random';
-import type { Benchmark } from './main.js';
+import type { Benchmark } from './benchmark.js';
 import { median, peakRssMiB, ratePerSecond } from './measure.js';
 
 const SIZES = [64, 96, 224];

@@ -14,7 +14,7 @@ import {
   unregisterWasmKernels,
 } from '../packages/models/src/backend/register-wasm-kernels.js';
 import { initBackend } from '../packages/models/src/backend/select-backend.js';
-import type { Benchmark } from './main.js';
+import type { Benchmark } from './benchmark.js';
 import { median, peakRssMiB } from './measure.js';
 
 const BATCH = 8;

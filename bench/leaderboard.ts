@@ -14,16 +14,8 @@ import { type MetricEvent, MetricKind, Stage } from '@masksweep/proto';
 import { Random } from '@masksweep/random';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@masksweep/testing';
 import { syntheticResult } from '../services/leaderboard/src/store/fixtures.test-support.js';
-import type { Benchmark } from './main.js';
+import { type Benchmark, positiveInteger } from './benchmark.js';
 import { median, peakRssMiB, percentile } from './measure.js';
-
-function positiveInteger(name: string, value: string | boolean | undefined, fallback: number) {
-  const parsed = Number(value ?? fallback);
-  if (!Number.isInteger(parsed) || parsed <= 0) {
-    throw new RangeError(`--${name} must be a positive integer, got ${value}`);
-  }
-  return parsed;
-}
 
 function timed<T>(work: () => T): { ms: number; value: T } {
   const start = performance.now();

@@ -8,14 +8,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { Benchmark, BenchOptions } from './benchmark.js';
 import { environment } from './measure.js';
-
-export type BenchOptions = Record<string, string | boolean | undefined>;
-export interface Benchmark {
-  /** Option names this benchmark takes (all strings), with one line of help each. */
-  options: Record<string, string>;
-  run(options: BenchOptions): Promise<Record<string, unknown>>;
-}
 
 /** Each benchmark with what it measures; its module loads only when it runs (some load TensorFlow.js). */
 export const BENCHMARKS: Record<string, { summary: string; load: () => Promise<Benchmark> }> = {

@@ -4,7 +4,7 @@
  */
 import { createMaskGenerator, type MaskSetting, maskLabel } from '@masksweep/masks';
 import { Random } from '@masksweep/random';
-import type { Benchmark } from './main.js';
+import type { Benchmark } from './benchmark.js';
 import { ratePerSecond } from './measure.js';
 
 const SETTINGS: MaskSetting[] = [

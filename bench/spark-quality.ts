@@ -34,7 +34,7 @@ import {
 } from '@masksweep/train';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import type { Benchmark } from './main.js';
+import type { Benchmark } from './benchmark.js';
 import { peakRssMiB } from './measure.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');

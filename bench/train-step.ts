@@ -39,7 +39,7 @@ import {
   weightedCrossEntropy,
 } from '@masksweep/train';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Benchmark } from './main.js';
+import type { Benchmark } from './benchmark.js';
 import { median, peakRssMiB } from './measure.js';
 
 const list = (text: string | boolean | undefined, fallback: string) =>
