@@ -127,7 +127,7 @@ function staleBuild(): string[] {
 /**
  * Runs `$0 "$@"` (exec: the controller keeps the shell's pid) so that it ends with the bench
  * even when the bench is killed: a background subshell waits for EOF on the bench's pipe,
- * then sends SIGTERM (as launchUntilReady of @masksweep/testing does for its servers).
+ * then sends SIGTERM (as launchUntilReady of @masksweep/process does for its servers).
  */
 const ENDS_WITH_PARENT = [
   'exec 3<&0',

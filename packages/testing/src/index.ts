@@ -1,5 +1,12 @@
+// The servers production starts too (masksweep run's nats-server) live in @masksweep/process;
+// tests take them from here with the rest of the harness.
+export {
+  freePort,
+  type NatsServer,
+  type NatsServerOptions,
+  startNatsServer,
+} from '@masksweep/process';
 export { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.js';
-export { freePort } from './free-port.js';
 export {
   HelmTemplateError,
   type RenderChartOptions,
@@ -29,4 +36,3 @@ export {
   type WatchEvent,
   waitForCrd,
 } from './kube-apiserver.js';
-export { type NatsServer, type NatsServerOptions, startNatsServer } from './nats-server.js';

@@ -15,14 +15,14 @@ import {
 
 export type { KubeObject, KubeResponse, RequestOptions, WatchEvent } from '@masksweep/kube';
 
-import { freePort } from './free-port.js';
 import {
   endProcess,
   findExecutable,
+  freePort,
   launchUntilReady,
   removeTemporaryDir,
   trackTemporaryDir,
-} from './process.js';
+} from '@masksweep/process';
 
 export interface KubeApiServerOptions {
   /**

@@ -18,7 +18,7 @@ import {
 } from '@masksweep/controller';
 import { score, startLeaderboard } from '@masksweep/leaderboard';
 import { maskLabel } from '@masksweep/masks';
-import { startNatsServer } from '@masksweep/testing';
+import { startNatsServer } from '@masksweep/process';
 import { Command } from 'commander';
 import { paperReport } from '../paper-report.js';
 import { duration, type LiveProgress, startLiveProgress } from '../progress.js';

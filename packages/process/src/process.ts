@@ -1,6 +1,7 @@
 /**
- * Server processes for tests: found on PATH, started until ready, ended, never left behind
- * (not even by a test process killed with SIGKILL).
+ * Server processes this process starts (nats-server for `masksweep run`, the test
+ * harness's servers): found on PATH, started until ready, ended, never left behind (not
+ * even by a process killed with SIGKILL).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -10,7 +11,7 @@ import { delimiter, join } from 'node:path';
 /** The last bytes of a server's output kept for error messages. */
 const OUTPUT_TAIL_BYTES = 8192;
 
-// Servers and temporary folders still alive when the test process exits.
+// Servers and temporary folders still alive when this process exits.
 const running = new Set<ChildProcess>();
 const temporaryDirs = new Set<string>();
 process.once('exit', () => {

@@ -1,0 +1,9 @@
+export { freePort } from './free-port.js';
+export { type NatsServer, type NatsServerOptions, startNatsServer } from './nats-server.js';
+export {
+  endProcess,
+  findExecutable,
+  launchUntilReady,
+  removeTemporaryDir,
+  trackTemporaryDir,
+} from './process.js';
