@@ -17,7 +17,7 @@
  * 3. The controller process's peak RSS (VmHWM) at the end of that sweep, and its peak heap
  *    (its /metrics, sampled every 2 s). Target < 300 MB.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { type AugmentationType, expandSweep, parseSweepYaml, validateSweep } from '@masksweep/api';
 import { tinySweepYaml } from '@masksweep/api/test-support';
 import { LABELS, type SweepObject } from '@masksweep/controller';
+import { spawnEndingWithParent } from '@masksweep/process';
 import {
   applyCrds,
   type KubeApiServer,
@@ -124,17 +125,6 @@ function staleBuild(): string[] {
   return stale;
 }
 
-/**
- * Runs `$0 "$@"` (exec: the controller keeps the shell's pid) so that it ends with the bench
- * even when the bench is killed: a background subshell waits for EOF on the bench's pipe,
- * then sends SIGTERM (as launchUntilReady of @masksweep/process does for its servers).
- */
-const ENDS_WITH_PARENT = [
-  'exec 3<&0',
-  '( while read -r _ <&3; do :; done; kill -TERM $$ ) >/dev/null 2>&1 &',
-  'exec "$0" "$@" 3<&-',
-].join('\n');
-
 interface ControllerProcess {
   pid: number;
   metrics(): Promise<string>;
@@ -157,12 +147,10 @@ async function startController(
   namespace: string,
   profileDir: string | undefined,
 ): Promise<ControllerProcess> {
-  const child: ChildProcess = spawn(
-    '/bin/sh',
+  // Ends with the bench even when the bench is killed (exec: the controller keeps the pid).
+  const child: ChildProcess = spawnEndingWithParent(
+    process.execPath,
     [
-      '-c',
-      ENDS_WITH_PARENT,
-      process.execPath,
       // Every 5 ms: a profile of a 40-minute run stays small.
       ...(profileDir
         ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=5000']

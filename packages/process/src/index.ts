@@ -5,5 +5,6 @@ export {
   findExecutable,
   launchUntilReady,
   removeTemporaryDir,
+  spawnEndingWithParent,
   trackTemporaryDir,
 } from './process.js';

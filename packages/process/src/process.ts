@@ -3,7 +3,7 @@
  * harness's servers): found on PATH, started until ready, ended, never left behind (not
  * even by a process killed with SIGKILL).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type IOType, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -70,6 +70,18 @@ const ENDS_WITH_PARENT = [
 ].join('\n');
 
 /**
+ * Spawns `binary` with `args` so that it ends when this process ends, however it ends
+ * (see ENDS_WITH_PARENT); stdin must stay a pipe, it is the parent's life line.
+ */
+export function spawnEndingWithParent(
+  binary: string,
+  args: string[],
+  options: SpawnOptions & { stdio: ['pipe', IOType, IOType] },
+): ChildProcess {
+  return spawn('/bin/sh', ['-c', ENDS_WITH_PARENT, binary, ...args], options);
+}
+
+/**
  * Starts `binary`, which ends when this process ends however it ends, and polls `isReady`
  * until it says yes; if the process exits first or the deadline passes, the error names
  * the server and ends with its last output.
@@ -84,7 +96,7 @@ export async function launchUntilReady(
 ): Promise<ChildProcess> {
   // In a session of its own, so a Ctrl-C or hang-up of the terminal's job does not reach
   // it: it ends when told or with this process, not before this process has used it.
-  const child = spawn('/bin/sh', ['-c', ENDS_WITH_PARENT, binary, ...args], {
+  const child = spawnEndingWithParent(binary, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
