@@ -9,11 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import {
-  registerWasmKernels,
-  unregisterWasmKernels,
-} from '../packages/models/src/backend/register-wasm-kernels.js';
-import { initBackend } from '../packages/models/src/backend/select-backend.js';
+import { initBackend, registerWasmKernels, unregisterWasmKernels } from '@masksweep/backend';
 import type { Benchmark } from './benchmark.js';
 import { median, peakRssMiB } from './measure.js';
 

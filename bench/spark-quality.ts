@@ -10,17 +10,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandSweep, loadSweepFile, type Trial } from '@masksweep/api';
+import { type BackendChoice, initBackend } from '@masksweep/backend';
 import { type GrayImage, normalize } from '@masksweep/data';
 import { createMaskGenerator, maskLabel, type RgbImage, renderMaskOverlay } from '@masksweep/masks';
-import {
-  assignByName,
-  type BackendChoice,
-  initBackend,
-  loadTensors,
-  maskAt,
-  PATCH_SIZE,
-  SparKNetwork,
-} from '@masksweep/models';
+import { assignByName, loadTensors, maskAt, PATCH_SIZE, SparKNetwork } from '@masksweep/models';
 import { Random } from '@masksweep/random';
 import { classificationMetrics, confusionMatrix } from '@masksweep/stats';
 import {

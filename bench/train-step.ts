@@ -9,11 +9,10 @@
  * Sizes and tasks take comma lists; the result's top-level medianMs is the first run's.
  * Network sizes default to examples/baselines-64.yaml's.
  */
+import { type BackendChoice, initBackend } from '@masksweep/backend';
 import {
-  type BackendChoice,
   ConvNeXtClassifier,
   convnextEncoderMacs,
-  initBackend,
   MffNetwork,
   mffMacs,
   nonLinearNeckMacs,

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Trial } from '@masksweep/api';
-import { BACKEND_CHOICES, type BackendChoice, initBackend } from '@masksweep/models';
+import { BACKEND_CHOICES, type BackendChoice, initBackend } from '@masksweep/backend';
 import {
   DivergedError,
   loadTrialData,

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { expandSweep, loadSweepFile } from '@masksweep/api';
-import { BACKEND_CHOICES, type BackendChoice, initBackend } from '@masksweep/models';
+import { BACKEND_CHOICES, type BackendChoice, initBackend } from '@masksweep/backend';
 import { progressReporter, runTrial } from '@masksweep/train';
 import { Command } from 'commander';
 import { UsageError } from '../options.js';
