@@ -128,9 +128,7 @@ export class LocalExecutor {
         const reason: EndReason =
           code === null ? 'Interrupted' : (EXIT_REASONS[code] ?? 'TrainerError');
         const message =
-          code === null
-            ? `killed by ${signal}`
-            : lastLine.replace(/^masksweep-trial: /, '') || `exited with ${code}`;
+          code === null ? `killed by ${signal}` : logMessage(lastLine) || `exited with ${code}`;
         this.#ended.push({ workload, reason, message });
         resolve();
         options.onChange?.();
@@ -160,4 +158,15 @@ export class LocalExecutor {
   async stopAll(): Promise<void> {
     await Promise.all([...this.#children.keys()].map((name) => this.stop(name)));
   }
+}
+
+/** The msg of a JSON log line of the trial-runner; any other line as it is. */
+function logMessage(line: string): string {
+  try {
+    const parsed: unknown = JSON.parse(line);
+    if (typeof parsed === 'object' && parsed !== null && 'msg' in parsed) return String(parsed.msg);
+  } catch {
+    // not a log line: a crash's own output
+  }
+  return line;
 }

@@ -5,6 +5,7 @@
  * point once.
  */
 import { allEventsSubject, consumeEvents, type EventConsumer } from '@masksweep/bus';
+import type { Log } from '@masksweep/log';
 import type { MetricEvent } from '@masksweep/proto';
 import type { NatsConnection } from 'nats';
 import { InvalidMetricEventError } from './errors.js';
@@ -17,7 +18,7 @@ export interface MetricIngestOptions {
   durable?: string;
   /** How long an unacknowledged batch waits before redelivery. @default 30000 */
   ackWaitMs?: number;
-  log?: (line: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 export function ingestMetrics(options: MetricIngestOptions): Promise<EventConsumer> {
@@ -40,7 +41,7 @@ export function ingestMetrics(options: MetricIngestOptions): Promise<EventConsum
             store.insertMetricEvents([event]);
           } catch (single) {
             if (!(single instanceof InvalidMetricEventError)) throw single;
-            log('dropped a metric event the store refuses', {
+            log('warn', 'dropped a metric event the store refuses', {
               trial: event.trial,
               reason: single.message,
             });
@@ -49,11 +50,11 @@ export function ingestMetrics(options: MetricIngestOptions): Promise<EventConsum
       }
     },
     onPoison: (poison) =>
-      log('terminated an event that cannot be decoded', {
+      log('warn', 'terminated an event that cannot be decoded', {
         subject: poison.subject,
         reason: poison.error.message,
       }),
     onHandlerError: (error) =>
-      log('storing metric events failed; they will come again', { reason: String(error) }),
+      log('warn', 'storing metric events failed; they will come again', { reason: String(error) }),
   });
 }

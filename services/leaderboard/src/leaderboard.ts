@@ -4,6 +4,7 @@
  * `masksweep-leaderboard` (main.ts) starts it as a service.
  */
 import { connectBus, ensureStream } from '@masksweep/bus';
+import type { Log } from '@masksweep/log';
 import type { NatsConnection } from 'nats';
 import { type GrpcServer, startGrpcServer } from './grpc/server.js';
 import { ingestMetrics } from './ingest.js';
@@ -29,7 +30,7 @@ export interface LeaderboardOptions {
   durable?: string;
   /** The artifact store, for Grad-CAM images in the web view. */
   artifactsDir?: string;
-  log?: (line: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 export interface Leaderboard {

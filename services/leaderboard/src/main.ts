@@ -1,11 +1,9 @@
 /** `masksweep-leaderboard`: the leaderboard as a service, configured by the environment. */
+import { createLogger, logTo } from '@masksweep/log';
 import { ConfigError, leaderboardConfig } from './config.js';
 import { startLeaderboard } from './leaderboard.js';
 
-const log = (line: string, fields: Record<string, unknown> = {}) =>
-  process.stderr.write(
-    `${JSON.stringify({ time: new Date().toISOString(), msg: line, ...fields })}\n`,
-  );
+const log = logTo(createLogger());
 
 export async function main(): Promise<number> {
   let options: ReturnType<typeof leaderboardConfig>;
@@ -17,7 +15,7 @@ export async function main(): Promise<number> {
     return 2;
   }
   const leaderboard = await startLeaderboard({ ...options, log });
-  log('leaderboard started', {
+  log('info', 'leaderboard started', {
     grpcPort: leaderboard.grpcPort,
     web: leaderboard.webUrl,
     database: options.database,
@@ -27,6 +25,6 @@ export async function main(): Promise<number> {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
   });
   await leaderboard.close();
-  log('leaderboard stopped');
+  log('info', 'leaderboard stopped');
   return 0;
 }

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Trial } from '@masksweep/api';
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from '@masksweep/backend';
+import { createLogger } from '@masksweep/log';
 import {
   DivergedError,
   loadTrialData,
@@ -20,8 +21,9 @@ class TrialFileError extends Error {}
 
 /**
  * `masksweep-trial --config trial.json --out <dir>`: the workload of one trial, the same
- * binary locally and in a pod. Progress goes to stderr; a failure ends with one line
- * `masksweep-trial: <reason>` and a non-zero exit code.
+ * binary locally and in a pod. Progress goes to stderr as JSON log lines (@masksweep/log)
+ * naming the trial; a failure ends with an error line whose msg is the reason, and a
+ * non-zero exit code.
  */
 export async function main(argv: string[]): Promise<number> {
   endWithParent(process.env.MASKSWEEP_PARENT_PID);
@@ -109,34 +111,38 @@ export async function main(argv: string[]): Promise<number> {
     metricsEvery: string;
     terminationLog?: string;
   }>();
+  let logger = createLogger();
+  const log = (line: string) => logger.info(line);
   // The kubelet keeps at most 4096 bytes of the message.
   const terminate = (message: string) => {
     if (!options.terminationLog) return;
     try {
       writeFileSync(options.terminationLog, message.slice(0, 4096));
     } catch (error) {
-      log(`masksweep-trial: --termination-log: ${(error as Error).message}`);
+      logger.warn(`--termination-log: ${(error as Error).message}`);
     }
   };
-  const log = (line: string) => process.stderr.write(`${line}\n`);
   let reporter: TrialReporter | undefined;
   try {
     const trial = readTrial(options.config, process.env.MASKSWEEP_TRIAL);
     const started = performance.now();
+    const attempt = {
+      namespace: options.namespace,
+      sweep: options.sweep ?? trial.name.replace(/-[0-9a-f]{10}$/, ''),
+      trial: trial.name,
+      attempt: positiveInteger('--attempt', options.attempt),
+    };
+    logger = logger.child(attempt);
     reporter = await TrialReporter.open({
-      attempt: {
-        namespace: options.namespace,
-        sweep: options.sweep ?? trial.name.replace(/-[0-9a-f]{10}$/, ''),
-        trial: trial.name,
-        attempt: positiveInteger('--attempt', options.attempt),
-      },
+      attempt,
       natsUrl: options.nats,
       leaderboard: options.leaderboard,
       // The write token comes from the environment only: command lines are visible to others.
       token: process.env.MASKSWEEP_LEADERBOARD_TOKEN,
       leaderboardCa: options.leaderboardCa ? readFileSync(options.leaderboardCa) : undefined,
       metricsEvery: positiveInteger('--metrics-every', options.metricsEvery),
-      log,
+      // It logs only calls it retries.
+      log: (line) => logger.warn(line),
     });
     reporter.started();
     const backend = await initBackend({ backend: options.backend });
@@ -185,18 +191,20 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    log(`masksweep-trial: ${message.split('\n')[0]}`);
+    const unexpected =
+      !(error instanceof DivergedError || error instanceof TrialFileError) &&
+      (!(error instanceof Error) || error.name === 'Error');
+    // An unexpected error's stack goes on the same line: the last line tells why it ended.
+    logger.error(unexpected ? { stack: (error as Error).stack } : {}, message.split('\n')[0]);
     terminate(message.split('\n')[0] ?? '');
     if (error instanceof DivergedError) {
       reporter?.diverged({ stage: error.stage, step: error.step, lr: error.learningRate, message });
     } else {
       reporter?.failed(error instanceof Error ? error.name : 'Error', message);
     }
-    await reporter?.close().catch((closing: Error) => log(`masksweep-trial: ${closing.message}`));
+    await reporter?.close().catch((closing: Error) => logger.error(closing.message));
     if (error instanceof DivergedError) return EXIT.diverged;
     if (error instanceof TrialFileError) return EXIT.usage;
-    if (!(error instanceof Error) || error.name === 'Error')
-      log(String((error as Error).stack ?? ''));
     return EXIT.failed;
   }
 }

@@ -100,9 +100,9 @@ describe.skipIf(process.platform !== 'linux')('masksweep run killed by SIGKILL',
             return {
               trialRunner: commands.some((c) => c.includes('masksweep-trial.js')),
               natsServer: commands.some((c) => /^\S*nats-server /.test(c)),
-              // Its first line, written just before it reads its images.
+              // Its first log line, written just before it reads its images.
               loadingData: readdirSync(logs).some((log) =>
-                /^trial orphans-/m.test(readFileSync(join(logs, log), 'utf8')),
+                /"msg":"trial orphans-/.test(readFileSync(join(logs, log), 'utf8')),
               ),
             };
           },

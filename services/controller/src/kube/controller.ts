@@ -21,6 +21,7 @@ import {
   NotFoundError,
   objectKey,
 } from '@masksweep/kube';
+import type { Log, LogLevel } from '@masksweep/log';
 import { watchForPruning } from '../pruning.js';
 import { reconcile, sweepTrials, type Workload, type WorkloadEnd } from '../reconcile.js';
 import type { EndReason, SweepState } from '../state.js';
@@ -41,11 +42,8 @@ import {
 } from './resources.js';
 import { invalidStatus, mergePatch, sameStatus, sweepStatus, trialStatus } from './status.js';
 
-export type ControllerLog = (
-  level: 'info' | 'warn' | 'error',
-  message: string,
-  fields?: Record<string, unknown>,
-) => void;
+/** How the controller logs (masksweep-controller's is pino's, made by @masksweep/log). */
+export type ControllerLog = Log;
 
 export interface KubeControllerOptions {
   client: KubeClient;
@@ -699,7 +697,7 @@ export class KubeController {
     };
   }
 
-  #log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
+  #log(level: LogLevel, message: string, fields?: Record<string, unknown>): void {
     this.#options.log?.(level, message, fields);
   }
 }

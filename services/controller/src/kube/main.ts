@@ -10,15 +10,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { acquireLeadership, loadKubeClient } from '@masksweep/kube';
+import { createLogger, logTo } from '@masksweep/log';
 import { Command, CommanderError, Option } from 'commander';
 import { type ControllerLog, KubeController } from './controller.js';
 import { leaderboardRegistrar } from './leaderboard-registration.js';
 import { ControllerMetrics } from './metrics.js';
 
-const log: ControllerLog = (level, message, fields = {}) =>
-  process.stderr.write(
-    `${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`,
-  );
+const log: ControllerLog = logTo(createLogger());
 
 class FlagError extends Error {}
 
