@@ -38,10 +38,14 @@ export default defineConfig({
         find: /^@masksweep\/(leaderboard|controller)$/,
         replacement: `${root}services/$1/src/index.ts`,
       },
-      // The fixtures for tests and benches, never built (packages/api's `test-support` export).
+      // What tests and benches share, never built (each package's `test-support` export).
       {
         find: /^@masksweep\/api\/test-support$/,
         replacement: `${root}packages/api/src/sweep.test-support.ts`,
+      },
+      {
+        find: /^@masksweep\/backend\/test-support$/,
+        replacement: `${root}packages/backend/src/wasm.test-support.ts`,
       },
       { find: /^@masksweep\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
     ],

@@ -1,10 +1,9 @@
 /** A ResNet training step's gradients on wasm (with masksweep's kernels) against cpu. */
 import '@tensorflow/tfjs-backend-cpu';
 import { compareBackends, seededValues } from '@masksweep/backend';
+import { useWasmBackend } from '@masksweep/backend/test-support';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-// The backend package's own test set-up (test support is not part of its exports).
-import { useWasmBackend } from '../../../backend/src/wasm.test-support.js';
 import { ResNet } from './resnet.js';
 
 useWasmBackend();
