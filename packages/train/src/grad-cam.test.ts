@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-layers';
 import { ConvNeXtClassifier, ResNetClassifier, ViTClassifier } from '@masksweep/models';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { gradCam, jet, overlayHeatmap } from './grad-cam.js';
+import { type GradCamClassifier, gradCam, jet, overlayHeatmap } from './grad-cam.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -58,6 +58,61 @@ describe('Grad-CAM', () => {
       images.dispose();
     },
   );
+
+  /**
+   * A stand-in classifier whose last feature map is a given activation [1, h, w, 1] and whose
+   * class-0 logit is its sum: the channel weight is positive, so the map is the activation.
+   */
+  const fixedActivation = (activation: number[][]): GradCamClassifier => ({
+    config: { numClasses: 2 },
+    features: () => [
+      tf.tensor4d(activation.flat(), [1, activation.length, activation[0]?.length ?? 0, 1]),
+    ],
+    classify: (last) => tf.concat([tf.sum(last, [1, 2]), tf.zeros([1, 1])], 1) as tf.Tensor2D,
+  });
+  const hotCell = (rows: number, columns: number, row: number, column: number) =>
+    Array.from({ length: rows }, (_, r) =>
+      Array.from({ length: columns }, (_, c) => (r === row && c === column ? 1 : 0)),
+    );
+  /** The map's centre of mass in pixel-centre coordinates (pixel i spans [i, i + 1]). */
+  const centreOfMass = (map: Float32Array | Int32Array | Uint8Array, size: number) => {
+    let total = 0;
+    let y = 0;
+    let x = 0;
+    map.forEach((value, i) => {
+      total += value;
+      y += value * (Math.floor(i / size) + 0.5);
+      x += value * ((i % size) + 0.5);
+    });
+    return { y: y / total, x: x / total };
+  };
+
+  it('puts the centre cell of an odd grid at the image centre (half-pixel centres)', () => {
+    const images = tf.zeros([1, 40, 40, 1]) as tf.Tensor4D;
+    const map = gradCam(fixedActivation(hotCell(5, 5, 2, 2)), images, [0]);
+    const values = map.dataSync();
+    // cell (2, 2) of 8-px cells covers pixels 16-23: its centre is 20, between pixels 19 and 20
+    const peak = Math.max(...values);
+    const peaks = [...values.keys()].filter((i) => values[i] === peak);
+    expect(peaks.map((i) => [Math.floor(i / 40), i % 40])).toEqual([
+      [19, 19],
+      [19, 20],
+      [20, 19],
+      [20, 20],
+    ]);
+    expect(centreOfMass(values, 40)).toEqual({ y: 20, x: 20 });
+    tf.dispose([images, map]);
+  });
+
+  it('puts an off-centre cell at its centre in image coordinates, within a pixel', () => {
+    const images = tf.zeros([1, 64, 64, 1]) as tf.Tensor4D;
+    const map = gradCam(fixedActivation(hotCell(4, 4, 1, 2)), images, [0]);
+    // 16-px cells: row 1 spans 16-32, column 2 spans 32-48
+    const { y, x } = centreOfMass(map.dataSync(), 64);
+    expect(Math.abs(y - 24)).toBeLessThan(1);
+    expect(Math.abs(x - 40)).toBeLessThan(1);
+    tf.dispose([images, map]);
+  });
 
   it('depends on the class asked for', () => {
     const images = tf.randomNormal([1, 64, 64, 1], 0, 1, 'float32', 2) as tf.Tensor4D;

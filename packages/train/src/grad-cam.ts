@@ -14,7 +14,7 @@ export interface GradCamClassifier {
  * Grad-CAM on the classifier's last feature map (docs/algorithms.md#grad-cam): channel weights are
  * the spatial mean of d(logit of the class)/d(activation); the map is ReLU of the weighted sum,
  * scaled per image to [0, 1] (min subtracted, divided by max + 1e-7) and resized bilinearly to the
- * input size. Returns [B, H, W] maps for the given class of each image.
+ * input size with half-pixel centres. Returns [B, H, W] maps for the given class of each image.
  */
 export function gradCam(
   classifier: GradCamClassifier,
@@ -36,11 +36,10 @@ export function gradCam(
     const cam = tf.relu(tf.sum(tf.mul(weights, activations), -1, true)); // [B, h, w, 1]
     const shifted = tf.sub(cam, tf.min(cam, [1, 2, 3], true));
     const scaled = tf.div(shifted, tf.add(tf.max(shifted, [1, 2, 3], true), 1e-7)) as tf.Tensor4D;
-    return tf.reshape(tf.image.resizeBilinear(scaled, [height, width]), [
-      batch,
-      height,
-      width,
-    ]) as tf.Tensor3D;
+    // Half-pixel centres, as OpenCV's resize in pytorch-grad-cam (and PyTorch's interpolate with
+    // align_corners=False); TF's default would shift the map half a feature cell to the top-left.
+    const resized = tf.image.resizeBilinear(scaled, [height, width], false, true);
+    return tf.reshape(resized, [batch, height, width]) as tf.Tensor3D;
   });
 }
 
