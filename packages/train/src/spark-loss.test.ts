@@ -1,5 +1,6 @@
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
+import { PATCH_SIZE, SparKNetwork } from '@masksweep/models';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { patchify, sparkReconstructionLoss } from './spark-loss.js';
@@ -73,5 +74,37 @@ describe('SparK reconstruction loss', () => {
     });
     expect(gradientSize).toBeGreaterThan(0);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('a freshly initialised SparK network', () => {
+  // The decoder's convs start at std 0.02 as SparK's LightDecoder, so the first prediction is
+  // near 0 and the loss near the trivial level 1 (a zero prediction of unit-variance targets).
+  it.each([0, 1, 2])('starts near the trivial loss 1 on random data (seed %i)', (seed) => {
+    const network = new SparKNetwork({
+      depths: [1, 1, 1, 1],
+      widths: [32, 64, 128, 256],
+      dropPath: 0.1,
+      decoderWidth: 128,
+      sparse: true,
+      seed,
+    });
+    // tfjs takes seed 0 for "unseeded"
+    const images = tf.randomNormal([4, 64, 64, 1], 0, 1, 'float32', seed + 1) as tf.Tensor4D;
+    // half of each image's 2x2 patch grid visible
+    const active = tf.tensor4d([1, 0, 0, 1, 0, 1, 1, 0, 1, 1, 0, 0, 0, 0, 1, 1], [4, 2, 2, 1]);
+    const loss = tf.tidy(
+      () =>
+        sparkReconstructionLoss(
+          network.reconstruct(images, active, true),
+          images,
+          active,
+          PATCH_SIZE,
+        ).dataSync()[0] as number,
+    );
+    expect(loss).toBeGreaterThan(0.5);
+    expect(loss).toBeLessThan(2);
+    tf.dispose([images, active]);
+    network.dispose();
   });
 });

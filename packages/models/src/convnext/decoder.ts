@@ -41,6 +41,9 @@ interface UpBlock {
 }
 
 const UP_BLOCKS = 5; // log2 of the total stride 32
+const DECODER_CONV_STD = 0.02;
+/** timm's (and PyTorch's) trunc_normal_ default cut, in absolute units, not in stds. */
+const TIMM_TRUNC_BOUND = 2;
 
 /**
  * SparK's "densify" step and light decoder (docs/algorithms.md#spark-decoder). Inputs: the
@@ -101,6 +104,11 @@ export class SparKDecoder extends ParamLayer {
       movingMean: this.param(`${at}.moving_mean`, [c], () => tf.zeros([c]), false),
       movingVariance: this.param(`${at}.moving_variance`, [c], () => tf.ones([c]), false),
     });
+    // SparK's LightDecoder.initialize: every Conv2d truncated normal std 0.02 (timm's cut at ±2
+    // absolute, i.e. none at that std), only the transposed convs Kaiming normal fan-out; biases 0.
+    // MMPreTrain's Kaiming on every conv gives the 1-channel output std sqrt(2) per input channel.
+    const conv = (shape: number[]) => (rng: Random) =>
+      truncatedNormal(rng, shape, DECODER_CONV_STD, TIMM_TRUNC_BOUND);
     const kaiming = (shape: number[]) => (rng: Random) =>
       kaimingNormalFanOut(
         rng,
@@ -115,9 +123,9 @@ export class SparKDecoder extends ParamLayer {
         // conv2dTranspose filters are [kh, kw, outChannels, inChannels]
         upKernel: this.param(`${at}.up.kernel`, [4, 4, cIn, cIn], kaiming([4, 4, cIn, cIn])),
         upBias: this.param(`${at}.up.bias`, [cIn], () => tf.zeros([cIn])),
-        conv1: this.param(`${at}.conv1.kernel`, [3, 3, cIn, cIn], kaiming([3, 3, cIn, cIn])),
+        conv1: this.param(`${at}.conv1.kernel`, [3, 3, cIn, cIn], conv([3, 3, cIn, cIn])),
         bn1: bn(`${at}.bn1`, cIn),
-        conv2: this.param(`${at}.conv2.kernel`, [3, 3, cIn, cOut], kaiming([3, 3, cIn, cOut])),
+        conv2: this.param(`${at}.conv2.kernel`, [3, 3, cIn, cOut], conv([3, 3, cIn, cOut])),
         bn2: bn(`${at}.bn2`, cOut),
       };
     });
@@ -125,7 +133,7 @@ export class SparKDecoder extends ParamLayer {
     this.headKernel = this.param(
       'head.kernel',
       [1, 1, last, this.outChannels],
-      kaiming([1, 1, last, this.outChannels]),
+      conv([1, 1, last, this.outChannels]),
     );
     this.headBias = this.param('head.bias', [this.outChannels], () => tf.zeros([this.outChannels]));
     this.built = true;
