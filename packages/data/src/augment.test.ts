@@ -101,6 +101,19 @@ describe('cropAndResize', () => {
     expect(Array.from(out.data.subarray(0, 4))).toEqual([1, 1.25, 1.75, 2]);
   });
 
+  it('averages over the box when shrinking instead of sampling between two pixels', () => {
+    // 1-px stripes shrunk 2.5x: sampling would alias to 0.25 / 0.75; the widened filter gives ~0.5
+    const stripes = imageOf(40, 40, (x) => (x % 2 === 0 ? 1 : 0));
+    const out = cropAndResize(stripes, { top: 0, left: 0, height: 40, width: 40 }, 16);
+    for (const value of out.data) expect(Math.abs(value - 0.5)).toBeLessThan(0.05);
+  });
+
+  it('reads an 8-bit source as value / 255', () => {
+    const source = { width: 2, height: 1, data: Uint8Array.from([0, 255]) };
+    const out = cropAndResize(source, { top: 0, left: 0, height: 1, width: 2 }, 2); // 2x2
+    expect(Array.from(out.data)).toEqual([0, 1, 0, 1]);
+  });
+
   it('refuses boxes outside the image', () => {
     expect(() => cropAndResize(noise(1, 8), { top: 4, left: 0, height: 5, width: 2 }, 4)).toThrow(
       /outside/,
@@ -128,6 +141,23 @@ describe('randomResizedCrop', () => {
     expect(randomResizedCrop(image, new Random(2), { size: 16 })).toEqual(
       cropAndResize(image, box, 16),
     );
+  });
+});
+
+describe('randomResizedCrop with a source', () => {
+  const image = noise(11, 30);
+  const source = {
+    width: 120,
+    height: 120,
+    data: Uint8Array.from({ length: 120 * 120 }, (_, i) => (i * 37) % 256),
+  };
+  it('cuts the box from the source and resizes it to the size, the same for the same seed', () => {
+    for (const seed of [1, 2, 3]) {
+      const box = randomResizedCropBox(120, 120, new Random(seed));
+      const crop = randomResizedCrop({ ...image, source }, new Random(seed), { size: 30 });
+      expect(crop).toEqual(cropAndResize(source, box, 30));
+      expect(randomResizedCrop({ ...image, source }, new Random(seed), { size: 30 })).toEqual(crop);
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import type { Random } from '@masksweep/random';
-import type { GrayImage } from './gray-image.js';
+import type { GrayImage, GraySource } from './gray-image.js';
 
 /** A rectangle of an image, in pixels. */
 export interface CropBox {
@@ -67,22 +67,33 @@ export function randomResizedCropBox(
   };
 }
 
-/** A random crop (randomResizedCropBox) resized to size x size. */
+/**
+ * A random crop (randomResizedCropBox) resized to size x size. The box is drawn on the image's
+ * source when it has one (the decoded original at a higher resolution), so a small crop keeps
+ * the detail the training-size image has lost.
+ */
 export function randomResizedCrop(
   image: GrayImage,
   rng: Random,
   options: RandomResizedCropOptions,
 ): GrayImage {
-  const box = randomResizedCropBox(image.height, image.width, rng, options);
-  return cropAndResize(image, box, options.size);
+  const from = image.source ?? image;
+  const box = randomResizedCropBox(from.height, from.width, rng, options);
+  return cropAndResize(from, box, options.size);
 }
 
 /**
- * Bilinear resize of one box of the image to size x size (pixel centres aligned, samples
- * clamped to the box). No anti-aliasing filter: the pipeline decodes at the training size
- * first, so the crop is only ever enlarged.
+ * Resize of one box of the image to size x size with a triangle (bilinear) filter, pixel
+ * centres aligned and samples limited to the box (crop, then resize, as torchvision). Where
+ * the box is larger than the output the filter widens with the scale (PIL's and torchvision's
+ * antialiasing), so shrinking averages instead of skipping pixels; where it is smaller this is
+ * plain bilinear interpolation. A GraySource's bytes are read as value / 255.
  */
-export function cropAndResize(image: GrayImage, box: CropBox, size: number): GrayImage {
+export function cropAndResize(
+  image: GrayImage | GraySource,
+  box: CropBox,
+  size: number,
+): GrayImage {
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`size must be a positive integer, got ${size}`);
   }
@@ -95,43 +106,69 @@ export function cropAndResize(image: GrayImage, box: CropBox, size: number): Gra
       `crop box ${JSON.stringify(box)} is outside the ${image.width}x${image.height} image`,
     );
   }
-  const columns = samplePositions(left, width, size);
-  const rows = samplePositions(top, height, size);
+  const unit = image.data instanceof Uint8Array ? 1 / 255 : 1;
+  const columns = filterTaps(left, width, size);
+  const rows = filterTaps(top, height, size);
   const source = image.data;
   const stride = image.width;
+  // Columns first, over the box's rows only.
+  const across = new Float32Array(height * size);
+  for (let y = 0; y < height; y++) {
+    const row = (top + y) * stride;
+    for (let x = 0; x < size; x++) {
+      let sum = 0;
+      for (let t = columns.start[x] as number; t < (columns.start[x + 1] as number); t++) {
+        sum +=
+          (source[row + (columns.index[t] as number)] as number) * (columns.weight[t] as number);
+      }
+      across[y * size + x] = sum * unit;
+    }
+  }
   const data = new Float32Array(size * size);
   for (let y = 0; y < size; y++) {
-    const y0 = rows.low[y] as number;
-    const y1 = rows.high[y] as number;
-    const fy = rows.fraction[y] as number;
     for (let x = 0; x < size; x++) {
-      const x0 = columns.low[x] as number;
-      const x1 = columns.high[x] as number;
-      const fx = columns.fraction[x] as number;
-      const upper =
-        (source[y0 * stride + x0] as number) * (1 - fx) + (source[y0 * stride + x1] as number) * fx;
-      const lower =
-        (source[y1 * stride + x0] as number) * (1 - fx) + (source[y1 * stride + x1] as number) * fx;
-      data[y * size + x] = upper * (1 - fy) + lower * fy;
+      let sum = 0;
+      for (let t = rows.start[y] as number; t < (rows.start[y + 1] as number); t++) {
+        sum +=
+          (across[((rows.index[t] as number) - top) * size + x] as number) *
+          (rows.weight[t] as number);
+      }
+      data[y * size + x] = sum;
     }
   }
   return { width: size, height: size, data };
 }
 
-/** For each output index: the two source indices to blend and the weight of the second. */
-function samplePositions(start: number, length: number, size: number) {
-  const low = new Int32Array(size);
-  const high = new Int32Array(size);
-  const fraction = new Float32Array(size);
-  const last = start + length - 1;
+/**
+ * For each output index i: the source indices in [start, start + length) and their normalised
+ * triangle weights (taps start[i] to start[i + 1] - 1). The output pixel's centre falls at
+ * start + (i + 0.5) * scale; the triangle's half-width is max(1, scale) source pixels.
+ */
+function filterTaps(start: number, length: number, size: number) {
+  const scale = length / size;
+  const support = Math.max(1, scale);
+  const index: number[] = [];
+  const weight: number[] = [];
+  const starts = new Int32Array(size + 1);
   for (let i = 0; i < size; i++) {
-    const position = Math.min(last, Math.max(start, start + ((i + 0.5) * length) / size - 0.5));
-    const floor = Math.floor(position);
-    low[i] = floor;
-    high[i] = Math.min(last, floor + 1);
-    fraction[i] = position - floor;
+    starts[i] = index.length;
+    const centre = start + (i + 0.5) * scale;
+    const first = Math.max(start, Math.floor(centre - support));
+    const last = Math.min(start + length - 1, Math.ceil(centre + support));
+    let total = 0;
+    const from = weight.length;
+    for (let j = first; j <= last; j++) {
+      const w = 1 - Math.abs(j + 0.5 - centre) / support;
+      if (w <= 0) continue;
+      index.push(j);
+      weight.push(w);
+      total += w;
+    }
+    // Normalised over the box's pixels: a centre within half a pixel of an edge takes the edge pixel.
+    for (let t = from; t < weight.length; t++) weight[t] = (weight[t] as number) / total;
   }
-  return { low, high, fraction };
+  starts[size] = index.length;
+  return { index: Int32Array.from(index), weight: Float32Array.from(weight), start: starts };
 }
 
 /** Mirrors the image left-right with probability p; otherwise returns the same image. */

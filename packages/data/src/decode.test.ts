@@ -2,9 +2,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Random } from '@masksweep/random';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
+import { randomResizedCrop } from './augment.js';
 import { DecodeError, decodeGray, encodeGrayPng, GRAY_IMAGENET, normalize } from './decode.js';
+import type { GrayImage } from './gray-image.js';
 
 const HEAD_CT = fileURLToPath(
   new URL('../../../../shared/data/head-ct-hemorrhage/', import.meta.url),
@@ -54,6 +57,36 @@ describe('decodeGray', () => {
     expect(row(0).every((v) => v === 0)).toBe(true);
     expect(row(19).every((v) => v === 0)).toBe(true);
     expect(row(10).every((v) => v === 1)).toBe(true);
+  });
+
+  it("keeps a larger source for crops, up to sourceScale x size and the file's own size", async () => {
+    const file = await writePng('source.png', 100, 60, 1, (x) => [x]);
+    const image = await decodeGray(file, { size: 20, sourceScale: 4 });
+    expect(image.source).toMatchObject({ width: 80, height: 80 });
+    expect(image.source?.data).toHaveLength(80 * 80);
+    // the training-size image is decoded as without a source
+    expect(image.data).toEqual((await decodeGray(file, { size: 20 })).data);
+    expect((await decodeGray(file, { size: 40, sourceScale: 4 })).source).toMatchObject({
+      width: 100,
+      height: 100,
+    });
+    expect((await decodeGray(file, { size: 100, sourceScale: 4 })).source).toBeUndefined();
+    await expect(decodeGray(file, { size: 20, sourceScale: 0.5 })).rejects.toThrow(/sourceScale/);
+  });
+
+  it("crops the original's detail that the training-size image has lost", async () => {
+    // 4-px stripes: at 32 px (8x smaller) each pixel averages a stripe pair into flat grey
+    const file = await writePng('stripes.png', 256, 256, 1, (x) => [x % 8 < 4 ? 255 : 0]);
+    const image = await decodeGray(file, { size: 32, sourceScale: 4 });
+    const contrast = ({ data }: GrayImage) => Math.max(...data) - Math.min(...data);
+    const withoutSource = { width: 32, height: 32, data: image.data };
+    for (const seed of [1, 2, 3]) {
+      const options = { size: 32, scale: [0.08, 0.12] as const };
+      expect(contrast(randomResizedCrop(image, new Random(seed), options))).toBeGreaterThan(0.5);
+      expect(contrast(randomResizedCrop(withoutSource, new Random(seed), options))).toBeLessThan(
+        0.1,
+      );
+    }
   });
 
   it('throws a DecodeError naming a file that is not an image or does not exist', async () => {
@@ -115,7 +148,9 @@ describe('encodeGrayPng', () => {
 describe.skipIf(!existsSync(HEAD_CT))(
   `decodeGray on ${HEAD_CT} (skipped when that folder is absent)`,
   () => {
-    const rgbaFiles = readFileSync(join(HEAD_CT, 'labels.csv'), 'utf8')
+    // skipIf still runs this body: read nothing when the folder is absent
+    const labels = existsSync(HEAD_CT) ? readFileSync(join(HEAD_CT, 'labels.csv'), 'utf8') : '';
+    const rgbaFiles = labels
       .split(/\r?\n/)
       .filter((line) => line.endsWith(',RGBA'))
       .map((line) => join(HEAD_CT, line.split(',')[0] as string));

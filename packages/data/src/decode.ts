@@ -10,7 +10,20 @@ export interface DecodeOptions {
   size: number;
   /** 'stretch' fills the square (aspect not kept); 'pad' keeps the aspect on black. @default 'stretch' */
   resize?: ResizeMode;
+  /**
+   * Also keep the picture as the `source` of RandomResizedCrop, square like the image (same
+   * stretch or pad), at up to sourceScale x size and never above the file's own resolution;
+   * no source when that is not larger than size. @default no source
+   */
+  sourceScale?: number;
 }
+
+/**
+ * The source scale the trainers decode with: RandomResizedCrop's smallest crop (8 % of the
+ * area) spans 0.28 of the side, which at 4 x the training size is still more pixels than the
+ * crop's output, so the crop is as sharp as one cut from the original file.
+ */
+export const CROP_SOURCE_SCALE = 4;
 
 /** A file that sharp could not read or decode. */
 export class DecodeError extends Error {
@@ -38,17 +51,41 @@ export interface NormalizeStats {
  * with an occasional tint, and every image gets the same size so size cannot leak the label.
  */
 export async function decodeGray(file: string, options: DecodeOptions): Promise<GrayImage> {
-  const { size, resize = 'stretch' } = options;
+  const { size, resize = 'stretch', sourceScale } = options;
   if (!Number.isInteger(size) || size < 1) {
     throw new RangeError(`size must be a positive integer, got ${size}`);
   }
   if (resize !== 'stretch' && resize !== 'pad') {
     throw new RangeError(`resize must be 'stretch' or 'pad', got '${resize}'`);
   }
+  if (sourceScale !== undefined && !(sourceScale >= 1 && Number.isFinite(sourceScale))) {
+    throw new RangeError(`sourceScale must be a number >= 1, got ${sourceScale}`);
+  }
+  const pixels = await decodeSquare(file, size, resize);
+  const values = new Float32Array(size * size);
+  for (let i = 0; i < values.length; i++) values[i] = (pixels[i] as number) / 255;
+  const image: GrayImage = { width: size, height: size, data: values };
+  if (sourceScale === undefined) return image;
+  const metadata = await sharp(file)
+    .metadata()
+    .catch((error: unknown) => {
+      throw new DecodeError(file, error);
+    });
+  const side = Math.min(
+    Math.floor(sourceScale * size),
+    Math.max(metadata.width ?? 0, metadata.height ?? 0),
+  );
+  if (side <= size) return image;
+  const data = await decodeSquare(file, side, resize);
+  return { ...image, source: { width: side, height: side, data } };
+}
+
+/** The file as side x side 8-bit grey, stretched or padded to the square. */
+async function decodeSquare(file: string, side: number, resize: ResizeMode): Promise<Uint8Array> {
   const { data, info } = await sharp(file)
     .flatten({ background: '#000000' })
     .greyscale()
-    .resize(size, size, {
+    .resize(side, side, {
       fit: resize === 'pad' ? 'contain' : 'fill',
       background: { r: 0, g: 0, b: 0, alpha: 1 },
     })
@@ -57,15 +94,13 @@ export async function decodeGray(file: string, options: DecodeOptions): Promise<
     .catch((error: unknown) => {
       throw new DecodeError(file, error);
     });
-  if (info.channels !== 1 || info.width !== size || info.height !== size) {
+  if (info.channels !== 1 || info.width !== side || info.height !== side) {
     throw new DecodeError(
       file,
-      `expected ${size}x${size} with 1 channel, got ${info.width}x${info.height} with ${info.channels}`,
+      `expected ${side}x${side} with 1 channel, got ${info.width}x${info.height} with ${info.channels}`,
     );
   }
-  const values = new Float32Array(size * size);
-  for (let i = 0; i < values.length; i++) values[i] = (data[i] as number) / 255;
-  return { width: size, height: size, data: values };
+  return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
 /** (x - mean) / std for every pixel, as a new image. */

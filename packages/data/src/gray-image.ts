@@ -3,6 +3,18 @@ export interface GrayImage {
   width: number;
   height: number;
   data: Float32Array;
+  /**
+   * The same picture at a higher resolution, when the file had one: RandomResizedCrop cuts its
+   * box from here and resizes to the image's size, as torchvision crops the original.
+   */
+  source?: GraySource;
+}
+
+/** A decoded image as 8-bit grey (value / 255 is the [0, 1] grey), row-major. */
+export interface GraySource {
+  width: number;
+  height: number;
+  data: Uint8Array;
 }
 
 /** A black image of the given size. */

@@ -18,6 +18,7 @@ export {
 export { classWeights } from './class-weights.js';
 export { countLabels, type LoadedDataset, type LoadOptions, loadDataset } from './dataset.js';
 export {
+  CROP_SOURCE_SCALE,
   DecodeError,
   type DecodeOptions,
   decodeGray,
@@ -27,7 +28,7 @@ export {
   normalize,
   type ResizeMode,
 } from './decode.js';
-export { blankGrayImage, type GrayImage } from './gray-image.js';
+export { blankGrayImage, type GrayImage, type GraySource } from './gray-image.js';
 export {
   type ClassReport,
   type DatasetReport,

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { DatasetSourceSpec, DatasetsSpec } from '@masksweep/api';
 import {
+  CROP_SOURCE_SCALE,
   type GrayImage,
   loadDataset,
   renderPhantom,
@@ -26,7 +27,10 @@ export interface TrialData {
 /** Slices per phantom patient, so group-aware splits have groups to keep together. */
 const PHANTOM_SLICES_PER_PATIENT = 4;
 
-/** Phantoms made in memory at the training size (the same seed gives the same set). */
+/**
+ * Phantoms made in memory at the training size (the same seed gives the same set). They have
+ * no finer original, so crops are cut from the training-size image itself.
+ */
 function phantomSet(spec: NonNullable<DatasetSourceSpec['phantom']>, size: number) {
   const rng = new Random(spec.seed);
   const samples: Sample[] = [];
@@ -51,6 +55,8 @@ async function readSource(source: DatasetSourceSpec, data: DatasetsSpec, baseDir
   return loadDataset(resolve(baseDir, source.path), {
     size: data.imageSize,
     resize: data.resize,
+    // RandomResizedCrop cuts from the decoded original, not from the shrunk image
+    sourceScale: CROP_SOURCE_SCALE,
     labelColumn: source.labelColumn,
     groupColumn: source.groupColumn,
   });
