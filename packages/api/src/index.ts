@@ -5,6 +5,13 @@ export {
   type AugmentationType,
 } from './augmentations.js';
 export {
+  metricName,
+  TRIAL_EXIT_CODES,
+  type TrialExitReason,
+  trialExitReason,
+  validationMetricName,
+} from './contracts.js';
+export {
   crdFiles,
   PRETRAIN_PHASES,
   SWEEP_PHASES,

@@ -6,6 +6,8 @@
  * pure (state and width in, lines out), `ProgressBoard` follows the workloads, and
  * `startLiveProgress` redraws the block in place.
  */
+
+import { validationMetricName } from '@masksweep/api';
 import {
   countSweep,
   type SweepCounts,
@@ -177,7 +179,7 @@ export class ProgressBoard {
   readonly #validation: string;
 
   constructor(objectiveMetric: string) {
-    this.#validation = `val_${objectiveMetric.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+    this.#validation = validationMetricName(objectiveMetric);
   }
 
   get workloads(): WorkloadProgress[] {

@@ -1,14 +1,14 @@
 /**
  * Workloads as child processes of the trial-runner on this machine: one folder per trial,
  * one log file per workload, the shared artifact store; a process that ends is turned into
- * a WorkloadEnd by its exit code (0 done, 1 trainer error, 2 invalid trial, 3 diverged) or
+ * a WorkloadEnd by its exit code (TRIAL_EXIT_CODES of @masksweep/api) or
  * the signal that killed it (interrupted). `stopAll` ends every child, so nothing outlives
  * `masksweep run`; a child whose parent died without stopping it (SIGKILL) ends by itself.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Trial } from '@masksweep/api';
+import { type Trial, trialExitReason } from '@masksweep/api';
 import type { Workload, WorkloadEnd } from './reconcile.js';
 import type { EndReason } from './state.js';
 
@@ -30,12 +30,6 @@ export interface LocalExecutorOptions {
   onChange?: () => void;
 }
 
-const EXIT_REASONS: Record<number, EndReason> = {
-  0: 'Completed',
-  1: 'TrainerError',
-  2: 'InvalidTrial',
-  3: 'Diverged',
-};
 const STOP_GRACE_MS = 5_000;
 
 export class LocalExecutor {
@@ -125,8 +119,7 @@ export class LocalExecutor {
       child.on('close', (code, signal) => {
         log.end();
         this.#children.delete(workload.name);
-        const reason: EndReason =
-          code === null ? 'Interrupted' : (EXIT_REASONS[code] ?? 'TrainerError');
+        const reason: EndReason = code === null ? 'Interrupted' : trialExitReason(code);
         const message =
           code === null ? `killed by ${signal}` : logMessage(lastLine) || `exited with ${code}`;
         this.#ended.push({ workload, reason, message });

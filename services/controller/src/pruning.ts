@@ -4,7 +4,7 @@
  * @masksweep/tuner) says which running trials to stop. They end as Pruned, not Failed.
  */
 import { randomBytes } from 'node:crypto';
-import type { SweepResource, SweepSpecType } from '@masksweep/api';
+import { type SweepResource, type SweepSpecType, validationMetricName } from '@masksweep/api';
 import {
   connectBus,
   consumeEvents,
@@ -32,7 +32,7 @@ export class PruningMonitor {
     objective: SweepSpecType['objective'],
   ) {
     this.#study = new Study(objective.direction);
-    this.#metric = `val_${objective.metric === 'macroF1' ? 'macro_f1' : objective.metric}`;
+    this.#metric = validationMetricName(objective.metric);
   }
 
   /** Marks the trials that ended, so the rules compare against completed ones. */

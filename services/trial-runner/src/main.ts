@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import type { Trial } from '@masksweep/api';
+import { TRIAL_EXIT_CODES, type Trial } from '@masksweep/api';
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from '@masksweep/backend';
 import { createLogger } from '@masksweep/log';
 import {
@@ -14,8 +14,16 @@ import {
 import { Command, CommanderError, Option } from 'commander';
 import { TrialReporter } from './reporter.js';
 
-/** Exit codes: 0 done, 1 failed, 2 bad command line or trial file, 3 diverged (not worth a retry). */
-export const EXIT = { ok: 0, failed: 1, usage: 2, diverged: 3 } as const;
+/**
+ * Exit codes (the contract with the controller, in @masksweep/api): done, failed, bad command
+ * line or trial file, diverged (not worth a retry).
+ */
+export const EXIT = {
+  ok: TRIAL_EXIT_CODES.Completed,
+  failed: TRIAL_EXIT_CODES.TrainerError,
+  usage: TRIAL_EXIT_CODES.InvalidTrial,
+  diverged: TRIAL_EXIT_CODES.Diverged,
+} as const;
 
 class TrialFileError extends Error {}
 

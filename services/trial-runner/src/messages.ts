@@ -2,7 +2,13 @@
  * What a trial tells the rest of masksweep, as protobuf messages: metric events while it
  * trains (every N steps and at every validation) and its result at the end.
  */
-import { canonicalJson, type Trial, trialSummary } from '@masksweep/api';
+import {
+  canonicalJson,
+  metricName,
+  type Trial,
+  trialSummary,
+  validationMetricName,
+} from '@masksweep/api';
 import {
   type MessageInit,
   type MetricEvent,
@@ -19,6 +25,19 @@ export interface TrialAttempt {
   trial: string;
   attempt: number;
 }
+
+/** The validation metrics each epoch reports, named `val_<snake case>` on the bus. */
+const VALIDATION_METRICS = ['f1', 'recall', 'precision', 'accuracy', 'macroF1'] as const;
+/** The test metrics of a result, named in snake case. */
+const TEST_METRICS = [
+  'f1',
+  'recall',
+  'precision',
+  'accuracy',
+  'macroF1',
+  'macroPrecision',
+  'macroRecall',
+] as const;
 
 const STAGES = { pretrain: Stage.STAGE_PRETRAIN, finetune: Stage.STAGE_FINETUNE } as const;
 
@@ -57,11 +76,9 @@ export function validationMetricEvent(
     epoch: report.epoch,
     values: {
       train_loss: report.trainLoss,
-      val_f1: val.f1,
-      val_recall: val.recall,
-      val_precision: val.precision,
-      val_accuracy: val.accuracy,
-      val_macro_f1: val.macroF1,
+      ...Object.fromEntries(
+        VALIDATION_METRICS.map((metric) => [validationMetricName(metric), val[metric]]),
+      ),
     },
     wallTimeMs,
   };
@@ -79,17 +96,11 @@ export function resultMessage(
   options: { artifactsBase: string; durationSeconds: number; finishedAtMs?: number },
 ): MessageInit<TrialResultMessage> {
   const { metrics, confusion, intervals, predictions } = result.test;
-  const named = {
-    f1: metrics.f1,
-    recall: metrics.recall,
-    precision: metrics.precision,
-    accuracy: metrics.accuracy,
-    macro_f1: metrics.macroF1,
-    macro_precision: metrics.macroPrecision,
-    macro_recall: metrics.macroRecall,
-  };
+  const named = Object.fromEntries(
+    TEST_METRICS.map((metric) => [metricName(metric), metrics[metric]]),
+  );
   const bounds = Object.entries(intervals).flatMap(([name, interval]) => {
-    const key = name === 'macroF1' ? 'macro_f1' : name;
+    const key = metricName(name);
     return [
       [`${key}_ci_low`, interval.low],
       [`${key}_ci_high`, interval.high],

@@ -12,6 +12,7 @@ import {
   stableHash,
   type Trial,
   type TrialSummary,
+  trialExitReason,
   trialSummary,
 } from '@masksweep/api';
 import type { KubeObject, OwnerReference } from '@masksweep/kube';
@@ -321,14 +322,6 @@ export interface JobEnd {
   metrics?: Record<string, number>;
 }
 
-/** Exit codes of masksweep-trial (services/trial-runner). */
-const EXIT_REASONS: Record<number, EndReason> = {
-  0: 'Completed',
-  1: 'TrainerError',
-  2: 'InvalidTrial',
-  3: 'Diverged',
-};
-
 /**
  * Why a Job ended, undefined while it runs. A Job never says why its pod failed, so the pod
  * does: a pod-level reason (Evicted, a lost node) or a container killed by the kernel
@@ -360,7 +353,7 @@ export function jobEnd(job: JobObject, pods: readonly PodObject[]): JobEnd | und
   if (terminated.exitCode > 128)
     return { reason: 'Interrupted', message: `killed by signal ${terminated.exitCode - 128}` };
   return {
-    reason: EXIT_REASONS[terminated.exitCode] ?? 'TrainerError',
+    reason: trialExitReason(terminated.exitCode),
     message: termination || `exited with ${terminated.exitCode}`,
   };
 }
