@@ -22,9 +22,15 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { loadavg } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type AugmentationType, expandSweep, parseSweepYaml, validateSweep } from '@masksweep/api';
+import {
+  type AugmentationType,
+  expandSweep,
+  parseSweepYaml,
+  type SweepObject,
+  validateSweep,
+} from '@masksweep/api';
 import { tinySweepYaml } from '@masksweep/api/test-support';
-import { LABELS, type SweepObject } from '@masksweep/controller';
+import { LABELS } from '@masksweep/controller';
 import { spawnEndingWithParent } from '@masksweep/process';
 import {
   applyCrds,

@@ -7,6 +7,7 @@
  */
 import type { TSchema } from '@sinclair/typebox';
 import { stringify } from 'yaml';
+import { SweepStatus, TrialStatus } from './resources.js';
 import { API_GROUP, Sweep } from './schema.js';
 
 export const API_VERSION_NAME = 'v1alpha1';
@@ -87,31 +88,6 @@ function withDocs(source: Json, schema: Json): Json {
   return schema;
 }
 
-const condition = {
-  type: 'object',
-  required: ['type', 'status'],
-  properties: {
-    type: { type: 'string' },
-    status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-    reason: { type: 'string' },
-    message: { type: 'string' },
-    lastTransitionTime: { type: 'string', format: 'date-time' },
-    observedGeneration: { type: 'integer' },
-  },
-};
-
-export const SWEEP_PHASES = ['Created', 'Running', 'Succeeded', 'Failed', 'Invalid'] as const;
-export const PRETRAIN_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Diverged'] as const;
-export const TRIAL_PHASES = [
-  'Pending',
-  'Pretraining',
-  'Finetuning',
-  'Succeeded',
-  'Failed',
-  'Diverged',
-  'Pruned',
-] as const;
-
 function crd(options: {
   kind: string;
   plural: string;
@@ -155,7 +131,6 @@ function crd(options: {
 export function sweepCrd(): Json {
   const sweep = toStructuralSchema(Sweep);
   const properties = sweep.properties as Record<string, Json>;
-  const counter = { type: 'integer', minimum: 0 };
   return crd({
     kind: 'Sweep',
     plural: 'sweeps',
@@ -178,45 +153,7 @@ export function sweepCrd(): Json {
         kind: { type: 'string' },
         metadata: { type: 'object' },
         spec: properties.spec,
-        status: {
-          type: 'object',
-          properties: {
-            phase: { type: 'string', enum: [...SWEEP_PHASES] },
-            observedGeneration: { type: 'integer' },
-            progress: { type: 'string' },
-            trials: {
-              type: 'object',
-              properties: Object.fromEntries(
-                [
-                  'total',
-                  'created',
-                  'pending',
-                  'running',
-                  'succeeded',
-                  'failed',
-                  'diverged',
-                  'pruned',
-                ].map((name) => [name, counter]),
-              ),
-            },
-            pretrainings: {
-              type: 'object',
-              properties: { total: counter, succeeded: counter },
-            },
-            bestTrial: {
-              type: 'object',
-              properties: { name: { type: 'string' }, objective: { type: 'number' } },
-            },
-            conditions: {
-              type: 'array',
-              items: condition,
-              'x-kubernetes-list-type': 'map',
-              'x-kubernetes-list-map-keys': ['type'],
-            },
-            startTime: { type: 'string', format: 'date-time' },
-            completionTime: { type: 'string', format: 'date-time' },
-          },
-        },
+        status: toStructuralSchema(SweepStatus),
       },
     },
   });
@@ -264,41 +201,7 @@ export function trialCrd(): Json {
             },
           },
         },
-        status: {
-          type: 'object',
-          properties: {
-            phase: { type: 'string', enum: [...TRIAL_PHASES] },
-            observedGeneration: { type: 'integer' },
-            stage: { type: 'string', enum: ['pretrain', 'finetune'] },
-            attempt: { type: 'integer', minimum: 0 },
-            objective: { type: 'number' },
-            reason: { type: 'string' },
-            message: { type: 'string' },
-            job: { type: 'string' },
-            finetuneAttempts: { type: 'integer', minimum: 0 },
-            retryAfter: { type: 'string', format: 'date-time' },
-            pretrain: {
-              type: 'object',
-              description:
-                "the pre-training run of the trial's key, kept on the first trial of the key in the Sweep",
-              properties: {
-                phase: { type: 'string', enum: [...PRETRAIN_PHASES] },
-                attempts: { type: 'integer', minimum: 0 },
-                retryAfter: { type: 'string', format: 'date-time' },
-                reason: { type: 'string' },
-                message: { type: 'string' },
-              },
-            },
-            conditions: {
-              type: 'array',
-              items: condition,
-              'x-kubernetes-list-type': 'map',
-              'x-kubernetes-list-map-keys': ['type'],
-            },
-            startTime: { type: 'string', format: 'date-time' },
-            completionTime: { type: 'string', format: 'date-time' },
-          },
-        },
+        status: toStructuralSchema(TrialStatus),
       },
     },
   });

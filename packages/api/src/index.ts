@@ -11,15 +11,7 @@ export {
   trialExitReason,
   validationMetricName,
 } from './contracts.js';
-export {
-  crdFiles,
-  PRETRAIN_PHASES,
-  SWEEP_PHASES,
-  sweepCrd,
-  TRIAL_PHASES,
-  toStructuralSchema,
-  trialCrd,
-} from './crd.js';
+export { crdFiles, sweepCrd, toStructuralSchema, trialCrd } from './crd.js';
 export { formatPath, formatProblem, type SweepProblem, SweepValidationError } from './errors.js';
 export {
   configKey,
@@ -32,6 +24,17 @@ export {
 } from './expand.js';
 export { canonicalJson, stableHash } from './hash.js';
 export { METHOD_NAMES, METHODS, type Method } from './methods.js';
+export {
+  Condition,
+  PRETRAIN_PHASES,
+  SWEEP_PHASES,
+  type SweepObject,
+  SweepStatus,
+  TRIAL_PHASES,
+  type TrialObject,
+  type TrialSpecSummary,
+  TrialStatus,
+} from './resources.js';
 export * from './schema.js';
 export {
   findProblems,

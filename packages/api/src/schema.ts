@@ -12,7 +12,7 @@ import { METHOD_NAMES } from './methods.js';
 export const API_GROUP = 'masksweep.io';
 export const API_VERSION = `${API_GROUP}/v1alpha1`;
 
-function stringEnum<const T extends string>(
+export function stringEnum<const T extends string>(
   values: readonly T[],
   options: { default?: NoInfer<T>; description?: string } = {},
 ) {

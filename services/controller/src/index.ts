@@ -9,8 +9,6 @@ export {
   jobName,
   jobObject,
   LABELS,
-  type SweepObject,
-  type TrialObject,
 } from './kube/resources.js';
 export { LocalExecutor, type LocalExecutorOptions } from './local-executor.js';
 export {

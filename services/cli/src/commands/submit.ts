@@ -4,8 +4,7 @@
  * then, with `--wait`, the Sweep's progress until it ends.
  */
 import { readFileSync } from 'node:fs';
-import { API_VERSION, loadSweepFile, parseSweepYaml } from '@masksweep/api';
-import type { SweepObject } from '@masksweep/controller';
+import { API_VERSION, loadSweepFile, parseSweepYaml, type SweepObject } from '@masksweep/api';
 import { ConflictError, type KubeClient, loadKubeClient, NotFoundError } from '@masksweep/kube';
 import { Command } from 'commander';
 import { parseInteger } from '../options.js';

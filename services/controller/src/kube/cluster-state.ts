@@ -5,7 +5,7 @@
  * name it (the controller died between creating it and writing the status) is adopted; a
  * Job that ended is an ended workload; a workload whose Job is gone was interrupted.
  */
-import type { SweepResource, Trial } from '@masksweep/api';
+import type { SweepObject, SweepResource, Trial } from '@masksweep/api';
 import { initialState, type WorkloadEnd } from '../reconcile.js';
 import type { SweepState, TrialState } from '../state.js';
 import {
@@ -16,7 +16,6 @@ import {
   jobEnded,
   LABELS,
   type PodObject,
-  type SweepObject,
 } from './resources.js';
 
 export interface ObservedSweep {

@@ -3,7 +3,7 @@
  * workloads the harness plays for a Sweep's Jobs, and reads of Sweeps, Trials and Jobs (the
  * Sweeps themselves: tinySweepYaml of @masksweep/api/test-support). Excluded from the build.
  */
-import type { Trial } from '@masksweep/api';
+import type { SweepObject, Trial, TrialObject } from '@masksweep/api';
 import {
   applyCrds,
   type Job,
@@ -15,7 +15,7 @@ import {
   startKubeApiServer,
 } from '@masksweep/testing';
 import { afterAll, beforeAll } from 'vitest';
-import { LABELS, type SweepObject, type TrialObject } from './resources.js';
+import { LABELS } from './resources.js';
 
 /** One pod of a Sweep's Job, as the script sees it. */
 export interface PodRun {

@@ -10,7 +10,13 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { findProblems, type SweepResource, type Trial } from '@masksweep/api';
+import {
+  findProblems,
+  type SweepObject,
+  type SweepResource,
+  type Trial,
+  type TrialObject,
+} from '@masksweep/api';
 import {
   ConflictError,
   Informer,
@@ -36,8 +42,6 @@ import {
   MANAGER,
   type PodObject,
   paths,
-  type SweepObject,
-  type TrialObject,
   trialObject,
 } from './resources.js';
 import { invalidStatus, mergePatch, sameStatus, sweepStatus, trialStatus } from './status.js';

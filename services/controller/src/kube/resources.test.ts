@@ -1,14 +1,12 @@
-import { expandSweep, type KubernetesWorkloadSpec, validateSweep } from '@masksweep/api';
+import {
+  expandSweep,
+  type KubernetesWorkloadSpec,
+  type SweepObject,
+  validateSweep,
+} from '@masksweep/api';
 import { tinySweep } from '@masksweep/api/test-support';
 import { describe, expect, it } from 'vitest';
-import {
-  type JobObject,
-  jobEnd,
-  jobName,
-  jobObject,
-  type PodObject,
-  type SweepObject,
-} from './resources.js';
+import { type JobObject, jobEnd, jobName, jobObject, type PodObject } from './resources.js';
 
 const placed: Partial<KubernetesWorkloadSpec> = {
   gpus: 2,

@@ -7,19 +7,19 @@
 import {
   API_GROUP,
   API_VERSION,
-  type SWEEP_PHASES,
-  type SweepResource,
+  type Condition,
+  type SweepObject,
   stableHash,
   type Trial,
-  type TrialSummary,
+  type TrialObject,
+  type TrialSpecSummary,
   trialExitReason,
   trialSummary,
 } from '@masksweep/api';
 import type { KubeObject, OwnerReference } from '@masksweep/kube';
 import type { Workload } from '../reconcile.js';
-import type { EndReason, PretrainPhase, TrialPhase } from '../state.js';
+import type { EndReason } from '../state.js';
 
-export const API_VERSION_NAME = API_VERSION.split('/')[1] as string;
 export const LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',
   sweep: `${API_GROUP}/sweep`,
@@ -30,69 +30,10 @@ export const LABELS = {
 } as const;
 export const MANAGER = 'masksweep-controller';
 
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-  observedGeneration?: number;
-}
-
-export interface SweepObject extends KubeObject {
-  spec: SweepResource['spec'];
-  status?: SweepStatus;
-}
-
-export interface SweepStatus {
-  phase?: (typeof SWEEP_PHASES)[number];
-  observedGeneration?: number;
-  progress?: string;
-  trials?: Record<
-    'total' | 'created' | 'pending' | 'running' | 'succeeded' | 'failed' | 'diverged' | 'pruned',
-    number
-  >;
-  pretrainings?: { total: number; succeeded: number };
-  bestTrial?: { name: string; objective: number };
-  conditions?: Condition[];
-  startTime?: string;
-  completionTime?: string;
-}
-
-/** trialSummary's fields; `maskType` only when the method masks. */
-type TrialSpecSummary = Omit<TrialSummary, 'maskType'> & { maskType?: string };
-
-export interface TrialObject extends KubeObject {
-  spec: TrialSpecSummary & { sweep: string; config: Trial['config'] };
-  status?: TrialStatus;
-}
-
 /** A Trial as the controller's cache keeps it: its key and status, no config (the expansion has it). */
 export type CachedTrial = Omit<TrialObject, 'spec'> & {
   spec: Pick<TrialObject['spec'], 'pretrainKey'>;
 };
-
-export interface TrialStatus {
-  phase?: TrialPhase;
-  stage?: 'pretrain' | 'finetune';
-  attempt?: number;
-  objective?: number;
-  reason?: string;
-  message?: string;
-  job?: string;
-  finetuneAttempts?: number;
-  retryAfter?: string;
-  pretrain?: {
-    phase: PretrainPhase;
-    attempts: number;
-    retryAfter?: string;
-    reason?: string;
-    message?: string;
-  };
-  conditions?: Condition[];
-  startTime?: string;
-  completionTime?: string;
-}
 
 export interface JobObject extends KubeObject {
   metadata: KubeObject['metadata'] & { labels: Record<string, string> };

@@ -1,5 +1,53 @@
+import { type SweepObject, SweepStatus, TrialStatus, validateSweep } from '@masksweep/api';
+import { tinySweep } from '@masksweep/api/test-support';
+import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
-import { mergePatch, sameStatus, setCondition } from './status.js';
+import { initialState } from '../reconcile.js';
+import { mergePatch, sameStatus, setCondition, sweepStatus, trialStatus } from './status.js';
+
+describe('statuses', () => {
+  it("carry only fields of the CRDs' status schemas (the API server would drop the rest)", () => {
+    const resource = validateSweep(tinySweep('pruned', { seeds: [0, 1, 2] }), {
+      checkData: false,
+    });
+    const state = initialState(resource, '.', 1_000);
+    const [done, failed, waiting] = Object.values(state.trials);
+    const pretraining = Object.values(state.pretrainings)[0];
+    if (!done || !failed || !waiting || !pretraining) throw new Error('the sweep has 3 trials');
+    Object.assign(done, { phase: 'Succeeded', objective: 0.9, finetune: { started: 1 } });
+    Object.assign(failed, { phase: 'Failed', reason: 'TrainerError', message: 'boom' });
+    failed.finetune = { started: 2 };
+    waiting.finetune = { started: 1, notBefore: 5_000 };
+    Object.assign(pretraining, {
+      phase: 'Pending',
+      reason: 'Interrupted',
+      message: 'evicted',
+      attempts: { started: 1, notBefore: 9_000 },
+    });
+    Object.assign(state, { phase: 'Failed', reason: 'MaxFailedTrials: 1', finishedAt: 9_000 });
+    const now = new Date(10_000).toISOString();
+    const written = [done, failed, waiting].map((t) =>
+      trialStatus(t, pretraining, undefined, 'pruned-ft-1', now),
+    );
+    for (const status of written) {
+      expect(Value.Clean(TrialStatus, structuredClone(status))).toEqual(status);
+      expect(status.pretrain?.retryAfter).toBeDefined();
+    }
+    expect(written.map((s) => [s.objective, s.message, s.retryAfter])).toEqual([
+      [0.9, undefined, undefined],
+      [undefined, 'boom', undefined],
+      [undefined, undefined, new Date(5_000).toISOString()],
+    ]);
+    const sweep = {
+      ...resource,
+      metadata: { ...resource.metadata, generation: 2 },
+    } as SweepObject;
+    const status = sweepStatus(state, sweep, 3, now);
+    expect(status.bestTrial?.objective).toBe(0.9);
+    expect(status.completionTime).toBeDefined();
+    expect(Value.Clean(SweepStatus, structuredClone(status))).toEqual(status);
+  });
+});
 
 describe('mergePatch', () => {
   it('names removed fields as null, at every depth, and keeps the rest', () => {

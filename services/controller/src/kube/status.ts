@@ -4,8 +4,8 @@
  * 10,000-trial Sweep stays a small object). Conditions keep their lastTransitionTime while
  * their status does not change.
  */
+import type { Condition, SweepObject, SweepStatus, TrialStatus } from '@masksweep/api';
 import { countSweep, type PretrainState, type SweepState, type TrialState } from '../state.js';
-import type { Condition, SweepObject, SweepStatus, TrialStatus } from './resources.js';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
