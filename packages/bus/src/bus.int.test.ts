@@ -389,6 +389,24 @@ describe('consumeEvents', () => {
     await publisher.close();
   }, 30_000);
 
+  it('lets the server delete a consumer with inactiveThresholdMs once its reader is gone', async () => {
+    const { connection } = await startBus();
+    const reader = await connect();
+    await consumeEvents({
+      connection: reader,
+      durable: 'short-lived',
+      inactiveThresholdMs: 500,
+      handler: async () => {},
+      onPoison: () => {},
+    });
+    const manager = await connection.jetstreamManager();
+    const names = async () =>
+      (await manager.consumers.list(EVENTS_STREAM).next()).map((c) => c.name);
+    expect(await names()).toEqual(['short-lived']);
+    await reader.close(); // the process died without deleting its consumer
+    await waitFor(async () => (await names()).length === 0, 'the server to delete the consumer');
+  }, 30_000);
+
   it('terminates and reports undecodable messages, and retries a failing handler', async () => {
     const { connection } = await startBus();
     const js = connection.jetstream();

@@ -66,6 +66,11 @@ export interface ConsumeEventsOptions {
   retryDelaysMs?: number[];
   /** @default EVENTS_STREAM */
   stream?: string;
+  /**
+   * The server deletes the consumer after this long without a reader: for a consumer of one
+   * process's lifetime, which must not outlive a process that died. @default kept forever
+   */
+  inactiveThresholdMs?: number;
   /** Gets each batch; its messages are acknowledged only when it resolves, redelivered when it throws. */
   handler: (batch: DecodedEvent[]) => Promise<void>;
   /** Told of each message that is terminated. */
@@ -110,6 +115,7 @@ export async function consumeEvents(options: ConsumeEventsOptions): Promise<Even
     maxDeliver = 10,
     retryDelaysMs = [1000, 5000, 15_000, 30_000, 60_000],
     stream = EVENTS_STREAM,
+    inactiveThresholdMs,
     handler,
     onPoison,
     onHandlerError,
@@ -125,6 +131,8 @@ export async function consumeEvents(options: ConsumeEventsOptions): Promise<Even
   checkInteger('ackWaitMs', ackWaitMs, 1);
   if (maxDeliver !== -1) checkInteger('maxDeliver', maxDeliver, 1);
   for (const [i, ms] of retryDelaysMs.entries()) checkInteger(`retryDelaysMs[${i}]`, ms, 0);
+  if (inactiveThresholdMs !== undefined)
+    checkInteger('inactiveThresholdMs', inactiveThresholdMs, 1);
   if (retryDelaysMs.length === 0) {
     throw new InvalidOptionError('retryDelaysMs', 'must hold at least one delay');
   }
@@ -137,6 +145,7 @@ export async function consumeEvents(options: ConsumeEventsOptions): Promise<Even
     max_deliver: maxDeliver,
     // Room for a batch being handled, the next one fetched, and redeliveries.
     max_ack_pending: Math.max(1000, batchSize * 4),
+    ...(inactiveThresholdMs !== undefined && { inactive_threshold: nanos(inactiveThresholdMs) }),
   });
   const consumer = await connection.jetstream().consumers.get(stream, durable);
   const messages = await consumer.consume({ max_messages: batchSize * 2 });

@@ -18,7 +18,7 @@ export {
   StateMismatchError,
   saveState,
 } from './local-sweep.js';
-export { createPruner, PruningMonitor } from './pruning.js';
+export { createPruner, PruningMonitor, PruningStreams, type PruningWatch } from './pruning.js';
 export {
   type Actions,
   initialState,
@@ -28,5 +28,7 @@ export {
   resumedState,
   type Workload,
   type WorkloadEnd,
+  workload,
+  workloadName,
 } from './reconcile.js';
 export * from './state.js';

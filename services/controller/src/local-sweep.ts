@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { canonicalJson, type SweepResource } from '@masksweep/api';
 import type { LocalExecutor } from './local-executor.js';
-import { watchForPruning } from './pruning.js';
+import { PruningStreams } from './pruning.js';
 import {
   initialState,
   reconcile,
@@ -69,19 +69,18 @@ export async function runLocalSweep(
   let wake: () => void = () => {};
   const changed = () => wake();
   options.signal?.addEventListener('abort', changed);
-  const pruned = new Set<string>();
-  const pruning = await watchForPruning(
+  /** Trial -> the step the pruner stopped it at; the reconcile stops its workload. */
+  const pruned = new Map<string, number>();
+  /** Workloads the reconcile ended as Pruned: their exit says nothing more. */
+  const prunedWorkloads = new Set<string>();
+  const streams = new PruningStreams(options.natsUrl);
+  const pruning = await streams.watch(
     state.sweep,
-    options.natsUrl,
     () => state,
     (trial, step) => {
-      const workload = [...executor.running()].find((name) =>
-        name.startsWith(`finetune-${trial}-`),
-      );
-      if (!workload || pruned.has(trial)) return;
-      pruned.add(trial);
-      options.onPrune?.(trial, step);
-      void executor.stop(workload);
+      if (pruned.has(trial)) return;
+      pruned.set(trial, step);
+      changed();
     },
   );
   try {
@@ -95,11 +94,7 @@ export async function runLocalSweep(
       }
       const ended = executor
         .takeEnded()
-        .map((end) =>
-          end.workload.stage === 'finetune' && pruned.has(end.workload.trial.name)
-            ? { ...end, reason: 'Pruned' as const, message: 'stopped by the pruner' }
-            : end,
-        );
+        .filter((end) => !prunedWorkloads.delete(end.workload.name));
       for (const end of ended) options.onEnd?.(end);
       const actions = reconcile(
         state,
@@ -108,10 +103,16 @@ export async function runLocalSweep(
           ended,
           pretrained: (key) => executor.pretrained(key),
           objectiveOf: (trial) => executor.objectiveOf(trial, metric),
+          pruned,
           now: Date.now(),
         },
         { retryBackoffMs: options.retryBackoffMs },
       );
+      for (const end of actions.pruned) {
+        prunedWorkloads.add(end.workload.name);
+        options.onPrune?.(end.workload.trial.name, pruned.get(end.workload.trial.name) ?? 0);
+        options.onEnd?.(end);
+      }
       await Promise.all(actions.stop.map((name) => executor.stop(name)));
       for (const workload of actions.start) {
         executor.start(workload);
@@ -132,5 +133,6 @@ export async function runLocalSweep(
   } finally {
     options.signal?.removeEventListener('abort', changed);
     await pruning?.stop();
+    await streams.close();
   }
 }

@@ -2,7 +2,7 @@ import { validateSweep } from '@masksweep/api';
 import { tinySweep } from '@masksweep/api/test-support';
 import { describe, expect, it } from 'vitest';
 import { createPruner, PruningMonitor } from './pruning.js';
-import { initialState, reconcile } from './reconcile.js';
+import { initialState, reconcile, workload } from './reconcile.js';
 
 const sweep = validateSweep(
   tinySweep('prune', {
@@ -40,12 +40,7 @@ describe('pruning from validation reports', () => {
       running: new Set(),
       ended: [
         {
-          workload: {
-            name: `finetune-${c}-1`,
-            stage: 'finetune',
-            trial: running.trial,
-            attempt: 1,
-          },
+          workload: workload('finetune', running.trial, 1),
           reason: 'Pruned',
           message: 'stopped by the pruner',
         },

@@ -9,12 +9,12 @@ import {
   connectBus,
   consumeEvents,
   EVENTS_STREAM,
-  type EventConsumer,
   ensureStream,
   sweepEventsSubject,
 } from '@masksweep/bus';
 import { MetricKind } from '@masksweep/proto';
 import { AshaPruner, MedianPruner, type Pruner, Study } from '@masksweep/tuner';
+import type { NatsConnection } from 'nats';
 import { type SweepState, TERMINAL_TRIAL_PHASES } from './state.js';
 
 export function createPruner(spec: NonNullable<SweepSpecType['pruner']>): Pruner {
@@ -64,28 +64,45 @@ export class PruningMonitor {
   }
 }
 
+/** How long the server keeps a pruner's consumer without a reader (its process died). */
+const PRUNER_INACTIVE_MS = 60_000;
+
+export interface PruningWatch {
+  stop(): Promise<void>;
+}
+
 /**
- * Replays the sweep's metric events from the start (a new durable each time, so a restarted
- * controller rebuilds the same study) and calls `prune` for each trial the pruner stops.
- * `state` gives the sweep's latest state (trial phases). Undefined without a pruner or NATS.
+ * The pruners of one process: one NATS connection (made on the first Sweep with a pruner,
+ * closed by `close`) shared by every Sweep's watch.
  */
-export async function watchForPruning(
-  sweep: SweepResource,
-  natsUrl: string | undefined,
-  state: () => SweepState | undefined,
-  prune: (trial: string, step: number) => void,
-): Promise<{ stop(): Promise<void> } | undefined> {
-  const { spec, metadata } = sweep;
-  if (!spec.pruner || !natsUrl) return undefined;
-  const monitor = new PruningMonitor(createPruner(spec.pruner), spec.objective);
-  const connection = await connectBus({ servers: natsUrl, name: 'controller' });
-  const durable = `controller-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  let consumer: EventConsumer | undefined;
-  try {
-    await ensureStream(connection);
-    consumer = await consumeEvents({
+export class PruningStreams {
+  readonly #natsUrl: string | undefined;
+  #connection?: Promise<NatsConnection>;
+
+  constructor(natsUrl: string | undefined) {
+    this.#natsUrl = natsUrl;
+  }
+
+  /**
+   * Replays the sweep's metric events from the start (a new consumer each time, so a
+   * restarted controller rebuilds the same study) and calls `prune` for each trial the pruner
+   * stops. `state` gives the sweep's latest state (trial phases). The consumer is deleted by
+   * `stop`, or by the server a minute after its process died. Undefined without a pruner or NATS.
+   */
+  async watch(
+    sweep: SweepResource,
+    state: () => SweepState | undefined,
+    prune: (trial: string, step: number) => void,
+  ): Promise<PruningWatch | undefined> {
+    const { spec, metadata } = sweep;
+    if (!spec.pruner || !this.#natsUrl) return undefined;
+    const monitor = new PruningMonitor(createPruner(spec.pruner), spec.objective);
+    const connection = await this.#connect();
+    const durable = `controller-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    const consumer = await consumeEvents({
       connection,
       durable,
+      inactiveThresholdMs: PRUNER_INACTIVE_MS,
       filterSubject: sweepEventsSubject(metadata.namespace ?? 'default', metadata.name, 'metric'),
       handler: async (batch) => {
         const current = state();
@@ -98,16 +115,39 @@ export async function watchForPruning(
       },
       onPoison: () => {},
     });
-  } catch (error) {
-    await connection.close();
-    throw error;
+    return {
+      async stop() {
+        await consumer.stop();
+        const manager = await connection.jetstreamManager();
+        await manager.consumers.delete(EVENTS_STREAM, durable).catch(() => undefined);
+      },
+    };
   }
-  return {
-    async stop() {
-      await consumer?.stop();
-      const manager = await connection.jetstreamManager();
-      await manager.consumers.delete(EVENTS_STREAM, durable).catch(() => undefined);
-      await connection.drain();
-    },
-  };
+
+  /** Drains the shared connection (after the watches stopped). */
+  async close(): Promise<void> {
+    const connection = this.#connection;
+    this.#connection = undefined;
+    await (await connection?.catch(() => undefined))?.drain();
+  }
+
+  #connect(): Promise<NatsConnection> {
+    if (this.#connection) return this.#connection;
+    const pending = (async () => {
+      const connection = await connectBus({ servers: this.#natsUrl, name: 'controller' });
+      try {
+        await ensureStream(connection);
+        return connection;
+      } catch (error) {
+        await connection.close();
+        throw error;
+      }
+    })();
+    // A failed connect is tried again by the next watch.
+    pending.catch(() => {
+      if (this.#connection === pending) this.#connection = undefined;
+    });
+    this.#connection = pending;
+    return pending;
+  }
 }

@@ -8,6 +8,7 @@ import {
   resumedState,
   type Workload,
   type WorkloadEnd,
+  workloadName,
 } from './reconcile.js';
 import { countSweep, type EndReason, type SweepState } from './state.js';
 
@@ -30,6 +31,7 @@ class World {
   running = new Map<string, Workload>();
   ended: WorkloadEnd[] = [];
   stored = new Set<string>();
+  pruned = new Map<string, number>();
   now = 0;
   started: Workload[] = [];
   constructor(readonly state: SweepState) {}
@@ -40,6 +42,7 @@ class World {
       ended: this.ended.splice(0),
       pretrained: (key) => this.stored.has(key),
       objectiveOf: (trial) => trial.seed / 10,
+      pruned: this.pruned,
       now: this.now,
     };
     const actions = reconcile(this.state, observation, { retryBackoffMs: 1000 });
@@ -141,6 +144,36 @@ describe('reconcile', () => {
     expect(world.state.phase).toBe('Failed');
     expect(world.state.reason).toMatch(/MaxFailedTrials: 2 trials failed, more than 1/);
     expect(actions.stop).toHaveLength(1);
+  });
+
+  it('ends a pruned trial as Pruned, stops its fine-tuning and gives its slot to the next', () => {
+    const world = new World(initialState(sweep({ pruner: { type: 'median' } }), '.'));
+    for (const key of Object.keys(world.state.pretrainings)) world.stored.add(key);
+    const [first, second] = world.pass().start;
+    if (!first || !second) throw new Error('two fine-tunings start');
+    expect(first.name).toBe(workloadName({ ...first }));
+    expect(first.name).toBe(`finetune-${first.trial.name}-1`);
+    world.pruned.set(first.trial.name, 20);
+    // A trial that is not fine-tuning (it already ended, or never ran) is not stopped twice.
+    world.pruned.set('unknown-trial', 10);
+    const actions = world.pass();
+    expect(actions.stop).toEqual([first.name]);
+    expect(actions.pruned).toEqual([
+      {
+        workload: first,
+        reason: 'Pruned',
+        message: 'stopped by the median pruner at step 20',
+      },
+    ]);
+    expect(world.state.trials[first.trial.name]).toMatchObject({
+      phase: 'Pruned',
+      reason: 'Pruned',
+    });
+    expect(actions.start.map((w) => w.stage)).toEqual(['finetune']);
+    expect(world.running.has(second.name)).toBe(true);
+    expect(world.pass().pruned).toEqual([]);
+    world.drain();
+    expect(countSweep(world.state)).toMatchObject({ pruned: 1, succeeded: 7 });
   });
 
   it('resumes after a restart without counting the lost run as an attempt', () => {

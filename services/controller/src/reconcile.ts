@@ -4,7 +4,8 @@
  * run for every trial that shares it, and none when the store already holds it, even from
  * another sweep), then the fine-tuning workloads of trials whose key is ready. Retries are
  * counted per stage with an exponential back-off; a divergence or an invalid trial is not
- * retried. Pure: the caller observes the world and carries the actions out.
+ * retried; a trial the pruner stopped ends as Pruned and its workload is stopped. Pure: the
+ * caller observes the world and carries the actions out.
  */
 import { expandSweep, type Trial } from '@masksweep/api';
 import {
@@ -18,11 +19,24 @@ import {
 } from './state.js';
 
 export interface Workload {
-  /** Unique per attempt: `pretrain-<key>-<attempt>` or `finetune-<trial>-<attempt>`. */
+  /** Unique per attempt: see workloadName. */
   name: string;
   stage: 'pretrain' | 'finetune';
   trial: Trial;
   attempt: number;
+}
+
+/**
+ * The name of a stage attempt, unique per attempt: `pretrain-<key>-<attempt>` (one run for
+ * every trial of the key) or `finetune-<trial>-<attempt>`.
+ */
+export function workloadName({ stage, trial, attempt }: Omit<Workload, 'name'>): string {
+  return `${stage}-${stage === 'pretrain' ? trial.pretrainKey : trial.name}-${attempt}`;
+}
+
+/** A stage attempt of a trial (pre-training: of the trial's key), named. */
+export function workload(stage: Workload['stage'], trial: Trial, attempt: number): Workload {
+  return { name: workloadName({ stage, trial, attempt }), stage, trial, attempt };
 }
 
 export interface WorkloadEnd {
@@ -40,13 +54,17 @@ export interface Observation {
   pretrained(key: string): boolean;
   /** The objective a finished trial reached (from its result). */
   objectiveOf(trial: Trial): number | undefined;
+  /** Trials the pruner stopped, with the fine-tuning step it stopped each at. */
+  pruned?: ReadonlyMap<string, number>;
   now: number;
 }
 
 export interface Actions {
   start: Workload[];
-  /** Workloads to stop: the sweep failed. */
+  /** Workloads to stop: the sweep failed, or the pruner stopped their trial. */
   stop: string[];
+  /** The fine-tunings this pass ended as Pruned (their workloads are in `stop`). */
+  pruned: WorkloadEnd[];
 }
 
 export interface ReconcileOptions {
@@ -121,8 +139,10 @@ export function reconcile(
   }
   const trialsOfKey = (key: string): readonly TrialState[] => byKey.get(key) ?? [];
   const open = (t: TrialState) => !TERMINAL_TRIAL_PHASES.has(t.phase);
+  const running = new Set(observation.running);
+  const pruned = prunedWorkloads(state, observation, running);
 
-  for (const { workload, reason, message } of observation.ended) {
+  for (const { workload, reason, message } of [...observation.ended, ...pruned]) {
     if (workload.stage === 'pretrain') {
       const p = state.pretrainings[workload.trial.pretrainKey];
       if (!p || p.phase !== 'Running') continue;
@@ -174,15 +194,16 @@ export function reconcile(
     state.reason = `MaxFailedTrials: ${counts.failed + counts.diverged} trials failed, more than ${spec.maxFailedTrials}`;
     state.finishedAt = now;
   }
-  if (state.phase === 'Failed') return { start: [], stop: [...observation.running] };
+  const stop = pruned.map((end) => end.workload.name);
+  if (state.phase === 'Failed') return { start: [], stop: [...observation.running], pruned };
   if (counts.total > 0 && Object.values(state.trials).every((t) => !open(t))) {
     state.phase = 'Succeeded';
     state.finishedAt ??= now;
-    return { start: [], stop: [] };
+    return { start: [], stop, pruned };
   }
 
   const start: Workload[] = [];
-  let slots = spec.parallelism - observation.running.size;
+  let slots = spec.parallelism - running.size;
   const ready = (attempts: Attempts) => (attempts.notBefore ?? 0) <= now;
   // A run already in the store (another sweep or an earlier run made it) needs no workload.
   for (const p of Object.values(state.pretrainings)) {
@@ -198,12 +219,7 @@ export function reconcile(
     t.phase = 'Finetuning';
     t.finetune.started += 1;
     t.finetune.notBefore = undefined;
-    start.push({
-      name: `finetune-${t.trial.name}-${t.finetune.started}`,
-      stage: 'finetune',
-      trial: t.trial,
-      attempt: t.finetune.started,
-    });
+    start.push(workload('finetune', t.trial, t.finetune.started));
   }
   for (const p of Object.values(state.pretrainings)) {
     if (slots <= 0) break;
@@ -214,24 +230,44 @@ export function reconcile(
     start.push(pretrainWorkload(p, state));
     for (const t of waiting) t.phase = 'Pretraining';
   }
-  if (start.length > 0 || observation.running.size > 0) {
+  if (start.length > 0 || running.size > 0) {
     state.phase = 'Running';
     // Running again (the Sweep gained trials): it has not finished.
     state.finishedAt = undefined;
   }
-  return { start, stop: [] };
+  return { start, stop, pruned };
+}
+
+/**
+ * The running fine-tunings of trials the pruner stopped, as ends with reason Pruned; they
+ * leave `running` (their slot is free now).
+ */
+function prunedWorkloads(
+  state: SweepState,
+  observation: Observation,
+  running: Set<string>,
+): WorkloadEnd[] {
+  const ends: WorkloadEnd[] = [];
+  for (const [trial, step] of observation.pruned ?? []) {
+    const t = state.trials[trial];
+    if (t?.phase !== 'Finetuning') continue;
+    const stopped = workload('finetune', t.trial, t.finetune.started);
+    if (!running.delete(stopped.name)) continue;
+    const pruner = state.sweep.spec.pruner?.type;
+    ends.push({
+      workload: stopped,
+      reason: 'Pruned',
+      message: `stopped by the ${pruner} pruner at step ${step}`,
+    });
+  }
+  return ends;
 }
 
 function pretrainWorkload(p: PretrainState, state: SweepState): Workload {
   p.phase = 'Running';
   p.attempts.started += 1;
   p.attempts.notBefore = undefined;
-  return {
-    name: `pretrain-${p.key}-${p.attempts.started}`,
-    stage: 'pretrain',
-    trial: (state.trials[p.trial] as TrialState).trial,
-    attempt: p.attempts.started,
-  };
+  return workload('pretrain', (state.trials[p.trial] as TrialState).trial, p.attempts.started);
 }
 
 function retryable(reason: EndReason): boolean {

@@ -6,7 +6,7 @@
  * Job that ended is an ended workload; a workload whose Job is gone was interrupted.
  */
 import type { SweepObject, SweepResource, Trial } from '@masksweep/api';
-import { initialState, type WorkloadEnd } from '../reconcile.js';
+import { initialState, type WorkloadEnd, workload } from '../reconcile.js';
 import type { SweepState, TrialState } from '../state.js';
 import {
   type CachedTrial,
@@ -83,7 +83,7 @@ export function observeSweep(view: ClusterView): ObservedSweep {
     stale: [],
   };
   const jobsByName = new Map(view.jobs.map((job) => [job.metadata.name, job]));
-  const settle = (workload: WorkloadEnd['workload'], workloadName: string) => {
+  const settle = (workload: WorkloadEnd['workload']) => {
     const name = view.jobNameOf(workload);
     const job = jobsByName.get(name);
     if (!job) {
@@ -91,7 +91,7 @@ export function observeSweep(view: ClusterView): ObservedSweep {
       return;
     }
     if (!jobEnded(job)) {
-      observed.running.set(workloadName, name);
+      observed.running.set(workload.name, name);
       return;
     }
     const end = jobEnd(job, view.podsOf(job)) as JobEnd;
@@ -132,26 +132,19 @@ export function observeSweep(view: ClusterView): ObservedSweep {
   const current = new Set<string>();
   for (const p of Object.values(state.pretrainings)) {
     if (p.phase !== 'Running') continue;
-    const trial = state.trials[p.trial]?.trial as Trial;
-    const workload = {
-      name: `pretrain-${p.key}-${p.attempts.started}`,
-      stage: 'pretrain' as const,
-      trial,
-      attempt: p.attempts.started,
-    };
-    current.add(view.jobNameOf(workload));
-    settle(workload, workload.name);
+    const pretraining = workload(
+      'pretrain',
+      state.trials[p.trial]?.trial as Trial,
+      p.attempts.started,
+    );
+    current.add(view.jobNameOf(pretraining));
+    settle(pretraining);
   }
   for (const t of Object.values(state.trials)) {
     if (t.phase !== 'Finetuning') continue;
-    const workload = {
-      name: `finetune-${t.trial.name}-${t.finetune.started}`,
-      stage: 'finetune' as const,
-      trial: t.trial,
-      attempt: t.finetune.started,
-    };
-    current.add(view.jobNameOf(workload));
-    settle(workload, workload.name);
+    const finetuning = workload('finetune', t.trial, t.finetune.started);
+    current.add(view.jobNameOf(finetuning));
+    settle(finetuning);
   }
   for (const job of view.jobs) {
     if (current.has(job.metadata.name)) continue;

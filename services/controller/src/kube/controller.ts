@@ -28,7 +28,7 @@ import {
   objectKey,
 } from '@masksweep/kube';
 import type { Log, LogLevel } from '@masksweep/log';
-import { watchForPruning } from '../pruning.js';
+import { PruningStreams, type PruningWatch } from '../pruning.js';
 import { reconcile, sweepTrials, type Workload, type WorkloadEnd } from '../reconcile.js';
 import type { EndReason, SweepState } from '../state.js';
 import { observeSweep } from './cluster-state.js';
@@ -123,10 +123,12 @@ export class KubeController {
     string,
     {
       generation: string;
-      watch: Promise<{ stop(): Promise<void> } | undefined>;
+      watch: Promise<PruningWatch | undefined>;
       stopped: Map<string, number>;
     }
   >();
+  /** One NATS connection for the pruners of every Sweep. */
+  readonly #pruningStreams: PruningStreams;
   readonly #timers = new Map<string, NodeJS.Timeout>();
   #active = 0;
   #stopped = false;
@@ -135,6 +137,7 @@ export class KubeController {
 
   constructor(options: KubeControllerOptions) {
     this.#options = options;
+    this.#pruningStreams = new PruningStreams(options.natsUrl);
     const { client, namespace } = options;
     const managed = `${LABELS.managedBy}=${MANAGER}`;
     const onError = (error: Error) => this.#log('warn', 'watch failed', { error: error.message });
@@ -194,7 +197,9 @@ export class KubeController {
       this.#trials.stop(),
       this.#jobs.stop(),
       this.#pods.stop(),
+      ...[...this.#pruning.keys()].map((key) => this.#stopPruning(key)),
     ]);
+    await this.#pruningStreams.close();
   }
 
   /** Resolves when no reconcile runs or waits. */
@@ -336,25 +341,6 @@ export class KubeController {
       jobNameOf,
     });
     const ended: WorkloadEnd[] = [...observed.ended];
-    const pruned: string[] = [];
-    for (const [trial, step] of this.#pruning.get(key)?.stopped ?? []) {
-      const t = observed.state.trials[trial];
-      const workload = `finetune-${trial}-${t?.finetune.started}`;
-      const job = observed.running.get(workload);
-      if (!t || t.phase !== 'Finetuning' || !job) continue;
-      observed.running.delete(workload);
-      pruned.push(job);
-      ended.push({
-        workload: {
-          name: workload,
-          stage: 'finetune',
-          trial: t.trial,
-          attempt: t.finetune.started,
-        },
-        reason: 'Pruned',
-        message: `stopped by the ${expansion.resource.spec.pruner?.type} pruner at step ${step}`,
-      });
-    }
     for (const { workload, job } of observed.missing) {
       if (await this.#exists(paths.jobs(namespace), job)) {
         // Created a moment ago and not yet in the cache: it runs.
@@ -376,10 +362,12 @@ export class KubeController {
           (this.#options.artifactsDir !== undefined &&
             existsSync(join(this.#options.artifactsDir, 'pretrain', pretrainKey, 'weights.bin'))),
         objectiveOf: (trial) => observed.metrics.get(trial.name)?.[metric],
+        pruned: this.#pruning.get(key)?.stopped,
         now: Date.now(),
       },
       { retryBackoffMs: this.#options.retryBackoffMs },
     );
+    ended.push(...actions.pruned);
     // The pruner reads trial phases from here: set before the Jobs start, so that a report
     // of a new Job never meets the phases from before this pass.
     this.#states.set(key, state);
@@ -416,7 +404,6 @@ export class KubeController {
         .map((workloadName) => observed.running.get(workloadName))
         .filter((job): job is string => !!job),
       ...observed.stale,
-      ...pruned,
     ];
     await Promise.all(toStop.map((job) => write(() => this.#deleteJob(namespace, job))));
 
@@ -542,28 +529,28 @@ export class KubeController {
    * from the start, so a restarted controller stops the same trials).
    */
   #pruningOf(key: string, resource: SweepResource, sweep: SweepObject) {
-    const natsUrl = this.#options.natsUrl;
-    if (!resource.spec.pruner || !natsUrl) return undefined;
+    if (!resource.spec.pruner || !this.#options.natsUrl) return undefined;
     const generation = `${sweep.metadata.uid}/${sweep.metadata.generation}`;
     const current = this.#pruning.get(key);
     if (current?.generation === generation) return current;
     if (current) void this.#stopPruning(key);
     const stopped = new Map<string, number>();
-    const watch = watchForPruning(
-      resource,
-      natsUrl,
-      () => this.#states.get(key),
-      (trial, step) => {
-        if (stopped.has(trial)) return;
-        stopped.set(trial, step);
-        this.#log('info', 'pruned trial', { sweep: key, trial, step });
-        this.enqueue(key);
-      },
-    ).catch((error: Error) => {
-      this.#log('warn', 'pruning stream failed', { sweep: key, error: error.message });
-      this.#pruning.delete(key);
-      return undefined;
-    });
+    const watch = this.#pruningStreams
+      .watch(
+        resource,
+        () => this.#states.get(key),
+        (trial, step) => {
+          if (stopped.has(trial)) return;
+          stopped.set(trial, step);
+          this.#log('info', 'pruned trial', { sweep: key, trial, step });
+          this.enqueue(key);
+        },
+      )
+      .catch((error: Error) => {
+        this.#log('warn', 'pruning stream failed', { sweep: key, error: error.message });
+        this.#pruning.delete(key);
+        return undefined;
+      });
     const entry = { generation, watch, stopped };
     this.#pruning.set(key, entry);
     return entry;
