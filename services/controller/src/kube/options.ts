@@ -1,0 +1,92 @@
+/**
+ * The KubeController's options: everything but the client and the Job settings optional, with
+ * its default in the JSDoc, compiled once into a fully defaulted type that the controller
+ * reads without a `??` at each use.
+ */
+import type { SweepResource } from '@masksweep/api';
+import type { KubeClient } from '@masksweep/kube';
+import type { Log } from '@masksweep/log';
+import type { EndReason } from '../state.js';
+import type { JobSettings } from './resources.js';
+
+/** How the controller logs (masksweep-controller's is pino's, made by @masksweep/log). */
+export type ControllerLog = Log;
+
+/** What one reconcile pass of a Sweep did. */
+export interface ReconcilePass {
+  sweep: string;
+  durationMs: number;
+  jobsCreated: number;
+  jobsDeleted: number;
+  trialsCreated: number;
+  statusWrites: number;
+  ended: number;
+  phase: string;
+}
+
+export interface KubeControllerOptions {
+  client: KubeClient;
+  /** Watch one namespace. @default every namespace */
+  namespace?: string;
+  jobs: JobSettings;
+  /**
+   * The artifact store, when mounted here: a key whose weights are in it needs no pre-training.
+   * @default none (only Trials whose pre-training succeeded count)
+   */
+  artifactsDir?: string;
+  /** First retry delay of a failed stage, doubling per retry up to 5 minutes. @default 10000 */
+  retryBackoffMs?: number;
+  /** Every Sweep is reconciled at least this often. @default 30000 */
+  resyncMs?: number;
+  /** Sweeps reconciled at once. @default 4 */
+  workers?: number;
+  /** API writes in flight at once within one reconcile. @default 16 */
+  writeConcurrency?: number;
+  /** @default no log */
+  log?: ControllerLog;
+  /** Called after each reconcile pass with its duration and the number of transitions. */
+  onPass?: (pass: ReconcilePass) => void;
+  /**
+   * Registers the Sweep with the leaderboard, which stores results only of registered Sweeps.
+   * Called before the first Job of each generation; a failure holds the Jobs back (retried).
+   * @default none (no leaderboard)
+   */
+  registerSweep?: (sweep: SweepResource, trialCount: number) => Promise<void>;
+  /** The NATS the trials publish to: Sweeps with `spec.pruner` are pruned from it. @default none */
+  natsUrl?: string;
+  /** Called for each stage attempt that ended, with its reason. */
+  onEnded?: (reason: EndReason) => void;
+  /** Called when a reconcile pass failed (it is retried). */
+  onError?: (error: Error) => void;
+}
+
+/** The options with every default filled in. */
+export interface CompiledControllerOptions
+  extends Required<Omit<KubeControllerOptions, 'namespace' | 'artifactsDir' | 'natsUrl'>> {
+  namespace: string | undefined;
+  artifactsDir: string | undefined;
+  natsUrl: string | undefined;
+}
+
+const nothing = () => {};
+
+export function compileControllerOptions(
+  options: KubeControllerOptions,
+): CompiledControllerOptions {
+  return {
+    client: options.client,
+    namespace: options.namespace,
+    jobs: options.jobs,
+    artifactsDir: options.artifactsDir,
+    retryBackoffMs: options.retryBackoffMs ?? 10_000,
+    resyncMs: options.resyncMs ?? 30_000,
+    workers: options.workers ?? 4,
+    writeConcurrency: options.writeConcurrency ?? 16,
+    log: options.log ?? nothing,
+    onPass: options.onPass ?? nothing,
+    registerSweep: options.registerSweep ?? (async () => {}),
+    natsUrl: options.natsUrl,
+    onEnded: options.onEnded ?? nothing,
+    onError: options.onError ?? nothing,
+  };
+}
