@@ -3,61 +3,54 @@
  * one, makes each again and finds it done. "Already so" is no error.
  */
 import type { KubeClient, KubeObject } from './client.js';
-import { ConflictError, NotFoundError } from './errors.js';
+import { ConflictError, type KubeApiError, NotFoundError } from './errors.js';
+
+/** The call's answer, or `already` when it fails with an error of kind `done` (already so). */
+async function unlessAlready<T, A>(
+  call: Promise<T>,
+  done: new (...args: never[]) => KubeApiError,
+  already: A,
+): Promise<T | A> {
+  try {
+    return await call;
+  } catch (error) {
+    if (error instanceof done) return already;
+    throw error;
+  }
+}
 
 /** Creates the object in `collection`; undefined when one of its name exists already. */
-export async function createIfAbsent<T extends KubeObject>(
+export function createIfAbsent<T extends KubeObject>(
   client: KubeClient,
   collection: string,
   object: T,
 ): Promise<T | undefined> {
-  try {
-    return await client.call<T>('POST', collection, object);
-  } catch (error) {
-    if (error instanceof ConflictError) return undefined;
-    throw error;
-  }
+  return unlessAlready(client.call<T>('POST', collection, object), ConflictError, undefined);
 }
 
 /**
  * Deletes the object at `path` with background propagation (its dependents go after it);
  * false when it was gone already.
  */
-export async function deleteIfPresent(client: KubeClient, path: string): Promise<boolean> {
-  try {
-    await client.call('DELETE', `${path}?propagationPolicy=Background`);
-    return true;
-  } catch (error) {
-    if (error instanceof NotFoundError) return false;
-    throw error;
-  }
+export function deleteIfPresent(client: KubeClient, path: string): Promise<boolean> {
+  const deleted = client.call('DELETE', `${path}?propagationPolicy=Background`).then(() => true);
+  return unlessAlready(deleted, NotFoundError, false);
 }
 
 /**
  * Merge-patches the status subresource of the object at `path` (a field set to null is
  * removed); false when the object is gone (the next pass sees that).
  */
-export async function patchStatus(
-  client: KubeClient,
-  path: string,
-  status: unknown,
-): Promise<boolean> {
-  try {
-    await client.call('PATCH', `${path}/status`, { status });
-    return true;
-  } catch (error) {
-    if (error instanceof NotFoundError) return false;
-    throw error;
-  }
+export function patchStatus(client: KubeClient, path: string, status: unknown): Promise<boolean> {
+  const patched = client.call('PATCH', `${path}/status`, { status }).then(() => true);
+  return unlessAlready(patched, NotFoundError, false);
 }
 
 /** Whether the object at `path` exists (a GET, past any cache). */
-export async function exists(client: KubeClient, path: string): Promise<boolean> {
-  try {
-    await client.call('GET', path);
-    return true;
-  } catch (error) {
-    if (error instanceof NotFoundError) return false;
-    throw error;
-  }
+export function exists(client: KubeClient, path: string): Promise<boolean> {
+  return unlessAlready(
+    client.call('GET', path).then(() => true),
+    NotFoundError,
+    false,
+  );
 }
