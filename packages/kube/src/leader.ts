@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeClient, KubeObject } from './client.js';
 import { ConflictError, NotFoundError } from './errors.js';
+import { createIfAbsent } from './writes.js';
 
 interface Lease extends KubeObject {
   spec: {
@@ -59,24 +60,20 @@ export async function acquireLeadership(
       lease = await options.client.call<Lease>('GET', `${path}/${options.name}`);
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
-      try {
-        await options.client.call('POST', path, {
-          apiVersion: 'coordination.k8s.io/v1',
-          kind: 'Lease',
-          metadata: { name: options.name, namespace: options.namespace },
-          spec: {
-            holderIdentity: options.identity,
-            leaseDurationSeconds: durationMs / 1000,
-            acquireTime: now,
-            renewTime: now,
-            leaseTransitions: 0,
-          },
-        });
-        return true;
-      } catch (creating) {
-        if (creating instanceof ConflictError) return false;
-        throw creating;
-      }
+      // Another candidate may create it first: then it holds the lease.
+      const created = await createIfAbsent<Lease>(options.client, path, {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: options.name, namespace: options.namespace },
+        spec: {
+          holderIdentity: options.identity,
+          leaseDurationSeconds: durationMs / 1000,
+          acquireTime: now,
+          renewTime: now,
+          leaseTransitions: 0,
+        },
+      });
+      return created !== undefined;
     }
     const { spec } = lease;
     if (spec.renewTime !== observed.renewTime || spec.holderIdentity !== observed.holder)
