@@ -30,7 +30,17 @@ export function metricName(metric: string): string {
   return metric.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+const VALIDATION_PREFIX = 'val_';
+
 /** The name of a metric measured at validation: `val_` and its snake-case name (`val_macro_f1`). */
 export function validationMetricName(metric: string): string {
-  return `val_${metricName(metric)}`;
+  return `${VALIDATION_PREFIX}${metricName(metric)}`;
+}
+
+/**
+ * The metric a validation name stands for (`val_macro_f1` -> `macro_f1`), undefined for a
+ * name without `val_` (a test metric's).
+ */
+export function validatedMetricOf(name: string): string | undefined {
+  return name.startsWith(VALIDATION_PREFIX) ? name.slice(VALIDATION_PREFIX.length) : undefined;
 }

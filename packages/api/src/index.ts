@@ -9,6 +9,7 @@ export {
   TRIAL_EXIT_CODES,
   type TrialExitReason,
   trialExitReason,
+  validatedMetricOf,
   validationMetricName,
 } from './contracts.js';
 export { crdFiles, sweepCrd, toStructuralSchema, trialCrd } from './crd.js';

@@ -131,6 +131,7 @@ const root = loadDescriptor({
                 seed: { type: 'uint32', id: 7 },
                 pretrainKey: { type: 'string', id: 8 },
                 configJson: { type: 'string', id: 9 },
+                grids: { rule: 'repeated', type: 'string', id: 10 },
               },
             },
             ConfusionMatrix: {
@@ -168,6 +169,7 @@ const root = loadDescriptor({
                 finishedAtMs: { type: 'int64', id: 10 },
                 durationSeconds: { type: 'double', id: 11 },
                 sequence: { type: 'uint64', id: 12 },
+                valMetrics: { keyType: 'string', type: 'double', id: 13 },
               },
             },
             ReportResultRequest: { fields: { result: { type: 'TrialResult', id: 1 } } },
@@ -418,6 +420,11 @@ export interface TrialConfig {
   seed: number;
   pretrainKey: string;
   configJson: string;
+  /**
+   * The names of the sweep's grids this config is in (a config two grids share is in
+   * both); a paper table is built from the configs of one grid.
+   */
+  grids: string[];
 }
 export const TrialConfig: MessageCodec<TrialConfig> = createCodec(root, 'masksweep.v1.TrialConfig');
 
@@ -457,7 +464,10 @@ export interface TrialResult {
   attempt: number;
   config: TrialConfig | null;
   confusionMatrix: ConfusionMatrix | null;
-  /** accuracy, precision, recall, f1 (positive class), macro_f1, ... */
+  /**
+   * Test-split metrics: accuracy, precision, recall, f1 (positive class), macro_f1, ...
+   * Reported only: no choice (best trial, ranking, pruning, search) reads them.
+   */
   metrics: Record<string, number>;
   predictions: Prediction[];
   artifacts: Artifact[];
@@ -465,6 +475,11 @@ export interface TrialResult {
   durationSeconds: number;
   /** Set by the leaderboard: the order in which results were stored. */
   sequence: number;
+  /**
+   * Validation-split metrics after the last fine-tuning epoch, by the same names as
+   * metrics: what every choice reads.
+   */
+  valMetrics: Record<string, number>;
 }
 export const TrialResult: MessageCodec<TrialResult> = createCodec(root, 'masksweep.v1.TrialResult');
 
@@ -494,7 +509,10 @@ export interface ListResultsRequest {
    * seed, finetune.lr, ...) to the value wanted, compared as text.
    */
   configFilter: Record<string, string>;
-  /** A metric name (f1, recall, ...), or trial, finished_at. Default f1. */
+  /**
+   * A validation metric as val_<name> (val_f1, val_recall, ...), a test metric by its name
+   * (f1, recall, ...), or trial, finished_at. Default val_f1: ranking is by validation.
+   */
   sortBy: string;
   ascending: boolean;
   /** Default 50, at most 1000. */

@@ -19,7 +19,11 @@ export interface ResultFixture {
   augmentation?: string;
   seed?: number;
   learningRate?: number;
+  /** Test metrics. */
   metrics?: Record<string, number>;
+  /** Validation metrics. */
+  valMetrics?: Record<string, number>;
+  grids?: string[];
   counts?: number[];
   predictions?: TrialResultInput['predictions'];
   artifacts?: TrialResultInput['artifacts'];
@@ -81,9 +85,11 @@ export function resultFixture(fixture: ResultFixture = {}): TrialResultInput {
       seed,
       pretrainKey: `pt-${method}-${maskType}-${seed}`,
       configJson: JSON.stringify(config),
+      grids: fixture.grids ?? ['grid-1'],
     },
     confusionMatrix: { numClasses: 2, counts: fixture.counts ?? [40, 5, 3, 12] },
     metrics: fixture.metrics ?? { f1: 0.75, precision: 0.7, recall: 0.8, accuracy: 0.87 },
+    valMetrics: fixture.valMetrics ?? { f1: 0.78, precision: 0.74, recall: 0.82, accuracy: 0.88 },
     predictions: fixture.predictions ?? [],
     artifacts: fixture.artifacts ?? [],
     finishedAtMs: fixture.finishedAtMs ?? 1_750_000_000_000,
@@ -147,6 +153,7 @@ export function syntheticResult(
       accuracy: Math.min(1, Math.max(0, 0.9 + noise())),
       macro_f1: Math.min(1, Math.max(0, f1 - 0.05 + noise())),
     },
+    valMetrics: { f1: Math.min(1, Math.max(0, level + noise())) },
     finishedAtMs: 1_750_000_000_000 + index * 1000,
   });
 }

@@ -4,6 +4,7 @@
  * next page starts after that row through the sort index, whatever was stored meanwhile.
  */
 import { createHash } from 'node:crypto';
+import { validatedMetricOf, validationMetricName } from '@masksweep/api/contracts';
 import { InvalidRequestError } from '../errors.js';
 import { configPathExpression, INDEXED_METRIC_COLUMNS } from './schema.js';
 import type { ListResultsInput } from './types.js';
@@ -40,7 +41,14 @@ interface PageCursor {
   t: string;
 }
 
-function sortKey(sortBy: string): SortKey {
+/** The ranking when a request names none: validation F1, never a test metric. */
+export const DEFAULT_SORT = validationMetricName('f1');
+
+/**
+ * A sort name's key: `val_<metric>` is a validation metric, another metric name a test
+ * metric; `@sortPath` is the metric's JSON path when it has no indexed column.
+ */
+function sortKey(sortBy: string): SortKey & { path?: string } {
   if (sortBy === 'trial') return { sql: 'trial', type: 'text' };
   if (sortBy === 'finished_at') return { sql: 'finished_at_ms', type: 'number' };
   if (Object.hasOwn(INDEXED_METRIC_COLUMNS, sortBy)) {
@@ -50,14 +58,20 @@ function sortKey(sortBy: string): SortKey {
     };
   }
   checkMetricName(InvalidRequestError, 'sort_by', sortBy);
+  const validated = validatedMetricOf(sortBy);
+  const column = validated === undefined ? 'metrics_json' : 'val_metrics_json';
   // Other metrics are read from the JSON: correct, but without an index.
-  return { sql: 'coalesce(metrics_json ->> @sortPath, -9e999)', type: 'number' };
+  return {
+    sql: `coalesce(${column} ->> @sortPath, -9e999)`,
+    type: 'number',
+    path: `$."${validated ?? sortBy}"`,
+  };
 }
 
 export function buildListQuery(request: ListResultsInput): ListQuery {
   const namespace = requireName('namespace', request.namespace);
   const sweep = request.sweep ? requireName('sweep', request.sweep) : undefined;
-  const sortBy = request.sortBy || 'f1';
+  const sortBy = request.sortBy || DEFAULT_SORT;
   const sort = sortKey(sortBy);
   const ascending = request.ascending === true;
   const pageSize =
@@ -65,7 +79,8 @@ export function buildListQuery(request: ListResultsInput): ListQuery {
       ? DEFAULT_PAGE_SIZE
       : requireInteger('page_size', request.pageSize, 1, MAX_PAGE_SIZE);
 
-  const params: Record<string, unknown> = { namespace, sortPath: `$."${sortBy}"` };
+  const params: Record<string, unknown> = { namespace };
+  if (sort.path !== undefined) params.sortPath = sort.path;
   const where = ['namespace = @namespace'];
   if (sweep !== undefined) {
     where.push('sweep = @sweep');

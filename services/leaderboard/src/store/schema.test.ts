@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { resultFixture } from './fixtures.test-support.js';
 import { migrate, SCHEMA_VERSION, SchemaTooNewError, schemaVersion } from './schema.js';
 import { openStore } from './store.js';
 
@@ -69,8 +70,40 @@ describe('migrations', () => {
     const db = new Database(path);
     expect(
       db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(),
-    ).toEqual([1, 2]);
+    ).toEqual([1, 2, 3]);
     db.close();
+  });
+
+  it('migrates a version 2 file forward: its results read back without validation metrics or grids, and rank last', () => {
+    const old = new Database(path);
+    expect(migrate(old, 2)).toEqual([1, 2]);
+    old.prepare(`INSERT INTO sweeps VALUES ('default', 'study', '{}', 2, 0)`).run();
+    old.prepare(`UPDATE counters SET value = 1 WHERE name = 'result_sequence'`).run();
+    old
+      .prepare(`INSERT INTO results (namespace, sweep, trial, attempt, config_key, method,
+        mask_type, mask_ratio, mask_size, augmentation, seed, pretrain_key, config_json,
+        num_classes, confusion_counts, metrics_json, f1, precision, recall, accuracy,
+        finished_at_ms, duration_seconds, sequence)
+        VALUES ('default', 'study', 'old', 1, 'cfg-a', 'spark', 'random', 0.6, 0, 'none', 0,
+        'pt-a', '{}', 2, '[1,0,0,1]', '{"f1":0.99}', 0.99, 1, 1, 1, 0, 1, 1)`)
+      .run();
+    old.close();
+
+    const store = openStore({ path });
+    expect(store.getResult('default', 'old')).toMatchObject({
+      metrics: { f1: 0.99 },
+      valMetrics: {},
+      config: { grids: [] },
+    });
+    store.reportResult(
+      resultFixture({ trial: 'new', seed: 1, metrics: { f1: 0.5 }, valMetrics: { f1: 0.5 } }),
+    );
+    // The default ranking is by validation F1, which the old result does not have.
+    expect(store.listResults({ namespace: 'default' }).results.map((r) => r.trial)).toEqual([
+      'new',
+      'old',
+    ]);
+    store.close();
   });
 
   it('refuses a file written by a newer leaderboard', () => {

@@ -11,12 +11,16 @@ export interface Migration {
   sql: string;
 }
 
-/** The columns listResults can sort by through an index, by sort name. */
+/**
+ * The columns listResults can sort by through an index, by sort name: test F1, precision,
+ * recall and accuracy, and validation F1 (`val_f1`, the default ranking).
+ */
 export const INDEXED_METRIC_COLUMNS = {
   f1: 'f1',
   precision: 'precision',
   recall: 'recall',
   accuracy: 'accuracy',
+  val_f1: 'val_f1',
 } as const;
 
 /**
@@ -35,8 +39,9 @@ export function configPathExpression(path: string): string {
   return `(config_json -> '$.${path}')`;
 }
 
-// Every sort key is indexed within a sweep; across a namespace only the default sort (f1)
-// and recency are, as each index costs every result write a few pages.
+// Every sort key is indexed within a sweep; across a namespace only test F1, validation F1
+// (version 3, the default sort) and recency are, as each index costs every result write a
+// few pages.
 const sortIndexes = [
   ...['f1', 'precision', 'recall', 'accuracy', 'finished_at_ms'].map(
     (column) =>
@@ -168,6 +173,20 @@ export const MIGRATIONS: readonly Migration[] = [
         SELECT s.namespace, s.sweep, s.trial, max(p.id)
         FROM metric_points p JOIN metric_series s ON s.id = p.series_id
         GROUP BY s.namespace, s.sweep, s.trial;
+    `,
+  },
+  {
+    version: 3,
+    description:
+      'validation metrics of each result (val_f1 indexed: the default ranking) and the grids it belongs to',
+    sql: `
+      -- Results stored before have no validation metrics ({}, val_f1 -Infinity: they rank
+      -- last) and no grids ([]).
+      ALTER TABLE results ADD COLUMN val_metrics_json TEXT NOT NULL DEFAULT '{}';
+      ALTER TABLE results ADD COLUMN val_f1 REAL NOT NULL DEFAULT -9e999;
+      ALTER TABLE results ADD COLUMN grids_json TEXT NOT NULL DEFAULT '[]';
+      CREATE INDEX results_by_sweep_val_f1 ON results (namespace, sweep, val_f1, trial);
+      CREATE INDEX results_by_namespace_val_f1 ON results (namespace, val_f1, trial);
     `,
   },
 ];

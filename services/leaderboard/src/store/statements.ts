@@ -25,7 +25,12 @@ export interface ResultRow {
   config_json: string;
   num_classes: number;
   confusion_counts: string;
+  /** Test metrics. */
   metrics_json: string;
+  /** Validation metrics ({} for results stored before schema version 3). */
+  val_metrics_json: string;
+  /** The grids of the result's config, a JSON list of names. */
+  grids_json: string;
   finished_at_ms: number;
   duration_seconds: number;
   sequence: number;
@@ -122,11 +127,13 @@ export function prepareStatements(db: Database.Database) {
     insertResult: prepare(`INSERT INTO results (
         namespace, sweep, trial, attempt, config_key, method, mask_type, mask_ratio, mask_size,
         augmentation, seed, pretrain_key, config_json, num_classes, confusion_counts, metrics_json,
-        f1, precision, recall, accuracy, finished_at_ms, duration_seconds, sequence
+        f1, precision, recall, accuracy, val_metrics_json, val_f1, grids_json, finished_at_ms,
+        duration_seconds, sequence
       ) VALUES (
         @namespace, @sweep, @trial, @attempt, @configKey, @method, @maskType, @maskRatio, @maskSize,
         @augmentation, @seed, @pretrainKey, @configJson, @numClasses, @confusionCounts, @metricsJson,
-        @f1, @precision, @recall, @accuracy, @finishedAtMs, @durationSeconds, @sequence
+        @f1, @precision, @recall, @accuracy, @valMetricsJson, @valF1, @gridsJson, @finishedAtMs,
+        @durationSeconds, @sequence
       )`),
     insertPrediction: prepare(
       'INSERT INTO predictions (result_id, sample_id, label, predicted, probabilities) VALUES (?, ?, ?, ?, ?)',
@@ -221,6 +228,7 @@ export function toResult(
       counts: JSON.parse(row.confusion_counts) as number[],
     },
     metrics: JSON.parse(row.metrics_json) as Record<string, number>,
+    valMetrics: JSON.parse(row.val_metrics_json) as Record<string, number>,
     predictions: includePredictions ? statements.predictions.all(row.id).map(toPrediction) : [],
     artifacts: statements.artifacts.all(row.id).map(
       (artifact): Artifact => ({
@@ -246,6 +254,7 @@ export function toConfig(row: ResultRow): TrialConfig {
     seed: row.seed,
     pretrainKey: row.pretrain_key,
     configJson: row.config_json,
+    grids: JSON.parse(row.grids_json) as string[],
   };
 }
 

@@ -209,12 +209,27 @@ describe('listResults', () => {
     const metricValue = fc.option(fc.constantFrom(0.1, 0.5, 0.5, 0.9, 0.25), { nil: undefined });
     fc.assert(
       fc.property(
-        fc.array(fc.record({ f1: metricValue, recall: metricValue, finished: fc.nat(5) }), {
-          minLength: 0,
-          maxLength: 30,
-        }),
+        fc.array(
+          fc.record({
+            f1: metricValue,
+            recall: metricValue,
+            valF1: metricValue,
+            valRecall: metricValue,
+            finished: fc.nat(5),
+          }),
+          { minLength: 0, maxLength: 30 },
+        ),
         fc.integer({ min: 1, max: 7 }),
-        fc.constantFrom('f1', 'recall', 'trial', 'finished_at', 'macro_f1'),
+        fc.constantFrom(
+          'f1',
+          'recall',
+          'trial',
+          'finished_at',
+          'macro_f1',
+          'val_f1',
+          'val_recall',
+          undefined,
+        ),
         fc.boolean(),
         (rows, pageSize, sortBy, ascending) => {
           const sweep = `p${Math.random().toString(36).slice(2)}`;
@@ -223,16 +238,30 @@ describe('listResults', () => {
             const metrics: Record<string, number> = {};
             if (row.f1 !== undefined) metrics.f1 = row.f1;
             if (row.recall !== undefined) metrics.recall = metrics.macro_f1 = row.recall;
+            const valMetrics: Record<string, number> = {};
+            if (row.valF1 !== undefined) valMetrics.f1 = row.valF1;
+            if (row.valRecall !== undefined) valMetrics.recall = row.valRecall;
             const trial = `${sweep}-${String(i).padStart(2, '0')}`;
             store.reportResult(
-              resultFixture({ sweep, trial, seed: i, metrics, finishedAtMs: row.finished }),
+              resultFixture({
+                sweep,
+                trial,
+                seed: i,
+                metrics,
+                valMetrics,
+                finishedAtMs: row.finished,
+              }),
             );
+            // By sort name: val_<metric> is the validation metric; no name is val_f1.
+            const values: Record<string, number> = { ...metrics };
+            for (const [name, value] of Object.entries(valMetrics)) values[`val_${name}`] = value;
+            const sortName = sortBy ?? 'val_f1';
             const key: number | string =
-              sortBy === 'trial'
+              sortName === 'trial'
                 ? trial
-                : sortBy === 'finished_at'
+                : sortName === 'finished_at'
                   ? row.finished
-                  : (metrics[sortBy] ?? Number.NEGATIVE_INFINITY);
+                  : (values[sortName] ?? Number.NEGATIVE_INFINITY);
             return { trial, key };
           });
           const sign = ascending ? 1 : -1;
@@ -271,6 +300,37 @@ describe('listResults', () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it('ranks by validation F1 by default: the best test F1 with a worse validation F1 is not first', () => {
+    store.reportResult(
+      resultFixture({
+        trial: 'best-on-test',
+        seed: 1,
+        metrics: { f1: 0.95 },
+        valMetrics: { f1: 0.6 },
+      }),
+    );
+    store.reportResult(
+      resultFixture({
+        trial: 'best-on-validation',
+        seed: 2,
+        metrics: { f1: 0.7 },
+        valMetrics: { f1: 0.9 },
+      }),
+    );
+    // A result reported without validation metrics ranks last.
+    store.reportResult(
+      resultFixture({ trial: 'unvalidated', seed: 3, metrics: { f1: 0.99 }, valMetrics: {} }),
+    );
+    const ranked = (sortBy?: string) =>
+      store.listResults({ namespace: 'default', sortBy }).results.map((r) => r.trial);
+    expect(ranked()).toEqual(['best-on-validation', 'best-on-test', 'unvalidated']);
+    expect(ranked('val_f1')).toEqual(ranked());
+    // Test F1 is there to report, and still sorts when asked for by name.
+    expect(ranked('f1')).toEqual(['unvalidated', 'best-on-test', 'best-on-validation']);
+    const first = store.listResults({ namespace: 'default', pageSize: 1 }).results[0];
+    expect(first).toMatchObject({ metrics: { f1: 0.7 }, valMetrics: { f1: 0.9 } });
   });
 
   it('filters on config paths, comparing values as text', () => {

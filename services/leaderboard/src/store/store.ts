@@ -366,7 +366,7 @@ export class Store {
 
   private insertResult(result: TrialResult): number {
     const sequence = this.statements.nextSequence.get()?.value as number;
-    const metric = (name: keyof typeof INDEXED_METRIC_COLUMNS): number =>
+    const metric = (name: Exclude<keyof typeof INDEXED_METRIC_COLUMNS, 'val_f1'>): number =>
       result.metrics[name] ?? Number.NEGATIVE_INFINITY;
     const { config } = result;
     const info = this.statements.insertResult.run({
@@ -390,6 +390,9 @@ export class Store {
       precision: metric('precision'),
       recall: metric('recall'),
       accuracy: metric('accuracy'),
+      valMetricsJson: JSON.stringify(result.valMetrics),
+      valF1: result.valMetrics.f1 ?? Number.NEGATIVE_INFINITY,
+      gridsJson: JSON.stringify(config.grids),
       finishedAtMs: result.finishedAtMs,
       durationSeconds: result.durationSeconds,
       sequence,

@@ -13,16 +13,19 @@ export type TrialResult = proto.TrialResult & {
   confusionMatrix: ConfusionMatrix;
 };
 
-type AbsentInReports = 'config' | 'confusionMatrix' | 'metrics' | 'predictions' | 'artifacts';
+type AbsentInReports = 'confusionMatrix' | 'metrics' | 'valMetrics' | 'predictions' | 'artifacts';
 
 /**
  * A result as reported. Message fields and repeated fields may be absent or null, as in
  * decoded protobuf messages; validation says which required one is missing. The store
  * assigns the sequence and ignores one given.
  */
-export type TrialResultInput = Omit<proto.TrialResult, AbsentInReports | 'sequence'> & {
+export type TrialResultInput = Omit<proto.TrialResult, AbsentInReports | 'config' | 'sequence'> & {
   [K in AbsentInReports]?: proto.TrialResult[K] | null;
-} & { sequence?: number };
+} & { config?: TrialConfigInput | null; sequence?: number };
+
+/** A reported config; its grids may be absent too. */
+export type TrialConfigInput = Omit<TrialConfig, 'grids'> & { grids?: string[] | null };
 
 /**
  * A request as the store takes it: the named fields are required, the others may be left

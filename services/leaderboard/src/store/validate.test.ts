@@ -91,6 +91,18 @@ describe('reportResult validation', () => {
       'result.metrics',
       /got "f1\\""/,
     ],
+    [
+      'a validation metric that is not finite',
+      (r) => (r.valMetrics = { f1: Number.POSITIVE_INFINITY }),
+      'result.val_metrics.f1',
+      /finite number, got Infinity/,
+    ],
+    [
+      'an empty grid name',
+      (r) => ((r.config as { grids: string[] }).grids = ['grid-1', '']),
+      'result.config.grids[1]',
+      /non-empty string, got ""/,
+    ],
     ['a negative attempt', (r) => (r.attempt = -1), 'result.attempt', /got -1/],
     [
       'a negative duration',
@@ -108,6 +120,17 @@ describe('reportResult validation', () => {
     expect(error.message).toMatch(message);
     expect(error.message.startsWith(`${field}: `)).toBe(true);
     expect(store.listResults({ namespace: 'default' }).totalCount).toBe(0);
+  });
+
+  it('keeps a result reported without validation metrics or grids (an older trial-runner)', () => {
+    const result = resultFixture({ trial: 'old' });
+    result.valMetrics = undefined;
+    (result.config as { grids?: string[] | null }).grids = null;
+    expect(store.reportResult(result).stored).toBe(true);
+    expect(store.getResult('default', 'old')).toMatchObject({
+      valMetrics: {},
+      config: { grids: [] },
+    });
   });
 
   it('accepts any non-empty trial name and returns it unchanged', () => {

@@ -118,6 +118,9 @@ export function validateResult(input: TrialResultInput): TrialResult {
     seed: integer(E, 'result.config.seed', config.seed, 0, 2 ** 32 - 1),
     pretrainKey: optionalText(E, 'result.config.pretrain_key', config.pretrainKey),
     configJson: jsonObject(E, 'result.config.config_json', config.configJson),
+    grids: list(E, 'result.config.grids', config.grids).map((grid, i) =>
+      text(E, `result.config.grids[${i}]`, grid),
+    ),
   };
   if (checkedConfig.maskRatio >= 1) {
     throw new E('result.config.mask_ratio', `must be below 1, got ${checkedConfig.maskRatio}`);
@@ -139,11 +142,16 @@ export function validateResult(input: TrialResultInput): TrialResult {
     integer(E, `result.confusion_matrix.counts[${index}]`, count, 0, 2 ** 32 - 1);
   });
 
-  const metrics: Record<string, number> = {};
-  for (const [name, value] of Object.entries(record(E, 'result.metrics', input.metrics))) {
-    checkMetricName(E, 'result.metrics', name);
-    metrics[name] = finite(E, `result.metrics.${name}`, value);
-  }
+  const metricMap = (field: string, values: unknown): Record<string, number> => {
+    const checked: Record<string, number> = {};
+    for (const [name, value] of Object.entries(record(E, field, values))) {
+      checkMetricName(E, field, name);
+      checked[name] = finite(E, `${field}.${name}`, value);
+    }
+    return checked;
+  };
+  const metrics = metricMap('result.metrics', input.metrics);
+  const valMetrics = metricMap('result.val_metrics', input.valMetrics);
 
   const sampleIds = new Set<string>();
   const predictions = list(E, 'result.predictions', input.predictions).map((prediction, i) => {
@@ -185,6 +193,7 @@ export function validateResult(input: TrialResultInput): TrialResult {
     config: checkedConfig,
     confusionMatrix: { numClasses, counts },
     metrics,
+    valMetrics,
     predictions,
     artifacts,
     finishedAtMs: integer(E, 'result.finished_at_ms', input.finishedAtMs),

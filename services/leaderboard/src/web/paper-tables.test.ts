@@ -30,6 +30,7 @@ function config(
       seed: 0,
       pretrainKey: '',
       configJson: '{}',
+      grids: [],
     },
     metrics: {
       f1: metric(f1),
