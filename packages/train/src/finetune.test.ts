@@ -47,11 +47,15 @@ function options(overrides: Partial<FinetuneOptions> = {}): FinetuneOptions {
 
 describe('fine-tuning', () => {
   it("weighs classes by the paper's equation 6 and validates every epoch", async () => {
-    const { classWeights, epochs, classifier } = await finetune(options());
+    const { classWeights, epochs, classifier, val } = await finetune(options());
     // 4 positives, 8 negatives of 12: w0 = 12/8, w1 = 12/4
     expect(classWeights).toEqual([1.5, 3]);
     expect(epochs.map((e) => e.epoch)).toEqual([0, 1]);
     expect(epochs[0]?.val.support).toBe(6);
+    // The final validation is the last epoch's, and it is the returned classifier's.
+    expect(val.metrics).toEqual(epochs[1]?.val);
+    const again = evaluate(classifier, options().val, 2);
+    expect(val).toEqual({ metrics: again.metrics, confusion: again.confusion });
     classifier.dispose();
   });
 

@@ -61,7 +61,15 @@ export interface FinetuneResult {
   classifier: Classifier;
   classWeights: number[];
   epochs: EpochReport[];
+  /**
+   * The returned classifier on the validation split, measured once at the end of fine-tuning:
+   * the last epoch's validation, as nothing changes the classifier after it.
+   */
+  val: FinalValidation;
 }
+
+/** Metrics and confusion matrix of the fine-tuned classifier on the validation split. */
+export type FinalValidation = Pick<Evaluation, 'metrics' | 'confusion'>;
 
 export interface Evaluation {
   labels: number[];
@@ -89,7 +97,8 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
   const named = [...classifier.namedWeights()].filter(([, v]) => v.trainable);
   const optimizer = createStageOptimizer(stage, named, optimizerGroups);
 
-  const result: FinetuneResult = { classifier, classWeights: weights, epochs: [] };
+  const epochs: EpochReport[] = [];
+  let lastValidation: FinalValidation | undefined;
   try {
     await trainEpochs({
       name: 'finetune',
@@ -117,20 +126,24 @@ export async function finetune(options: FinetuneOptions): Promise<FinetuneResult
       },
       onStep: options.onStep,
       endEpoch: ({ epoch, meanLoss, step }) => {
-        const report = {
-          epoch,
-          step,
-          trainLoss: meanLoss,
-          val: evaluate(classifier, options.val, numClasses).metrics,
-        };
-        result.epochs.push(report);
+        const { metrics, confusion } = evaluate(classifier, options.val, numClasses);
+        lastValidation = { metrics, confusion };
+        const report = { epoch, step, trainLoss: meanLoss, val: metrics };
+        epochs.push(report);
         options.onEpoch?.(report);
       },
     });
   } finally {
     optimizer.dispose();
   }
-  return result;
+  // A stage of no epochs has not validated: measure the (untrained) classifier once.
+  const val = lastValidation ?? evaluate(classifier, options.val, numClasses);
+  return {
+    classifier,
+    classWeights: weights,
+    epochs,
+    val: { metrics: val.metrics, confusion: val.confusion },
+  };
 }
 
 /**

@@ -5,6 +5,7 @@ export {
   type EpochReport,
   type Evaluation,
   evaluate,
+  type FinalValidation,
   type FinetuneOptions,
   type FinetuneResult,
   finetune,

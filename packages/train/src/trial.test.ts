@@ -87,6 +87,12 @@ function expectResultWritten(outDir: string, trial: Trial): TrialResult {
   expect(f1.low).toBeLessThanOrEqual(f1.estimate);
   expect(f1.high).toBeGreaterThanOrEqual(f1.estimate);
   expect(f1.estimate).toBe(written.test.metrics.f1);
+  // validation at the end of fine-tuning: the last epoch's, on whole patients of the val split
+  expect(written.val.metrics).toEqual(written.finetune.epochs.at(-1)?.val);
+  const validated = written.val.confusion.flat().reduce((s, n) => s + n, 0);
+  expect(validated).toBe(written.val.metrics.support);
+  expect(validated % 4).toBe(0);
+  expect(validated).toBeGreaterThan(0);
   for (const file of written.artifacts) expect(existsSync(join(outDir, file))).toBe(true);
   return written;
 }

@@ -8,7 +8,13 @@ import { Random } from '@masksweep/random';
 import { bootstrapInterval, type Interval, metricOf } from '@masksweep/stats';
 import * as tf from '@tensorflow/tfjs-core';
 import { imageBatch } from './batches.js';
-import { type EpochReport, type Evaluation, evaluate, finetune } from './finetune.js';
+import {
+  type EpochReport,
+  type Evaluation,
+  evaluate,
+  type FinalValidation,
+  finetune,
+} from './finetune.js';
 import { gradCam, overlayHeatmap } from './grad-cam.js';
 import { pretrainMff } from './mff/pretrain.js';
 import { pretrainSpark } from './pretrain.js';
@@ -49,6 +55,13 @@ export interface TrialResult {
   config: Trial['config'];
   pretrain: { reused: boolean; skipped: boolean; epochLosses: number[]; seconds: number };
   finetune: { epochs: EpochReport[]; classWeights: number[]; seconds: number };
+  /**
+   * The fine-tuned classifier on the validation split, measured once at the end of
+   * fine-tuning (it is the last epoch's validation): what every choice reads (the objective,
+   * the best trial, the ranking).
+   */
+  val: FinalValidation;
+  /** The same classifier on the test split: reported, never chosen by. */
   test: Omit<Evaluation, 'labels' | 'predictions' | 'probabilities'> & {
     /** Percentile-bootstrap 95 % intervals over the test samples (2,000 resamples, seeded). */
     intervals: Record<(typeof INTERVAL_METRICS)[number], Interval>;
@@ -67,7 +80,8 @@ export class PretrainingMissingError extends Error {
 
 /**
  * One trial end to end: load and split the data, pre-train (or reuse the pre-training run
- * of the same key from the artifact store), fine-tune, evaluate on the test split, draw
+ * of the same key from the artifact store), fine-tune (validating every epoch; the last
+ * validation is the result's `val`), evaluate on the test split, draw
  * Grad-CAM for positive test images, and write result.json atomically.
  */
 export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
@@ -138,6 +152,7 @@ export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
     config,
     pretrain,
     finetune: { epochs: tuned.epochs, classWeights: tuned.classWeights, seconds: finetuneSeconds },
+    val: tuned.val,
     test: {
       intervals: Object.fromEntries(
         INTERVAL_METRICS.map((name) => [
@@ -161,7 +176,7 @@ export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
   };
   writeJsonAtomically(join(options.outDir, 'result.json'), result);
   log(
-    `test: F1 ${test.metrics.f1.toFixed(3)}, recall ${test.metrics.recall.toFixed(3)}, precision ${test.metrics.precision.toFixed(3)}`,
+    `validation: F1 ${tuned.val.metrics.f1.toFixed(3)}; test: F1 ${test.metrics.f1.toFixed(3)}, recall ${test.metrics.recall.toFixed(3)}, precision ${test.metrics.precision.toFixed(3)}`,
   );
   return result;
 }
