@@ -1,6 +1,7 @@
 /**
  * Wire contracts between the trial-runner and the parts that read it (the controller, the
- * CLI): how a trial's process exits, and how its metrics are named on the bus.
+ * leaderboard, the CLI): how a trial's process exits, how its metrics are named on the bus
+ * and in results, and what a finished fine-tuning tells the controller.
  */
 
 /**
@@ -43,4 +44,37 @@ export function validationMetricName(metric: string): string {
  */
 export function validatedMetricOf(name: string): string | undefined {
   return name.startsWith(VALIDATION_PREFIX) ? name.slice(VALIDATION_PREFIX.length) : undefined;
+}
+
+/**
+ * What a finished fine-tuning writes as its termination message, which the controller reads
+ * as the trial's figures: its validation metrics at the end of fine-tuning, by their wire
+ * names (`f1`, `macro_f1`). Test metrics are left out: no choice may read them, and the
+ * leaderboard has them from ReportResult. Some 200 bytes, within the 4096 the kubelet keeps.
+ */
+export interface FinetuneTermination {
+  valMetrics: Record<string, number>;
+}
+
+export function finetuneTerminationMessage(valMetrics: Record<string, number>): string {
+  return JSON.stringify({ valMetrics } satisfies FinetuneTermination);
+}
+
+/**
+ * The validation metrics of a finished fine-tuning's termination message; undefined for
+ * anything else (an error line, or the test metrics an older trial-runner wrote), so that
+ * such a trial has no objective rather than a test one.
+ */
+export function parseFinetuneTermination(message: string): Record<string, number> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  const valMetrics = (parsed as Partial<FinetuneTermination> | null)?.valMetrics;
+  if (typeof valMetrics !== 'object' || valMetrics === null) return undefined;
+  return Object.fromEntries(
+    Object.entries(valMetrics).filter(([, value]) => typeof value === 'number'),
+  );
 }

@@ -5,7 +5,10 @@ export {
   type AugmentationType,
 } from './augmentations.js';
 export {
+  type FinetuneTermination,
+  finetuneTerminationMessage,
   metricName,
+  parseFinetuneTermination,
   TRIAL_EXIT_CODES,
   type TrialExitReason,
   trialExitReason,

@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Trial, trialExitReason } from '@masksweep/api';
+import { metricName, type Trial, trialExitReason } from '@masksweep/api';
 import type { Workload, WorkloadEnd } from './reconcile.js';
 import type { EndReason } from './state.js';
 
@@ -57,14 +57,20 @@ export class LocalExecutor {
     return existsSync(join(this.artifactsDir, 'pretrain', key, 'weights.bin'));
   }
 
-  /** The trial's objective metric from its result.json. */
-  objectiveOf(trial: Trial, metric: string): number | undefined {
+  /**
+   * The validation metrics of the trial's result.json (`val`: the end of fine-tuning), by
+   * their wire names; its test metrics are not read.
+   */
+  validationMetricsOf(trial: Trial): Record<string, number> | undefined {
     const file = join(this.trialDir(trial), 'result.json');
     if (!existsSync(file)) return undefined;
     const result = JSON.parse(readFileSync(file, 'utf8')) as {
-      test: { metrics: Record<string, number> };
+      val?: { metrics: Record<string, number> };
     };
-    return result.test.metrics[metric];
+    if (!result.val) return undefined;
+    return Object.fromEntries(
+      Object.entries(result.val.metrics).map(([name, value]) => [metricName(name), value]),
+    );
   }
 
   start(workload: Workload): void {

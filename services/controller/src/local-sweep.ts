@@ -65,7 +65,6 @@ export async function runLocalSweep(
   options: LocalSweepOptions,
 ): Promise<SweepState> {
   const { executor, workDir } = options;
-  const metric = state.sweep.spec.objective.metric;
   let wake: () => void = () => {};
   const changed = () => wake();
   options.signal?.addEventListener('abort', changed);
@@ -102,7 +101,7 @@ export async function runLocalSweep(
           running: executor.running(),
           ended,
           pretrained: (key) => executor.pretrained(key),
-          objectiveOf: (trial) => executor.objectiveOf(trial, metric),
+          validationMetricsOf: (trial) => executor.validationMetricsOf(trial),
           pruned,
           now: Date.now(),
         },

@@ -46,7 +46,7 @@ describe('pruning from validation reports', () => {
         },
       ],
       pretrained: () => true,
-      objectiveOf: () => undefined,
+      validationMetricsOf: () => undefined,
       now: 0,
     });
     expect(running.phase).toBe('Pruned');

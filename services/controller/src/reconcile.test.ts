@@ -32,6 +32,11 @@ class World {
   ended: WorkloadEnd[] = [];
   stored = new Set<string>();
   pruned = new Map<string, number>();
+  /** What each trial reports when it finishes, both splits (seed / 10 on both otherwise). */
+  results = new Map<
+    string,
+    { valMetrics: Record<string, number>; metrics: Record<string, number> }
+  >();
   now = 0;
   started: Workload[] = [];
   constructor(readonly state: SweepState) {}
@@ -41,7 +46,9 @@ class World {
       running: new Set(this.running.keys()),
       ended: this.ended.splice(0),
       pretrained: (key) => this.stored.has(key),
-      objectiveOf: (trial) => trial.seed / 10,
+      // As the drivers do: the validation metrics of the result, never its test metrics.
+      validationMetricsOf: (trial) =>
+        this.results.get(trial.name)?.valMetrics ?? { f1: trial.seed / 10 },
       pruned: this.pruned,
       now: this.now,
     };
@@ -87,6 +94,49 @@ describe('reconcile', () => {
     expect(countSweep(world.state).best).toEqual({
       trial: expect.any(String),
       objective: 0.1,
+    });
+  });
+
+  it('chooses the best trial on validation: the best test F1 with a worse validation F1 is not best', () => {
+    const twoConfigs = (objective: Record<string, unknown>) =>
+      sweep({
+        seeds: [0],
+        objective,
+        grids: [
+          {
+            methods: ['spark'],
+            masks: [{ type: 'random', ratios: [0.5] }],
+            augmentations: [{ type: 'none' }, { type: 'randomFlip' }],
+          },
+        ],
+      });
+    const finish = (objective: Record<string, unknown>) => {
+      const world = new World(initialState(twoConfigs(objective), '.'));
+      const [bestOnTest, bestOnValidation] = Object.keys(world.state.trials) as [string, string];
+      world.results.set(bestOnTest, {
+        valMetrics: { f1: 0.6, macro_f1: 0.7 },
+        metrics: { f1: 0.95, macro_f1: 0.95 },
+      });
+      world.results.set(bestOnValidation, {
+        valMetrics: { f1: 0.9, macro_f1: 0.5 },
+        metrics: { f1: 0.7, macro_f1: 0.7 },
+      });
+      world.drain();
+      return { world, bestOnTest, bestOnValidation };
+    };
+    const f1 = finish({ metric: 'f1' });
+    expect(countSweep(f1.world.state).best).toEqual({
+      trial: f1.bestOnValidation,
+      objective: 0.9,
+    });
+    expect(f1.world.state.trials[f1.bestOnTest]?.objective).toBe(0.6);
+    // The sweep's metric by its wire name among the validation metrics (macroF1 -> macro_f1).
+    const macro = finish({ metric: 'macroF1' });
+    expect(countSweep(macro.world.state).best).toEqual({ trial: macro.bestOnTest, objective: 0.7 });
+    const lowest = finish({ metric: 'f1', direction: 'minimize' });
+    expect(countSweep(lowest.world.state).best).toEqual({
+      trial: lowest.bestOnTest,
+      objective: 0.6,
     });
   });
 

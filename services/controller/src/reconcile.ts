@@ -7,7 +7,7 @@
  * retried; a trial the pruner stopped ends as Pruned and its workload is stopped. Pure: the
  * caller observes the world and carries the actions out.
  */
-import { expandSweep, type Trial } from '@masksweep/api';
+import { expandSweep, metricName, type Trial } from '@masksweep/api';
 import {
   type Attempts,
   countSweep,
@@ -52,8 +52,12 @@ export interface Observation {
   ended: readonly WorkloadEnd[];
   /** Whether the artifact store holds the finished pre-training run of a key. */
   pretrained(key: string): boolean;
-  /** The objective a finished trial reached (from its result). */
-  objectiveOf(trial: Trial): number | undefined;
+  /**
+   * The validation metrics of a finished trial at the end of fine-tuning, by their wire
+   * names (`f1`, `macro_f1`): its objective is the sweep's metric among them. Test metrics
+   * have no way in: no choice (objective, best trial) may read them.
+   */
+  validationMetricsOf(trial: Trial): Readonly<Record<string, number>> | undefined;
   /** Trials the pruner stopped, with the fine-tuning step it stopped each at. */
   pruned?: ReadonlyMap<string, number>;
   now: number;
@@ -128,6 +132,7 @@ export function reconcile(
 ): Actions {
   const { spec } = state.sweep;
   const { now } = observation;
+  const objectiveName = metricName(spec.objective.metric);
   const backoff = (attempts: Attempts) =>
     Math.min((options.retryBackoffMs ?? 10_000) * 2 ** (attempts.started - 1), 300_000);
   // Each key's trials, in trial order: built once per pass (a scan per key is quadratic).
@@ -172,7 +177,7 @@ export function reconcile(
     if (!t || t.phase !== 'Finetuning') continue;
     if (reason === 'Completed') {
       t.phase = 'Succeeded';
-      t.objective = observation.objectiveOf(t.trial);
+      t.objective = observation.validationMetricsOf(t.trial)?.[objectiveName];
       continue;
     }
     Object.assign(t, { reason, message });

@@ -44,6 +44,7 @@ export interface TrialState {
   finetune: Attempts;
   reason?: string;
   message?: string;
+  /** The sweep's objective metric on the validation split at the end of fine-tuning. */
   objective?: number;
 }
 
@@ -85,6 +86,7 @@ export interface SweepCounts {
   diverged: number;
   pruned: number;
   pretrainings: { total: number; succeeded: number; running: number };
+  /** The succeeded trial with the best objective: chosen on validation, never on test. */
   best?: { trial: string; objective: number };
 }
 

@@ -2,7 +2,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expandSweep, validateSweep } from '@masksweep/api';
+import { expandSweep, parseFinetuneTermination, validateSweep } from '@masksweep/api';
 import { tinySweep } from '@masksweep/api/test-support';
 import { connectBus, consumeEvents, type DecodedEvent } from '@masksweep/bus';
 import { startLeaderboard } from '@masksweep/leaderboard';
@@ -76,6 +76,11 @@ describe('masksweep-trial with --nats', () => {
       'stageChanged',
       'started',
     ]);
+    // The objective it finishes with is validation F1, never test F1.
+    const written = JSON.parse(readFileSync(join(root, 'out', 'result.json'), 'utf8'));
+    expect(lifecycle.find((e) => e.event === 'finished')?.finished?.objective).toBe(
+      written.val.metrics.f1,
+    );
     const metrics = events.flatMap((e) => (e.kind === 'metric' ? [e.event] : []));
     expect(new Set(metrics.map((m) => `${m.namespace}/${m.sweep}/${m.attempt}`))).toEqual(
       new Set(['lab/runner/2']),
@@ -125,6 +130,16 @@ describe('masksweep-trial with --nats', () => {
       const written = JSON.parse(readFileSync(join(root, 'out', 'result.json'), 'utf8'));
       expect(stored?.attempt).toBe(1);
       expect(stored?.metrics.f1).toBe(written.test.metrics.f1);
+      expect(stored?.valMetrics).toMatchObject({
+        f1: written.val.metrics.f1,
+        macro_f1: written.val.metrics.macroF1,
+      });
+      // Validation metrics by the same names as the test ones (no intervals: those are test's).
+      expect(Object.keys(stored?.valMetrics ?? {}).sort()).toEqual(
+        Object.keys(stored?.metrics ?? {})
+          .filter((name) => !name.endsWith('_ci_low') && !name.endsWith('_ci_high'))
+          .sort(),
+      );
       expect(stored?.confusionMatrix?.counts).toEqual(written.test.confusion.flat());
       expect(stored?.predictions).toHaveLength(written.test.predictions.length);
       expect(stored?.config?.configKey).toBe(trial?.configKey);
@@ -162,9 +177,16 @@ describe('masksweep-trial with --nats', () => {
       existsSync(join(root, 'artifacts', 'pretrain', trial?.pretrainKey ?? '', 'weights.bin')),
     ).toBe(true);
     expect(existsSync(join(root, 'out', 'result.json'))).toBe(false);
-    expect(await main(args('finetune'))).toBe(EXIT.ok);
-    expect(JSON.parse(readFileSync(join(root, 'out', 'result.json'), 'utf8')).pretrain.reused).toBe(
-      true,
-    );
+    const terminationLog = join(root, 'termination-log');
+    expect(await main([...args('finetune'), '--termination-log', terminationLog])).toBe(EXIT.ok);
+    const written = JSON.parse(readFileSync(join(root, 'out', 'result.json'), 'utf8'));
+    expect(written.pretrain.reused).toBe(true);
+    // The controller reads the validation metrics from the termination message; no test ones.
+    const termination = readFileSync(terminationLog, 'utf8');
+    expect(parseFinetuneTermination(termination)).toMatchObject({
+      f1: written.val.metrics.f1,
+      macro_f1: written.val.metrics.macroF1,
+    });
+    expect(termination).not.toContain('"metrics"');
   }, 120_000);
 });

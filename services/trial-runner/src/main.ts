@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { TRIAL_EXIT_CODES, type Trial } from '@masksweep/api';
+import { finetuneTerminationMessage, TRIAL_EXIT_CODES, type Trial } from '@masksweep/api';
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from '@masksweep/backend';
 import { createLogger } from '@masksweep/log';
 import {
@@ -12,6 +12,7 @@ import {
   type StepEvent,
 } from '@masksweep/train';
 import { Command, CommanderError, Option } from 'commander';
+import { resultMetrics } from './messages.js';
 import { TrialReporter } from './reporter.js';
 
 /**
@@ -92,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(
       new Option(
         '--termination-log <file>',
-        "write how the run ended here (Kubernetes' terminationMessagePath): the test metrics, or the error",
+        "write how the run ended here (Kubernetes' terminationMessagePath): the validation metrics, or the error",
       ).env('MASKSWEEP_TERMINATION_LOG'),
     )
     .exitOverride()
@@ -192,10 +193,11 @@ export async function main(argv: string[]): Promise<number> {
     await reporter.finished(trial, result, {
       artifactsBase: relative(artifactDir, outDir) || '.',
       durationSeconds: (performance.now() - started) / 1000,
-      objective: result.test.metrics.f1,
+      // Validation chooses: the trial-runner does not know the sweep's objective, F1 it is.
+      objective: result.val.metrics.f1,
     });
     await reporter.close();
-    terminate(JSON.stringify({ metrics: result.test.metrics }));
+    terminate(finetuneTerminationMessage(resultMetrics(result.val.metrics)));
     return EXIT.ok;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

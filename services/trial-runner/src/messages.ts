@@ -28,8 +28,8 @@ export interface TrialAttempt {
 
 /** The validation metrics each epoch reports, named `val_<snake case>` on the bus. */
 const VALIDATION_METRICS = ['f1', 'recall', 'precision', 'accuracy', 'macroF1'] as const;
-/** The test metrics of a result, named in snake case. */
-const TEST_METRICS = [
+/** The metrics of a result, validation and test alike, named in snake case. */
+const RESULT_METRICS = [
   'f1',
   'recall',
   'precision',
@@ -38,6 +38,16 @@ const TEST_METRICS = [
   'macroPrecision',
   'macroRecall',
 ] as const;
+
+/**
+ * A result's metrics of one split by their wire names (`macro_f1`): the result's `metrics`
+ * (test) and `val_metrics` (validation), and the termination message's validation metrics.
+ */
+export function resultMetrics(
+  metrics: Record<(typeof RESULT_METRICS)[number], number>,
+): Record<string, number> {
+  return Object.fromEntries(RESULT_METRICS.map((metric) => [metricName(metric), metrics[metric]]));
+}
 
 const STAGES = { pretrain: Stage.STAGE_PRETRAIN, finetune: Stage.STAGE_FINETUNE } as const;
 
@@ -85,8 +95,9 @@ export function validationMetricEvent(
 }
 
 /**
- * The result for ReportResult: test metrics (with the bootstrap interval bounds of each as
- * `<metric>_ci_low/_ci_high`), the confusion matrix, per-sample predictions and the
+ * The result for ReportResult: validation metrics at the end of fine-tuning (what choices
+ * read), test metrics (with the bootstrap interval bounds of each as
+ * `<metric>_ci_low/_ci_high`), the test confusion matrix and per-sample predictions, and the
  * artifacts, named relative to `artifactsBase` (the trial folder's place in the store).
  */
 export function resultMessage(
@@ -96,9 +107,6 @@ export function resultMessage(
   options: { artifactsBase: string; durationSeconds: number; finishedAtMs?: number },
 ): MessageInit<TrialResultMessage> {
   const { metrics, confusion, intervals, predictions } = result.test;
-  const named = Object.fromEntries(
-    TEST_METRICS.map((metric) => [metricName(metric), metrics[metric]]),
-  );
   const bounds = Object.entries(intervals).flatMap(([name, interval]) => {
     const key = metricName(name);
     return [
@@ -110,7 +118,8 @@ export function resultMessage(
     ...attempt,
     config: { ...trialSummary(trial), configJson: canonicalJson(trial.config) },
     confusionMatrix: { numClasses: confusion.length, counts: confusion.flat() },
-    metrics: { ...named, ...Object.fromEntries(bounds) },
+    metrics: { ...resultMetrics(metrics), ...Object.fromEntries(bounds) },
+    valMetrics: resultMetrics(result.val.metrics),
     predictions: predictions.map((p) => ({
       sampleId: p.id,
       label: p.label,

@@ -330,7 +330,7 @@ export const StageChanged: MessageCodec<StageChanged> = createCodec(
 );
 
 export interface TrialFinished {
-  /** The sweep's objective (e.g. test f1) of the finished trial. */
+  /** The finished trial's validation F1 at the end of fine-tuning (never a test metric). */
   objective: number;
 }
 export const TrialFinished: MessageCodec<TrialFinished> = createCodec(

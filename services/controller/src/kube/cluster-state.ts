@@ -23,8 +23,8 @@ export interface ObservedSweep {
   /** Workload names (as the reconcile names them) of the Jobs running now, with their Jobs. */
   running: Map<string, string>;
   ended: WorkloadEnd[];
-  /** Trial name -> test metrics of its finished fine-tuning. */
-  metrics: Map<string, Record<string, number>>;
+  /** Trial name -> validation metrics of its finished fine-tuning (wire names). */
+  valMetrics: Map<string, Record<string, number>>;
   /** Workloads whose Job was not found: confirm with a GET before calling them interrupted. */
   missing: Array<{ workload: WorkloadEnd['workload']; job: string }>;
   /** Jobs of superseded attempts that still run. */
@@ -78,7 +78,7 @@ export function observeSweep(view: ClusterView): ObservedSweep {
     state,
     running: new Map(),
     ended: [],
-    metrics: new Map(),
+    valMetrics: new Map(),
     missing: [],
     stale: [],
   };
@@ -96,7 +96,7 @@ export function observeSweep(view: ClusterView): ObservedSweep {
     }
     const end = jobEnd(job, view.podsOf(job)) as JobEnd;
     observed.ended.push({ workload, reason: end.reason, message: end.message });
-    if (end.metrics) observed.metrics.set(workload.trial.name, end.metrics);
+    if (end.valMetrics) observed.valMetrics.set(workload.trial.name, end.valMetrics);
   };
 
   // Each key's trials, built on the first adoption of a pre-training Job (rare: a crash).

@@ -3,7 +3,12 @@
  * workloads the harness plays for a Sweep's Jobs, and reads of Sweeps, Trials and Jobs (the
  * Sweeps themselves: tinySweepYaml of @masksweep/api/test-support). Excluded from the build.
  */
-import type { SweepObject, Trial, TrialObject } from '@masksweep/api';
+import {
+  finetuneTerminationMessage,
+  type SweepObject,
+  type Trial,
+  type TrialObject,
+} from '@masksweep/api';
 import {
   applyCrds,
   type Job,
@@ -51,9 +56,10 @@ export function playPods(
   });
 }
 
+/** A finished fine-tuning whose validation F1 is 0.5, as the trial-runner tells it. */
 export const succeed = async (): Promise<JobRunResult> => ({
   exitCode: 0,
-  message: JSON.stringify({ metrics: { f1: 0.5 } }),
+  message: finetuneTerminationMessage({ f1: 0.5 }),
 });
 
 /**

@@ -151,10 +151,10 @@ describe('the paper Sweep on Kubernetes, scaled down', () => {
       expect(new Set(results.results.map((r) => r.trial))).toEqual(
         new Set(expected.map((t) => t.name)),
       );
-      // The objective on each Trial is the one the trainer reported.
+      // The objective on each Trial is the validation F1 the trainer reported.
       for (const result of results.results) {
         const trial = trials.find((t) => t.metadata.name === result.trial);
-        expect(trial?.status?.objective).toBeCloseTo(result.metrics.f1 as number, 10);
+        expect(trial?.status?.objective).toBeCloseTo(result.valMetrics.f1 as number, 10);
       }
     } finally {
       await controller.stop();

@@ -1,5 +1,6 @@
 import {
   expandSweep,
+  finetuneTerminationMessage,
   type KubernetesWorkloadSpec,
   type SweepObject,
   validateSweep,
@@ -114,21 +115,23 @@ describe('jobEnd', () => {
       containerStatuses: [{ name: 'trial', state: { terminated: { exitCode, reason, message } } }],
     });
 
-  it('is undefined while the Job runs; Completed with the metrics of the termination message', () => {
+  it('is undefined while the Job runs; Completed with the validation metrics of the termination message', () => {
     expect(jobEnd(job(undefined), [])).toBeUndefined();
-    const done = pod({
-      phase: 'Succeeded',
-      containerStatuses: [
-        {
-          name: 'trial',
-          state: { terminated: { exitCode: 0, message: '{"metrics":{"f1":0.8}}' } },
-        },
-      ],
-    });
-    expect(jobEnd(job('Complete'), [done])).toEqual({
+    const done = (message: string) =>
+      pod({
+        phase: 'Succeeded',
+        containerStatuses: [{ name: 'trial', state: { terminated: { exitCode: 0, message } } }],
+      });
+    const message = finetuneTerminationMessage({ f1: 0.8, macro_f1: 0.7 });
+    expect(jobEnd(job('Complete'), [done(message)])).toEqual({
       reason: 'Completed',
       message: 'completed',
-      metrics: { f1: 0.8 },
+      valMetrics: { f1: 0.8, macro_f1: 0.7 },
+    });
+    // An older trial-runner's test metrics are no objective.
+    expect(jobEnd(job('Complete'), [done('{"metrics":{"f1":0.9}}')])).toEqual({
+      reason: 'Completed',
+      message: 'completed',
     });
   });
 

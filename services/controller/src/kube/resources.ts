@@ -8,6 +8,7 @@ import {
   API_GROUP,
   API_VERSION,
   type Condition,
+  parseFinetuneTermination,
   type SweepObject,
   stableHash,
   type Trial,
@@ -259,8 +260,11 @@ export function jobObject(
 export interface JobEnd {
   reason: EndReason;
   message: string;
-  /** The trainer's test metrics, from the termination message of a finished fine-tuning. */
-  metrics?: Record<string, number>;
+  /**
+   * The validation metrics of a finished fine-tuning, from its termination message
+   * (parseFinetuneTermination of @masksweep/api).
+   */
+  valMetrics?: Record<string, number>;
 }
 
 /**
@@ -277,7 +281,8 @@ export function jobEnd(job: JobObject, pods: readonly PodObject[]): JobEnd | und
     ?.terminated;
   const termination = terminated?.message?.trim() ?? '';
   if (complete) {
-    return { reason: 'Completed', message: 'completed', metrics: parseMetrics(termination) };
+    const valMetrics = parseFinetuneTermination(termination);
+    return { reason: 'Completed', message: 'completed', ...(valMetrics && { valMetrics }) };
   }
   if (!pod) return { reason: 'Interrupted', message: 'the Job failed and its pod is gone' };
   if (pod.status?.reason) {
@@ -306,13 +311,4 @@ export function jobEnded(job: JobObject): boolean {
 
 function jobCondition(job: JobObject, type: string): boolean {
   return job.status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
-}
-
-function parseMetrics(message: string): Record<string, number> | undefined {
-  try {
-    const parsed = JSON.parse(message) as { metrics?: Record<string, number> };
-    return parsed.metrics;
-  } catch {
-    return undefined;
-  }
 }

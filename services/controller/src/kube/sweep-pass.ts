@@ -134,7 +134,6 @@ function decide(context: PassContext, valid: ValidSweep, observation: Observatio
   const { observed, ended } = observation;
   const { namespace, name } = valid.sweep.metadata as { namespace: string; name: string };
   const pretrainedKeys = pretrainedKeysOf(context.trials, namespace);
-  const metric = valid.resource.spec.objective.metric;
   const actions = reconcile(
     observed.state,
     {
@@ -144,7 +143,7 @@ function decide(context: PassContext, valid: ValidSweep, observation: Observatio
         pretrainedKeys.has(key) ||
         (options.artifactsDir !== undefined &&
           existsSync(join(options.artifactsDir, 'pretrain', key, 'weights.bin'))),
-      objectiveOf: (trial) => observed.metrics.get(trial.name)?.[metric],
+      validationMetricsOf: (trial) => observed.valMetrics.get(trial.name),
       pruned: context.pruned,
       now: Date.now(),
     },
