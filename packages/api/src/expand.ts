@@ -1,5 +1,6 @@
 import { getMaskPattern, type MaskSetting, resolveMaskSetting } from '@masksweep/masks';
 import { AUGMENTATIONS, type AugmentationSetting } from './augmentations.js';
+import { gridName } from './grids.js';
 import { stableHash } from './hash.js';
 import { METHODS, type Method } from './methods.js';
 import type {
@@ -34,6 +35,11 @@ export interface Trial {
   /** Hash of the config without its seed: the trials of one config over seeds share it. */
   configKey: string;
   config: TrialConfig;
+  /**
+   * The names of the grids that produce this config (gridName), in grid order; not part of
+   * the name or the keys: the same config in two grids is one trial in both.
+   */
+  grids: string[];
 }
 
 /**
@@ -44,7 +50,8 @@ export function expandSweep(sweep: SweepResource): Trial[] {
   const { spec } = sweep;
   const gridSize = spec.datasets.imageSize / 32;
   const trials = new Map<string, Trial>();
-  for (const grid of spec.grids) {
+  for (const [g, grid] of spec.grids.entries()) {
+    const ofGrid = gridName(grid, g);
     const masks = grid.masks.flatMap((entry) => maskSettings(entry, gridSize));
     for (const method of grid.methods) {
       for (const mask of METHODS[method].usesMask ? masks : [null]) {
@@ -61,13 +68,17 @@ export function expandSweep(sweep: SweepResource): Trial[] {
               finetune: { ...spec.budgets.finetune, ...spec.budgets.perMethod?.[method]?.finetune },
             };
             const name = `${sweep.metadata.name}-${stableHash(config)}`;
-            if (!trials.has(name))
+            const known = trials.get(name);
+            if (known) {
+              if (!known.grids.includes(ofGrid)) known.grids.push(ofGrid);
+            } else
               trials.set(name, {
                 name,
                 seed,
                 pretrainKey: pretrainKey(config),
                 configKey: configKey(config),
                 config,
+                grids: [ofGrid],
               });
           }
         }

@@ -26,6 +26,7 @@ export {
   type TrialSummary,
   trialSummary,
 } from './expand.js';
+export { gridName } from './grids.js';
 export { canonicalJson, stableHash } from './hash.js';
 export { METHOD_NAMES, METHODS, type Method } from './methods.js';
 export {

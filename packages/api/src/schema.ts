@@ -128,7 +128,13 @@ export const Augmentation = Type.Object(
 
 export const Grid = Type.Object(
   {
-    name: Type.Optional(Type.String({ description: 'a label for people; not part of any trial' })),
+    name: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "unique in the Sweep (default grid-<position>); each trial lists its grids' names, which are not part of its name or keys",
+      }),
+    ),
     methods: Type.Array(stringEnum(METHOD_NAMES), { minItems: 1 }),
     masks: Type.Array(MaskEntry, { minItems: 1, default: [{ type: 'random', ratios: [0.6] }] }),
     augmentations: Type.Array(Augmentation, { minItems: 1, default: [{ type: 'none' }] }),

@@ -77,6 +77,27 @@ describe("the paper's Sweep", () => {
     expect(dense?.pretrainKey).not.toBe(sparkRandom60[0]?.pretrainKey);
   });
 
+  it('lists on each trial the grids that produce it, without touching names or keys', () => {
+    const trials = expandSweep(sweep);
+    const shared = trials.filter((t) => t.grids.length > 1);
+    // SparK, random 60 %, RandomResizedCrop: in Table 4's row and in Tables 5-8.
+    expect(shared.map((t) => [t.config.method, t.config.mask, t.config.augmentation.type])).toEqual(
+      [['spark', expect.objectContaining({ type: 'random', ratio: 0.6 }), 'randomResizedCrop']],
+    );
+    expect(shared[0]?.grids).toEqual(['tables-2-4', 'tables-5-8']);
+    const count = (grid: string) => trials.filter((t) => t.grids.includes(grid)).length;
+    expect([count('tables-2-4'), count('tables-5-8'), count('table-9')]).toEqual([15, 13, 1]);
+
+    const renamed = structuredClone(paper);
+    delete renamed.spec.grids[0].name;
+    renamed.spec.grids[2].name = 'dense';
+    const again = expandSweep(validateSweep(renamed));
+    const keys = (t: (typeof trials)[number]) => [t.name, t.pretrainKey, t.configKey];
+    expect(again.map(keys)).toEqual(trials.map(keys));
+    expect(again.find((t) => t.grids.length > 1)?.grids).toEqual(['grid-1', 'tables-5-8']);
+    expect(again.find((t) => t.config.method === 'spark-dense')?.grids).toEqual(['dense']);
+  });
+
   it('resolves defaults into every trial, so writing a default changes nothing', () => {
     const explicit = structuredClone(paper);
     explicit.spec.grids[1].masks[3].rounding = 'halfEven';
@@ -101,6 +122,21 @@ describe("the paper's Sweep", () => {
 });
 
 describe('an invalid Sweep', () => {
+  it('names a grid whose name another grid has, given or by default', () => {
+    const grid = { methods: ['spark'], masks: [{ type: 'mesh', ratios: [0.5] }] };
+    expect(
+      problemsOf(minimal({ grids: [grid, { ...grid, name: 'grid-1' }, { ...grid, name: 'b' }] })),
+    ).toEqual([
+      "spec.grids[1].name: grid names must be unique: 'grid-1' is also the name of spec.grids[0]",
+    ]);
+    expect(problemsOf(minimal({ grids: [{ ...grid, name: 'grid-2' }, grid] }))).toEqual([
+      "spec.grids[1].name: grid names must be unique: 'grid-2' (the default name of this unnamed grid) is also the name of spec.grids[0]",
+    ]);
+    expect(problemsOf(minimal({ grids: [{ ...grid, name: '' }] }))).toEqual([
+      expect.stringMatching(/^spec\.grids\[0\]\.name: /),
+    ]);
+  });
+
   it('names an unknown mask type and the known ones', () => {
     const raw = minimal({
       grids: [{ methods: ['spark'], masks: [{ type: 'chess', ratios: [0.5] }] }],

@@ -7,6 +7,7 @@ import { Value } from '@sinclair/typebox/value';
 import { LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { AUGMENTATIONS } from './augmentations.js';
 import { formatPath, type SweepProblem, SweepValidationError } from './errors.js';
+import { gridName } from './grids.js';
 import { type DatasetSourceSpec, Sweep, type SweepResource } from './schema.js';
 
 type Keys = Array<string | number>;
@@ -169,7 +170,16 @@ function semanticProblems(sweep: SweepResource, options: ValidateOptions): Sweep
     add(['spec', 'seeds'], `seeds repeat: ${spec.seeds.join(', ')}`);
 
   const gridSize = spec.datasets.imageSize / 32;
+  const gridIndexByName = new Map<string, number>();
   spec.grids.forEach((grid, g) => {
+    const name = gridName(grid, g);
+    const first = gridIndexByName.get(name);
+    if (first === undefined) gridIndexByName.set(name, g);
+    else
+      add(
+        ['spec', 'grids', g, 'name'],
+        `grid names must be unique: '${name}'${grid.name === undefined ? ' (the default name of this unnamed grid)' : ''} is also the name of spec.grids[${first}]`,
+      );
     grid.masks.forEach((entry, m) => {
       const at: Keys = ['spec', 'grids', g, 'masks', m];
       const pattern = getMaskPattern(entry.type);

@@ -256,5 +256,6 @@ function readTrial(file: string | undefined, json: string | undefined): Trial {
     if (trial[field] === undefined)
       throw new TrialFileError(`${source}: the trial has no ${field}`);
   }
-  return trial as Trial;
+  // A trial listed before trials named their grids (a resumed state.json) has none.
+  return { ...trial, grids: trial.grids ?? [] } as Trial;
 }

@@ -1,6 +1,9 @@
+import { expandSweep, validateSweep } from '@masksweep/api';
+import { tinySweep } from '@masksweep/api/test-support';
 import { MetricKind, Stage } from '@masksweep/proto';
+import type { TrialResult } from '@masksweep/train';
 import { describe, expect, it } from 'vitest';
-import { stepMetricEvent } from './messages.js';
+import { resultMessage, stepMetricEvent } from './messages.js';
 
 const attempt = { namespace: 'default', sweep: 'baselines', trial: 'mff-0', attempt: 1 };
 
@@ -44,5 +47,49 @@ describe('stepMetricEvent', () => {
       imagesPerSecond: 8,
     });
     expect(Object.keys(message.values ?? {}).sort()).toEqual(['images_per_second', 'loss', 'lr']);
+  });
+});
+
+describe('resultMessage', () => {
+  const metrics = (f1: number) => ({
+    f1,
+    recall: 0.5,
+    precision: 0.5,
+    accuracy: 0.5,
+    macroF1: f1 / 2,
+    macroPrecision: 0.5,
+    macroRecall: 0.5,
+    support: 8,
+  });
+  const interval = { estimate: 0.9, low: 0.8, high: 0.95 };
+
+  it("carries both splits by the same names, and the trial's grids", () => {
+    const [expanded] = expandSweep(validateSweep(tinySweep('baselines')));
+    const trial = { ...(expanded as NonNullable<typeof expanded>), grids: ['a', 'b'] };
+    const result = {
+      val: { metrics: metrics(0.6), confusion: [] },
+      test: {
+        metrics: metrics(0.9),
+        confusion: [
+          [4, 1],
+          [0, 3],
+        ],
+        intervals: { f1: interval },
+        predictions: [],
+      },
+      artifacts: [],
+    } as unknown as TrialResult;
+    const message = resultMessage(attempt, trial, result, {
+      artifactsBase: '.',
+      durationSeconds: 1,
+    });
+    expect(message.config?.grids).toEqual(['a', 'b']);
+    expect(message.valMetrics).toMatchObject({ f1: 0.6, macro_f1: 0.3 });
+    expect(message.metrics).toMatchObject({ f1: 0.9, macro_f1: 0.45, f1_ci_low: 0.8 });
+    expect(Object.keys(message.valMetrics ?? {}).sort()).toEqual(
+      Object.keys(message.metrics ?? {})
+        .filter((name) => !/_ci_(low|high)$/.test(name))
+        .sort(),
+    );
   });
 });

@@ -116,7 +116,11 @@ export function resultMessage(
   });
   return {
     ...attempt,
-    config: { ...trialSummary(trial), configJson: canonicalJson(trial.config) },
+    config: {
+      ...trialSummary(trial),
+      configJson: canonicalJson(trial.config),
+      grids: trial.grids,
+    },
     confusionMatrix: { numClasses: confusion.length, counts: confusion.flat() },
     metrics: { ...resultMetrics(metrics), ...Object.fromEntries(bounds) },
     valMetrics: resultMetrics(result.val.metrics),
