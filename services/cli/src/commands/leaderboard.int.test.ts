@@ -9,8 +9,8 @@ let leaderboard: Leaderboard;
 let server: string;
 let out: string[];
 
-/** A result of `study` as the store takes it: config fields, f1 and a 2x2 matrix. */
-function report(trial: string, augmentation: string, seed: number, f1: number) {
+/** A result of `study` as the store takes it: config fields, test and validation f1, a 2x2 matrix. */
+function report(trial: string, augmentation: string, seed: number, f1: number, valF1: number) {
   const config = {
     method: 'spark',
     mask: { type: 'mesh', ratio: 0.6 },
@@ -35,6 +35,7 @@ function report(trial: string, augmentation: string, seed: number, f1: number) {
     },
     confusionMatrix: { numClasses: 2, counts: [8, 2, 2, 8] },
     metrics: { f1, recall: f1, precision: f1, accuracy: f1 },
+    valMetrics: { f1: valF1 },
     predictions: [],
     artifacts: [],
     finishedAtMs: Date.now(),
@@ -54,10 +55,11 @@ beforeAll(async () => {
     specJson: '{}',
     trialCount: 4,
   });
-  report('study-a0', 'none', 0, 0.5);
-  report('study-a1', 'none', 1, 0.7);
-  report('study-b0', 'cutmix', 0, 0.8);
-  report('study-b1', 'cutmix', 1, 0.9);
+  // Validation ranks them the other way round from test.
+  report('study-a0', 'none', 0, 0.5, 0.9);
+  report('study-a1', 'none', 1, 0.7, 0.8);
+  report('study-b0', 'cutmix', 0, 0.8, 0.6);
+  report('study-b1', 'cutmix', 1, 0.9, 0.5);
 });
 afterAll(async () => {
   await leaderboard?.close();
@@ -69,13 +71,23 @@ beforeEach(() => {
 afterEach(() => vi.restoreAllMocks());
 
 describe('masksweep leaderboard and report over gRPC', () => {
-  it('ranks the results by F1, best first', async () => {
-    expect(await main(['leaderboard', '--sweep', 'study', '--server', server])).toBe(0);
-    const rows = out
-      .join('\n')
-      .split('\n')
-      .filter((line) => line.startsWith('study-'));
-    expect(rows.map((row) => row.split(/\s+/)[0])).toEqual([
+  it('ranks the results by validation F1, best first, and labels each column by its split', async () => {
+    const ranked = async (...sort: string[]) => {
+      out = [];
+      expect(await main(['leaderboard', '--sweep', 'study', '--server', server, ...sort])).toBe(0);
+      const lines = out.join('\n').split('\n');
+      return {
+        header: lines.find((line) => line.startsWith('TRIAL')) ?? '',
+        trials: lines.filter((line) => line.startsWith('study-')).map((row) => row.split(/\s+/)[0]),
+      };
+    };
+    const byValidation = await ranked();
+    expect(byValidation.trials).toEqual(['study-a0', 'study-a1', 'study-b0', 'study-b1']);
+    expect(byValidation.header).toMatch(
+      /SEED\s+VAL F1\s+TEST F1\s+TEST RECALL\s+TEST PRECISION\s+TEST ACCURACY/,
+    );
+    // Test F1 sorts when asked for by name.
+    expect((await ranked('--sort', 'f1')).trials).toEqual([
       'study-b1',
       'study-b0',
       'study-a1',
@@ -106,10 +118,10 @@ describe('masksweep leaderboard and report over gRPC', () => {
     const watching = main(['watch', 'study', '--server', server]);
     await expect.poll(() => out.join('\n')).toMatch(/watching default\/study/);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    report('study-c0', 'mixup', 0, 0.95);
+    report('study-c0', 'mixup', 0, 0.95, 0.4);
     await expect
       .poll(() => out.join('\n'), { timeout: 5_000 })
-      .toMatch(/study-c0 attempt 1: F1 95\.0/);
+      .toMatch(/study-c0 attempt 1: val F1 40\.0, test F1 95\.0/);
     process.emit('SIGINT');
     expect(await watching).toBe(0);
   });

@@ -2,6 +2,7 @@
  * The leaderboard from a terminal, over gRPC: `leaderboard` ranks results, `watch` follows a
  * sweep live, `report` prints the paper's tables with intervals over seeds.
  */
+import { validationMetricName } from '@masksweep/api';
 import { type ConfigSummary, score } from '@masksweep/leaderboard';
 import {
   createLeaderboardClient,
@@ -25,7 +26,8 @@ function withClient<T>(server: string, use: (client: LeaderboardClient) => Promi
   return use(client).finally(() => client.close());
 }
 
-const METRIC_COLUMNS = ['f1', 'recall', 'precision', 'accuracy'] as const;
+/** Validation F1 (what ranks), then the test metrics (reported). */
+const TEST_COLUMNS = ['f1', 'recall', 'precision', 'accuracy'] as const;
 
 function resultRow(result: TrialResult): string[] {
   const config = result.config;
@@ -35,7 +37,8 @@ function resultRow(result: TrialResult): string[] {
     config?.maskType ? `${config.maskType} ${config.maskSize || config.maskRatio}` : '-',
     config?.augmentation ?? '',
     String(config?.seed ?? ''),
-    ...METRIC_COLUMNS.map((name) => score(result.metrics[name])),
+    score(result.valMetrics.f1),
+    ...TEST_COLUMNS.map((name) => score(result.metrics[name])),
   ];
 }
 
@@ -45,17 +48,23 @@ const RESULT_HEADER = [
   'MASK',
   'AUGMENTATION',
   'SEED',
-  'F1',
-  'RECALL',
-  'PRECISION',
-  'ACCURACY',
+  'VAL F1',
+  ...TEST_COLUMNS.map((name) => `TEST ${name.toUpperCase()}`),
 ];
+
+const DEFAULT_SORT = validationMetricName('f1');
 
 export function leaderboardCommand(): Command {
   return new Command('leaderboard')
-    .description('rank the stored results (one row per trial, best first)')
+    .description(
+      'rank the stored results by validation F1 (one row per trial, best first); test metrics are shown, not ranked by',
+    )
     .option('--sweep <name>', 'only this sweep')
-    .option('--sort <metric>', 'f1, recall, precision, accuracy, trial or finished_at', 'f1')
+    .option(
+      '--sort <metric>',
+      'a validation metric (val_f1, val_recall, ...), a test metric (f1, recall, precision, accuracy, ...), trial or finished_at',
+      DEFAULT_SORT,
+    )
     .option('--ascending', 'lowest first')
     .option('--limit <n>', 'rows to show', parseInteger('--limit', 1), 50)
     .addOption(serverOption())
@@ -98,11 +107,12 @@ export function watchCommand(): Command {
       await new Promise<void>((resolve, reject) => {
         stream.on('data', (result: TrialResult) => {
           best.set(result.trial, result);
+          // Leaders by validation F1, as the leaderboard ranks.
           const leaders = [...best.values()]
-            .sort((a, b) => (b.metrics.f1 ?? 0) - (a.metrics.f1 ?? 0))
+            .sort((a, b) => (b.valMetrics.f1 ?? -1) - (a.valMetrics.f1 ?? -1))
             .slice(0, 5);
           console.log(
-            `\n${new Date().toISOString()} ${result.trial} attempt ${result.attempt}: F1 ${score(result.metrics.f1)}`,
+            `\n${new Date().toISOString()} ${result.trial} attempt ${result.attempt}: val F1 ${score(result.valMetrics.f1)}, test F1 ${score(result.metrics.f1)}`,
           );
           console.log(table(RESULT_HEADER, leaders.map(resultRow)));
         });

@@ -8,13 +8,14 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { canonicalJson, expandSweep, loadSweepFile } from '@masksweep/api';
+import { canonicalJson, expandSweep, loadSweepFile, validationMetricName } from '@masksweep/api';
 import {
   countSweep,
   LocalExecutor,
   loadState,
   runLocalSweep,
   type SweepState,
+  type TrialState,
 } from '@masksweep/controller';
 import { score, startLeaderboard } from '@masksweep/leaderboard';
 import { maskLabel } from '@masksweep/masks';
@@ -152,7 +153,7 @@ export function runCommand(): Command {
         const page = leaderboard.store.listResults({
           namespace,
           sweep: name,
-          sortBy: sweep.spec.objective.metric,
+          sortBy: validationMetricName(sweep.spec.objective.metric),
         });
         if (page.totalCount > 0) {
           const summary = leaderboard.store.getSweepSummary({ namespace, sweep: name });
@@ -197,15 +198,19 @@ function bar(done: number, total: number, width = 20): string {
 
 function progressLine(state: SweepState): string {
   const c = countSweep(state);
-  const best = c.best ? ` · best ${score(c.best.objective)} (${c.best.trial})` : '';
+  const metric = state.sweep.spec.objective.metric;
+  const best = c.best ? ` · best val ${metric} ${score(c.best.objective)} (${c.best.trial})` : '';
   const failed = c.failed + c.diverged + c.pruned;
   return `pre-training [${bar(c.pretrainings.succeeded, c.pretrainings.total)}] ${c.pretrainings.succeeded}/${c.pretrainings.total} · trials [${bar(c.succeeded + failed, c.total)}] ${c.succeeded}/${c.total} done, ${c.running} running${failed ? `, ${failed} failed` : ''}${best}`;
 }
 
+/** The trials, best first by their objective: the validation metric (test is on the leaderboard). */
 function resultsTable(state: SweepState): string {
-  const metric = state.sweep.spec.objective.metric;
+  const { metric, direction } = state.sweep.spec.objective;
+  const sign = direction === 'maximize' ? 1 : -1;
+  const value = (t: TrialState) => sign * (t.objective ?? sign * Number.NEGATIVE_INFINITY);
   const rows = Object.values(state.trials)
-    .sort((a, b) => (b.objective ?? -1) - (a.objective ?? -1))
+    .sort((a, b) => value(b) - value(a) || 0)
     .map((t) => [
       t.trial.name,
       t.trial.config.method,
@@ -217,7 +222,16 @@ function resultsTable(state: SweepState): string {
       t.reason && t.phase !== 'Succeeded' ? t.reason : '',
     ]);
   return table(
-    ['TRIAL', 'METHOD', 'MASK', 'AUGMENTATION', 'SEED', 'PHASE', metric.toUpperCase(), 'REASON'],
+    [
+      'TRIAL',
+      'METHOD',
+      'MASK',
+      'AUGMENTATION',
+      'SEED',
+      'PHASE',
+      `VAL ${metric.toUpperCase()}`,
+      'REASON',
+    ],
     rows,
   );
 }

@@ -138,6 +138,7 @@ export function recentResultRow(result: TrialResult): SafeHtml {
 <td><a href="${trialLink(result.namespace, result.trial)}">${result.trial}</a></td>
 <td>${configLabel(result.config)}</td>
 <td class="num">${result.config.seed}</td>
+<td class="num">${score(result.valMetrics.f1)}</td>
 <td class="num">${score(result.metrics.f1)}</td>
 <td class="num">${result.attempt}</td>
 <td>${timestamp(result.finishedAtMs)}</td>
@@ -231,12 +232,12 @@ export function sweepPage(model: SweepPageModel, nonce: string): SafeHtml {
 <p>Namespace ${namespace} · <span id="result-count">${summary.resultCount}</span> results of ${sweep.trialCount} trials in ${summary.configs.length} configs · <span id="live">connecting</span></p>
 
 <h2>Ranking</h2>
-<p class="muted">Mean over seeds with its 95 % Student-t interval; n is the number of seeds. Pick A and B to compare two configs.</p>
+<p class="muted">Test metrics: mean over seeds with its 95 % Student-t interval; n is the number of seeds. Pick A and B to compare two configs.</p>
 <form method="get" action="/compare">
 <input type="hidden" name="ns" value="${namespace}">
 <input type="hidden" name="sweep" value="${sweep.sweep}">
 <table id="ranking">
-<thead><tr><th class="num">#</th><th>Config</th>${RANKED_METRICS.map((m) => rankingHeader(model, m, METRIC_LABELS[m] as string))}${rankingHeader(model, 'n', 'n')}<th>Seeds</th><th>A B</th></tr></thead>
+<thead><tr><th class="num">#</th><th>Config</th>${RANKED_METRICS.map((m) => rankingHeader(model, m, `test ${METRIC_LABELS[m]}`))}${rankingHeader(model, 'n', 'n')}<th>Seeds</th><th>A B</th></tr></thead>
 <tbody id="ranking-body" data-sort="${ranking.sort}" data-order="${ranking.order}" data-page-size="${ranking.pageSize}" data-rank-offset="${offset}">
 ${ranking.rows.map((config, i) => rankedRow(config, offset + i + 1, namespace))}
 </tbody>
@@ -251,8 +252,9 @@ ${pagination(model)}
 ${chartFigures()}
 
 <h2>Latest results</h2>
-<table>
-<thead><tr><th>Trial</th><th>Config</th><th class="num">Seed</th><th class="num">F1</th><th class="num">Attempt</th><th>Finished</th></tr></thead>
+<p class="muted">val: the validation split at the end of fine-tuning, which choices read; test: reported only.</p>
+<table id="recent">
+<thead><tr><th>Trial</th><th>Config</th><th class="num">Seed</th><th class="num">val F1</th><th class="num">test F1</th><th class="num">Attempt</th><th>Finished</th></tr></thead>
 <tbody id="recent-body">${model.recent.map(recentResultRow)}</tbody>
 </table>
 
@@ -293,7 +295,9 @@ export function trialPage(
 ): SafeHtml {
   const { confusionMatrix: matrix, config } = result;
   const classes = [...Array(matrix.numClasses).keys()];
-  const metricNames = Object.keys(result.metrics).sort();
+  const metricNames = [
+    ...new Set([...Object.keys(result.valMetrics), ...Object.keys(result.metrics)]),
+  ].sort();
   let configJson = config.configJson;
   try {
     configJson = JSON.stringify(JSON.parse(config.configJson), null, 2);
@@ -319,13 +323,16 @@ export function trialPage(
 <pre id="config-json">${configJson}</pre>
 
 <h2>Metrics</h2>
+<p class="muted">Validation: the validation split at the end of fine-tuning, which choices read. Test: reported only; the confusion matrix and predictions below are the test split's.</p>
 <table id="metrics">
+<thead><tr><th>Metric</th><th class="num">Validation</th><th class="num">Test</th></tr></thead>
 <tbody>${metricNames.map(
-    (name) => html`<tr><th>${name}</th><td class="num">${score(result.metrics[name])}</td></tr>`,
+    (name) =>
+      html`<tr><th>${name}</th><td class="num">${score(result.valMetrics[name])}</td><td class="num">${score(result.metrics[name])}</td></tr>`,
   )}</tbody>
 </table>
 
-<h2>Confusion matrix</h2>
+<h2>Confusion matrix (test)</h2>
 <table id="confusion">
 <thead><tr><th>true \\ predicted</th>${classes.map((c) => html`<th class="num">${c}</th>`)}</tr></thead>
 <tbody>${classes.map(

@@ -105,6 +105,20 @@ describe('pages', () => {
     expect(scripts).toEqual([' type="application/json" id="boot"', ` nonce="${nonce}"`]);
   });
 
+  it('says which split each number comes from: latest results and the trial page', async () => {
+    store.reportResult(
+      resultFixture({ trial: 'split', metrics: { f1: 0.912 }, valMetrics: { f1: 0.634 } }),
+    );
+    const sweep = await get('/sweeps/default/study');
+    const recent = /<table id="recent">[\s\S]*?<\/table>/.exec(sweep.text)?.[0] ?? '';
+    expect(recent).toMatch(/<th class="num">val F1<\/th><th class="num">test F1<\/th>/);
+    expect(recent).toMatch(/<td class="num">63\.4<\/td>\s*<td class="num">91\.2<\/td>/);
+    const trial = await get('/trials/default/split');
+    const metrics = /<table id="metrics">[\s\S]*?<\/table>/.exec(trial.text)?.[0] ?? '';
+    expect(metrics).toContain('<th class="num">Validation</th><th class="num">Test</th>');
+    expect(metrics).toMatch(/<th>f1<\/th><td class="num">63\.4<\/td><td class="num">91\.2<\/td>/);
+  });
+
   it('ranks configs and links the pages of a long ranking', async () => {
     for (let i = 0; i < 120; i++) {
       store.reportResult(
