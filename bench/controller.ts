@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import {
   type AugmentationType,
   expandSweep,
+  finetuneTerminationMessage,
   parseSweepYaml,
   type SweepObject,
   validateSweep,
@@ -547,7 +548,7 @@ async function bookkeepingRun(
     labelSelector: MANAGED,
     run: async (job) => ({
       exitCode: 0,
-      message: JSON.stringify({ metrics: { f1: metricF1(job.metadata.name) } }),
+      message: finetuneTerminationMessage({ f1: metricF1(job.metadata.name) }),
     }),
   });
   const controller = await startController(server, namespace, profileDir);

@@ -57,7 +57,12 @@ export const SweepStatus = Type.Object({
     }),
   ),
   pretrainings: Type.Optional(Type.Object({ total: Counter, succeeded: Counter })),
-  bestTrial: Type.Optional(Type.Object({ name: Type.String(), objective: Type.Number() })),
+  bestTrial: Type.Optional(
+    Type.Object(
+      { name: Type.String(), objective: Type.Number() },
+      { description: 'the succeeded trial with the best objective, on validation' },
+    ),
+  ),
   conditions: Type.Optional(Conditions),
   startTime: Type.Optional(DateTime),
   completionTime: Type.Optional(DateTime),
@@ -68,7 +73,11 @@ export const TrialStatus = Type.Object({
   observedGeneration: Type.Optional(Type.Integer()),
   stage: Type.Optional(stringEnum(['pretrain', 'finetune'] as const)),
   attempt: Type.Optional(Counter),
-  objective: Type.Optional(Type.Number()),
+  objective: Type.Optional(
+    Type.Number({
+      description: "the Sweep's objective metric on the validation split at the end of fine-tuning",
+    }),
+  ),
   reason: Type.Optional(Type.String()),
   message: Type.Optional(Type.String()),
   job: Type.Optional(Type.String()),

@@ -5,6 +5,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { finetuneTerminationMessage } from '@masksweep/api';
 import { tinySweepYaml } from '@masksweep/api/test-support';
 import { KubeController, LABELS } from '@masksweep/controller';
 import { applyCrds, type KubeApiServer, runJobs, startKubeApiServer } from '@masksweep/testing';
@@ -85,7 +86,7 @@ describe('masksweep submit', () => {
     await applyCrds(server);
     const pods = await runJobs(server, {
       labelSelector: `${LABELS.sweep}=waited`,
-      run: async () => ({ exitCode: 0, message: JSON.stringify({ metrics: { f1: 0.75 } }) }),
+      run: async () => ({ exitCode: 0, message: finetuneTerminationMessage({ f1: 0.75 }) }),
     });
     const controller = new KubeController({
       client: server.client,
@@ -103,7 +104,7 @@ describe('masksweep submit', () => {
     }
     expect(out[0]).toBe('sweep.masksweep.io/waited created in namespace default');
     expect(out.at(-1)).toMatch(
-      /^sweep waited: Succeeded 2\/2 trials succeeded, 0 running, 0 failed, best waited-[0-9a-f]{10} 0\.7500$/,
+      /^sweep waited: Succeeded 2\/2 trials succeeded, 0 running, 0 failed, best waited-[0-9a-f]{10} \(validation 0\.7500\)$/,
     );
   });
 });

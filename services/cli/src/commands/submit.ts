@@ -113,7 +113,7 @@ async function followSweep(
     const current =
       status?.observedGeneration !== undefined && status.observedGeneration >= (generation ?? 0);
     const line = current
-      ? `${status?.phase} ${status?.progress ?? ''} trials succeeded, ${status?.trials?.running ?? 0} running, ${status?.trials?.failed ?? 0} failed${status?.bestTrial ? `, best ${status.bestTrial.name} ${status.bestTrial.objective.toFixed(4)}` : ''}`
+      ? `${status?.phase} ${status?.progress ?? ''} trials succeeded, ${status?.trials?.running ?? 0} running, ${status?.trials?.failed ?? 0} failed${status?.bestTrial ? `, best ${status.bestTrial.name} (validation ${status.bestTrial.objective.toFixed(4)})` : ''}`
       : 'waiting for the controller';
     if (line !== last) console.log(`sweep ${name}: ${line}`);
     last = line;
