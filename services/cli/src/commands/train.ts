@@ -60,7 +60,7 @@ export function trainCommand(): Command {
         const show = (i: typeof f1) =>
           `${(100 * i.estimate).toFixed(1)} [${(100 * i.low).toFixed(1)}, ${(100 * i.high).toFixed(1)}]`;
         console.log(
-          `${trial.name}: F1 ${show(f1)}, recall ${show(recall)}, precision ${show(precision)} (95 % bootstrap)`,
+          `${trial.name}: validation F1 ${(100 * result.val.metrics.f1).toFixed(1)}; test F1 ${show(f1)}, recall ${show(recall)}, precision ${show(precision)} (95 % bootstrap)`,
         );
         console.log(`result: ${join(out, 'runs', trial.name, 'result.json')}`);
       },
