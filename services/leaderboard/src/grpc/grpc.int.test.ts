@@ -65,7 +65,13 @@ describe('the leaderboard over gRPC on a real port', () => {
     const first = resultFixture({ trial: 'study-a', attempt: 1, metrics: { f1: 0.5 } });
     expect((await client.reportResult({ result: first }, writer())).stored).toBe(true);
     expect((await client.reportResult({ result: first }, writer())).stored).toBe(false);
-    const second = resultFixture({ trial: 'study-a', attempt: 2, metrics: { f1: 0.7 } });
+    const second = resultFixture({
+      trial: 'study-a',
+      attempt: 2,
+      metrics: { f1: 0.7 },
+      valMetrics: { f1: 0.65, macro_f1: 0.6 },
+      grids: ['tables-2-4', 'tables-5-8'],
+    });
     expect((await client.reportResult({ result: second }, writer())).stored).toBe(true);
     // an earlier attempt arriving late changes nothing
     expect((await client.reportResult({ result: first }, writer())).stored).toBe(false);
@@ -74,6 +80,9 @@ describe('the leaderboard over gRPC on a real port', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]?.attempt).toBe(2);
     expect(rows[0]?.metrics.f1).toBe(0.7);
+    // Both splits and the grids cross the wire.
+    expect(rows[0]?.valMetrics).toEqual({ f1: 0.65, macro_f1: 0.6 });
+    expect(rows[0]?.config?.grids).toEqual(['tables-2-4', 'tables-5-8']);
   });
 
   it('refuses an unknown sweep and a malformed confusion matrix with INVALID_ARGUMENT naming the field', async () => {
