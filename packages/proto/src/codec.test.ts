@@ -51,6 +51,7 @@ describe('message codecs', () => {
       config: null,
       confusionMatrix: null,
       metrics: {},
+      valMetrics: {},
       predictions: [],
       artifacts: [],
       finishedAtMs: 0,
@@ -63,15 +64,21 @@ describe('message codecs', () => {
   });
 
   it('round-trips a result with nested messages, repeated floats and maps of messages', () => {
-    const result = TrialResult.create({
-      trial: 't',
-      config: { method: 'spark', maskType: 'mesh', maskRatio: 0.6, seed: 3 },
-      confusionMatrix: { numClasses: 2, counts: [50, 3, 4, 43] },
-      metrics: { f1: 0.9, macro_f1: 0.88 },
-      predictions: [{ sampleId: 'p1/s3', label: 1, predicted: 0, probabilities: [0.75, 0.25] }],
-      sequence: 2 ** 33,
-    });
+    const result = TrialResult.decode(
+      TrialResult.encode({
+        trial: 't',
+        config: { method: 'spark', maskType: 'mesh', maskRatio: 0.6, seed: 3, grids: ['a', 'b'] },
+        confusionMatrix: { numClasses: 2, counts: [50, 3, 4, 43] },
+        metrics: { f1: 0.9, macro_f1: 0.88 },
+        valMetrics: { f1: 0.8 },
+        predictions: [{ sampleId: 'p1/s3', label: 1, predicted: 0, probabilities: [0.75, 0.25] }],
+        sequence: 2 ** 33,
+      }),
+    );
     expect(result.config?.maskRatio).toBe(0.6);
+    expect(result.config?.grids).toEqual(['a', 'b']);
+    expect(result.valMetrics).toEqual({ f1: 0.8 });
+    expect(result.metrics).toEqual({ f1: 0.9, macro_f1: 0.88 });
     expect(result.config?.augmentation).toBe('');
     expect(result.predictions[0]).toEqual({
       sampleId: 'p1/s3',
