@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { classificationMetrics, confusionMatrix, metricOf } from './metrics.js';
+import {
+  classificationMetrics,
+  confusionMatrix,
+  type MetricName,
+  metricOf,
+  tallyMetric,
+} from './metrics.js';
 
 /** Labels and predictions with the given counts, positives first. */
 function outcomes(counts: { tp: number; fn: number; fp: number; tn: number }): {
@@ -222,5 +228,50 @@ describe('metricOf', () => {
     expect(metricOf('macroF1')(labels, predictions)).toBe(
       classificationMetrics(confusionMatrix(labels, predictions, 2)).macroF1,
     );
+  });
+});
+
+describe('tallyMetric', () => {
+  const names: MetricName[] = [
+    'accuracy',
+    'precision',
+    'recall',
+    'f1',
+    'macroPrecision',
+    'macroRecall',
+    'macroF1',
+  ];
+
+  it('scores class tallies exactly as classificationMetrics scores the matrix', () => {
+    fc.assert(
+      fc.property(samples, fc.nat(), ({ numClasses, pairs }, pick) => {
+        const positiveClass = pick % numClasses;
+        const matrix = confusionMatrix(
+          pairs.map(([label]) => label),
+          pairs.map(([, prediction]) => prediction),
+          numClasses,
+        );
+        const tallies = {
+          correct: new Float64Array(numClasses),
+          actual: new Float64Array(numClasses),
+          predicted: new Float64Array(numClasses),
+        };
+        for (const [label, prediction] of pairs) {
+          tallies.actual[label] = (tallies.actual[label] as number) + 1;
+          tallies.predicted[prediction] = (tallies.predicted[prediction] as number) + 1;
+          if (label === prediction) tallies.correct[label] = (tallies.correct[label] as number) + 1;
+        }
+        const metrics = classificationMetrics(matrix, { positiveClass });
+        for (const name of names) {
+          expect(tallyMetric(name, { numClasses, positiveClass })(tallies)).toBe(metrics[name]);
+        }
+      }),
+    );
+  });
+
+  it('names what it rejects', () => {
+    expect(() => tallyMetric('f2' as MetricName)).toThrow(/^metric: is not a metric name: "f2"/);
+    expect(() => tallyMetric('f1', { numClasses: 2, positiveClass: 2 })).toThrow(/^positiveClass:/);
+    expect(() => tallyMetric('f1', { numClasses: 0 })).toThrow(/^numClasses:/);
   });
 });

@@ -69,43 +69,28 @@ export function classificationMetrics(
   options: ClassificationMetricsOptions = {},
 ): ClassificationMetrics {
   const numClasses = checkMatrix(matrix);
-  const positiveClass = options.positiveClass ?? 1;
-  if (!Number.isInteger(positiveClass) || positiveClass < 0 || positiveClass >= numClasses) {
-    throw new InvalidArgumentError(
-      'positiveClass',
-      `must be a class index in [0, ${numClasses - 1}], got ${positiveClass}`,
-    );
-  }
-  const count = (trueClass: number, predicted: number): number =>
-    (matrix[trueClass] as number[])[predicted] as number;
-  const classes = [...Array(numClasses).keys()];
-  let total = 0;
-  let correct = 0;
-  for (const trueClass of classes) {
-    correct += count(trueClass, trueClass);
-    for (const predicted of classes) total += count(trueClass, predicted);
-  }
-  const perClass = classes.map((c): ClassScores => {
-    const truePositives = count(c, c);
-    const predicted = classes.reduce((sum, trueClass) => sum + count(trueClass, c), 0);
-    const support = classes.reduce((sum, predictedClass) => sum + count(c, predictedClass), 0);
-    // max(·, 1) as MMPreTrain: a class never predicted (or never present) scores 0.
-    const precision = truePositives / Math.max(predicted, 1);
-    const recall = truePositives / Math.max(support, 1);
-    return { precision, recall, f1: harmonicMean(precision, recall), support };
-  });
+  const positiveClass = checkPositiveClass(options.positiveClass, numClasses);
+  const tallies = talliesOf(matrix);
+  const perClass = [...Array(numClasses).keys()].map(
+    (c): ClassScores => ({
+      precision: classPrecision(tallies, c),
+      recall: classRecall(tallies, c),
+      f1: classF1(tallies, c),
+      support: tallies.actual[c] as number,
+    }),
+  );
   const positive = perClass[positiveClass] as ClassScores;
   const mean = (pick: (scores: ClassScores) => number): number =>
     perClass.reduce((sum, scores) => sum + pick(scores), 0) / numClasses;
   return {
-    accuracy: total === 0 ? 0 : correct / total,
+    accuracy: accuracyOf(tallies),
     precision: positive.precision,
     recall: positive.recall,
     f1: positive.f1,
     macroPrecision: mean((scores) => scores.precision),
     macroRecall: mean((scores) => scores.recall),
     macroF1: mean((scores) => scores.f1),
-    support: total,
+    support: sum(tallies.actual),
     perClass,
   };
 }
@@ -134,8 +119,109 @@ export function metricOf(
     classificationMetrics(confusionMatrix(labels, predictions, numClasses), options)[name];
 }
 
+/**
+ * Per class c: correct (TP_c), actual (samples of true class c) and predicted (samples
+ * predicted c). Every metric here is a function of these three counts, which is what lets
+ * a bootstrap score a resample from counts instead of from arrays of samples.
+ */
+export interface ClassTallies {
+  correct: ArrayLike<number>;
+  actual: ArrayLike<number>;
+  predicted: ArrayLike<number>;
+}
+
+/**
+ * The metric `name` as a function of class tallies: the same formulas as
+ * classificationMetrics, without building the per-class objects (a bootstrap calls it
+ * hundreds of thousands of times).
+ */
+export function tallyMetric(
+  name: MetricName,
+  options: MetricOfOptions = {},
+): (tallies: ClassTallies) => number {
+  const numClasses = checkInteger('numClasses', options.numClasses ?? 2, 1);
+  const positiveClass = checkPositiveClass(options.positiveClass, numClasses);
+  const macro = (score: (tallies: ClassTallies, c: number) => number) => (t: ClassTallies) => {
+    let total = 0;
+    for (let c = 0; c < numClasses; c++) total += score(t, c);
+    return total / numClasses;
+  };
+  switch (name) {
+    case 'accuracy':
+      return accuracyOf;
+    case 'precision':
+      return (t) => classPrecision(t, positiveClass);
+    case 'recall':
+      return (t) => classRecall(t, positiveClass);
+    case 'f1':
+      return (t) => classF1(t, positiveClass);
+    case 'macroPrecision':
+      return macro(classPrecision);
+    case 'macroRecall':
+      return macro(classRecall);
+    case 'macroF1':
+      return macro(classF1);
+    default:
+      throw new InvalidArgumentError('metric', `is not a metric name: ${JSON.stringify(name)}`);
+  }
+}
+
+function talliesOf(matrix: ConfusionMatrix): {
+  correct: number[];
+  actual: number[];
+  predicted: number[];
+} {
+  const numClasses = matrix.length;
+  const correct = new Array<number>(numClasses).fill(0);
+  const actual = new Array<number>(numClasses).fill(0);
+  const predicted = new Array<number>(numClasses).fill(0);
+  matrix.forEach((row, trueClass) => {
+    row.forEach((count, predictedClass) => {
+      actual[trueClass] = (actual[trueClass] as number) + count;
+      predicted[predictedClass] = (predicted[predictedClass] as number) + count;
+      if (trueClass === predictedClass) correct[trueClass] = count;
+    });
+  });
+  return { correct, actual, predicted };
+}
+
+function accuracyOf(tallies: ClassTallies): number {
+  const total = sum(tallies.actual);
+  return total === 0 ? 0 : sum(tallies.correct) / total;
+}
+
+// max(·, 1) as MMPreTrain: a class never predicted (or never present) scores 0.
+function classPrecision(tallies: ClassTallies, c: number): number {
+  return (tallies.correct[c] as number) / Math.max(tallies.predicted[c] as number, 1);
+}
+
+function classRecall(tallies: ClassTallies, c: number): number {
+  return (tallies.correct[c] as number) / Math.max(tallies.actual[c] as number, 1);
+}
+
+function classF1(tallies: ClassTallies, c: number): number {
+  return harmonicMean(classPrecision(tallies, c), classRecall(tallies, c));
+}
+
+function sum(values: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < values.length; i++) total += values[i] as number;
+  return total;
+}
+
 function harmonicMean(precision: number, recall: number): number {
   return precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+}
+
+function checkPositiveClass(positiveClass: number | undefined, numClasses: number): number {
+  const value = positiveClass ?? 1;
+  if (!Number.isInteger(value) || value < 0 || value >= numClasses) {
+    throw new InvalidArgumentError(
+      'positiveClass',
+      `must be a class index in [0, ${numClasses - 1}], got ${value}`,
+    );
+  }
+  return value;
 }
 
 function checkSameLength(labels: readonly number[], predictions: readonly number[]): void {
