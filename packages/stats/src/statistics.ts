@@ -156,7 +156,7 @@ export function mcnemarExact(
 }
 
 /** The q-quantile of ascending `sorted` values, interpolating linearly between ranks. */
-export function quantileOfSorted(sorted: readonly number[], q: number): number {
+export function quantileOfSorted(sorted: ArrayLike<number>, q: number): number {
   checkNumber('q', q, { min: 0, max: 1 });
   if (sorted.length === 0) throw new InvalidArgumentError('sorted', 'needs at least one value');
   const position = q * (sorted.length - 1);
@@ -174,12 +174,7 @@ function bootstrap(
   scoreResample: (take: Take) => number,
   scoreAll: () => number,
 ): Interval {
-  const resamples = checkInteger('resamples', options.resamples ?? 2000, 1);
-  const confidence = checkConfidence(options.confidence ?? 0.95);
-  const { rng } = options;
-  if (rng === undefined || typeof rng.int !== 'function') {
-    throw new InvalidArgumentError('rng', 'needs a seeded Random');
-  }
+  const { resamples, confidence, rng } = checkBootstrapOptions(options);
   if (size === 0) throw new InvalidArgumentError('labels', 'needs at least one sample');
   const estimate = scoreAll();
   const indices = new Array<number>(size);
@@ -196,6 +191,20 @@ function bootstrap(
     low: quantileOfSorted(scores, tail),
     high: quantileOfSorted(scores, 1 - tail),
   };
+}
+
+/** The options with their defaults filled in, each checked. */
+export function checkBootstrapOptions(
+  options: BootstrapOptions,
+  minResamples = 1,
+): Required<BootstrapOptions> {
+  const resamples = checkInteger('resamples', options.resamples ?? 2000, minResamples);
+  const confidence = checkConfidence(options.confidence ?? 0.95);
+  const { rng } = options;
+  if (rng === undefined || typeof rng.int !== 'function') {
+    throw new InvalidArgumentError('rng', 'needs a seeded Random');
+  }
+  return { resamples, confidence, rng };
 }
 
 function checkedScore(
