@@ -1,6 +1,16 @@
 export { binomialCdf, normalQuantile, studentTQuantile } from './distributions.js';
 export { checkInteger, checkNumber, InvalidArgumentError } from './errors.js';
 export {
+  type HierarchicalBootstrapOptions,
+  type HierarchicalInterval,
+  hierarchicalBootstrap,
+  type PairedHierarchicalDifference,
+  type PairedHierarchicalOptions,
+  pairedHierarchicalDifference,
+  type SeedDifference,
+  type SeedValue,
+} from './hierarchical.js';
+export {
   type ClassificationMetrics,
   type ClassScores,
   type ConfusionMatrix,
@@ -9,6 +19,8 @@ export {
   type MetricName,
   metricOf,
 } from './metrics.js';
+export type { SeedPredictions, TestSet } from './seed-groups.js';
+export { type DetectableDifferenceOptions, detectableDifference, holm } from './significance.js';
 export {
   type BootstrapOptions,
   bootstrapInterval,

@@ -1,0 +1,323 @@
+/**
+ * The two-stage (hierarchical) bootstrap of a metric over training seeds and test images,
+ * and its paired form for two configs on the same seeds and images. docs/statistics.md
+ * explains the method, what its interval and p-value mean, and how well it covers.
+ *
+ * A resample draws the seeds with replacement, then the test images of each drawn seed with
+ * replacement, scores each drawn seed and averages. Metrics are scored from class tallies
+ * (correct, actual and predicted counts per class) kept in typed arrays, not from arrays
+ * of samples.
+ */
+import type { Random } from '@masksweep/random';
+import { InvalidArgumentError } from './errors.js';
+import {
+  type ClassTallies,
+  type MetricName,
+  type MetricOfOptions,
+  tallyMetric,
+} from './metrics.js';
+import {
+  type PackedSeed,
+  packGroups,
+  packPairedGroups,
+  type SeedPredictions,
+  type TestSet,
+} from './seed-groups.js';
+import { detectableDifference } from './significance.js';
+import {
+  type BootstrapOptions,
+  checkBootstrapOptions,
+  type Interval,
+  quantileOfSorted,
+} from './statistics.js';
+
+export interface HierarchicalBootstrapOptions extends BootstrapOptions, MetricOfOptions {
+  /**
+   * Whether each seed was tested on its own images or all seeds on the same ones (see
+   * TestSet). It decides how a resample draws images, and the wrong choice misstates the
+   * interval (docs/statistics.md), so it has no default. A masksweep Sweep tests every
+   * seed on one split: 'shared'.
+   */
+  testSet: TestSet;
+}
+
+export interface SeedValue {
+  seed: number;
+  /** The metric on this seed's test images. */
+  value: number;
+  images: number;
+}
+
+export interface HierarchicalInterval extends Interval {
+  /** The mean over seeds of the per-seed metric. */
+  estimate: number;
+  perSeed: SeedValue[];
+  /** Standard deviation of the resampled means. */
+  standardError: number;
+  resamples: number;
+  confidence: number;
+}
+
+/**
+ * The mean over seeds of a metric, with a percentile interval from the two-stage
+ * bootstrap; with one seed, the ordinary bootstrap over its test images (the same draws
+ * as bootstrapInterval with the same generator).
+ */
+export function hierarchicalBootstrap(
+  groups: readonly SeedPredictions[],
+  metric: MetricName,
+  options: HierarchicalBootstrapOptions,
+): HierarchicalInterval {
+  const { resamples, confidence, rng } = checkBootstrapOptions(options, 2);
+  const score = tallyMetric(metric, options);
+  const numClasses = options.numClasses ?? 2;
+  const seeds = packGroups('groups', groups, numClasses, options.testSet);
+  const perSeed = seeds.map((seed) => ({
+    seed: seed.seed,
+    value: scoreAll(seed, 0, score, numClasses),
+    images: seed.labels.length,
+  }));
+  const [means] = resampleMeans(seeds, score, numClasses, options.testSet, {
+    resamples,
+    rng,
+  }) as [Float64Array];
+  const { low, high } = percentileInterval(means, confidence);
+  // A metric in [0, 1] averaged over seeds stays in [0, 1], and so do quantiles of such means.
+  assertWithin('interval', low, high, 0, 1);
+  return {
+    estimate: mean(perSeed.map((seed) => seed.value)),
+    low,
+    high,
+    perSeed,
+    standardError: standardDeviation(means),
+    resamples,
+    confidence,
+  };
+}
+
+export interface PairedHierarchicalOptions extends HierarchicalBootstrapOptions {
+  /**
+   * The power at which detectableDifference is stated (its level is 1 − confidence).
+   * @default 0.8
+   */
+  power?: number;
+}
+
+export interface SeedDifference {
+  seed: number;
+  a: number;
+  b: number;
+  /** a − b on this seed's test images. */
+  difference: number;
+  images: number;
+}
+
+export interface PairedHierarchicalDifference extends Interval {
+  /** mean over seeds of metric(A) − metric(B), i.e. a − b. */
+  estimate: number;
+  a: number;
+  b: number;
+  perSeed: SeedDifference[];
+  /** Standard deviation of the resampled differences. */
+  standardError: number;
+  /**
+   * Two-sided bootstrap p-value of "no difference":
+   * min(1, 2·min(1 + #{d* <= 0}, 1 + #{d* >= 0}) / (resamples + 1)).
+   */
+  pValue: number;
+  /**
+   * The smallest true difference this comparison detects with probability `power` at level
+   * 1 − confidence: (z_{1−α/2} + z_power)·standardError (see significance.ts).
+   */
+  detectableDifference: number;
+  resamples: number;
+  confidence: number;
+}
+
+/**
+ * metric(A) − metric(B) for two configs run on the same seeds and tested on the same
+ * images: each resample draws the seeds and images once and scores both configs on them,
+ * so the interval reflects the difference and not each config's own noise.
+ */
+export function pairedHierarchicalDifference(
+  groupsA: readonly SeedPredictions[],
+  groupsB: readonly SeedPredictions[],
+  metric: MetricName,
+  options: PairedHierarchicalOptions,
+): PairedHierarchicalDifference {
+  const { resamples, confidence, rng } = checkBootstrapOptions(options, 2);
+  const score = tallyMetric(metric, options);
+  const numClasses = options.numClasses ?? 2;
+  const { testSet } = options;
+  const seeds = packPairedGroups(groupsA, groupsB, numClasses, testSet);
+  const perSeed = seeds.map((seed) => {
+    const a = scoreAll(seed, 0, score, numClasses);
+    const b = scoreAll(seed, 1, score, numClasses);
+    return { seed: seed.seed, a, b, difference: a - b, images: seed.labels.length };
+  });
+  const [meansA, meansB] = resampleMeans(seeds, score, numClasses, testSet, {
+    resamples,
+    rng,
+  }) as [Float64Array, Float64Array];
+  const differences = meansA.map((a, r) => a - (meansB[r] as number));
+  const { low, high } = percentileInterval(differences, confidence);
+  assertWithin('difference interval', low, high, -1, 1);
+  let atOrBelow = 0;
+  let atOrAbove = 0;
+  for (const d of differences) {
+    if (d <= 0) atOrBelow += 1;
+    if (d >= 0) atOrAbove += 1;
+  }
+  const standardError = standardDeviation(differences);
+  const a = mean(perSeed.map((seed) => seed.a));
+  const b = mean(perSeed.map((seed) => seed.b));
+  return {
+    estimate: a - b,
+    a,
+    b,
+    low,
+    high,
+    perSeed,
+    standardError,
+    pValue: Math.min(1, (2 * (Math.min(atOrBelow, atOrAbove) + 1)) / (resamples + 1)),
+    detectableDifference: detectableDifference(standardError, {
+      alpha: 1 - confidence,
+      power: options.power ?? 0.8,
+    }),
+    resamples,
+    confidence,
+  };
+}
+
+interface Tallies extends ClassTallies {
+  correct: Float64Array;
+  actual: Float64Array;
+  predicted: Float64Array;
+}
+
+function newTallies(numClasses: number): Tallies {
+  return {
+    correct: new Float64Array(numClasses),
+    actual: new Float64Array(numClasses),
+    predicted: new Float64Array(numClasses),
+  };
+}
+
+/** System `system`'s metric on all of one seed's images. */
+function scoreAll(
+  seed: PackedSeed,
+  system: number,
+  score: (tallies: ClassTallies) => number,
+  numClasses: number,
+): number {
+  const tallies = newTallies(numClasses);
+  const everyImageOnce = new Int32Array(seed.labels.length).fill(1);
+  tallyWeighted(tallies, seed.labels, seed.predictions[system] as Int32Array, everyImageOnce);
+  return checkedValue(score(tallies));
+}
+
+/**
+ * For each system, the mean over drawn seeds of its metric, once per resample. A resample
+ * of images is kept as how often each image was drawn (its weight), so that tallying is one
+ * pass over the images whichever the design. One seed is never drawn (it is always itself),
+ * so a single seed consumes the generator exactly as the ordinary bootstrap over images.
+ */
+function resampleMeans(
+  seeds: PackedSeed[],
+  score: (tallies: ClassTallies) => number,
+  numClasses: number,
+  testSet: TestSet,
+  { resamples, rng }: { resamples: number; rng: Random },
+): Float64Array[] {
+  const seedCount = seeds.length;
+  const systems = (seeds[0] as PackedSeed).predictions.length;
+  const means = Array.from({ length: systems }, () => new Float64Array(resamples));
+  const tallies = Array.from({ length: systems }, () => newTallies(numClasses));
+  const sums = new Float64Array(systems);
+  const weights = new Int32Array(Math.max(...seeds.map((seed) => seed.labels.length)));
+  for (let r = 0; r < resamples; r++) {
+    sums.fill(0);
+    // Shared test set: one draw of images for every seed of this resample.
+    if (testSet === 'shared') drawWeights(weights, (seeds[0] as PackedSeed).labels.length, rng);
+    for (let s = 0; s < seedCount; s++) {
+      const seed = seeds[seedCount === 1 ? 0 : rng.int(0, seedCount - 1)] as PackedSeed;
+      if (testSet === 'per-seed') drawWeights(weights, seed.labels.length, rng);
+      for (let k = 0; k < systems; k++) {
+        const systemTallies = tallies[k] as Tallies;
+        tallyWeighted(systemTallies, seed.labels, seed.predictions[k] as Int32Array, weights);
+        sums[k] = (sums[k] as number) + score(systemTallies);
+      }
+    }
+    for (let k = 0; k < systems; k++) {
+      (means[k] as Float64Array)[r] = (sums[k] as number) / seedCount;
+    }
+  }
+  return means;
+}
+
+/** n draws with replacement from n images, as a count per image. */
+function drawWeights(weights: Int32Array, n: number, rng: Random): void {
+  weights.fill(0, 0, n);
+  for (let i = 0; i < n; i++) {
+    const image = rng.int(0, n - 1);
+    weights[image] = (weights[image] as number) + 1;
+  }
+}
+
+/** The tallies of the images taken `weights[i]` times each. */
+function tallyWeighted(
+  tallies: Tallies,
+  labels: Int32Array,
+  predictions: Int32Array,
+  weights: Int32Array,
+): void {
+  const { correct, actual, predicted } = tallies;
+  correct.fill(0);
+  actual.fill(0);
+  predicted.fill(0);
+  for (let image = 0; image < labels.length; image++) {
+    const weight = weights[image] as number;
+    if (weight === 0) continue;
+    const label = labels[image] as number;
+    const prediction = predictions[image] as number;
+    actual[label] = (actual[label] as number) + weight;
+    predicted[prediction] = (predicted[prediction] as number) + weight;
+    if (label === prediction) correct[label] = (correct[label] as number) + weight;
+  }
+}
+
+function percentileInterval(
+  values: Float64Array,
+  confidence: number,
+): { low: number; high: number } {
+  const sorted = values.slice().sort();
+  const tail = (1 - confidence) / 2;
+  return { low: quantileOfSorted(sorted, tail), high: quantileOfSorted(sorted, 1 - tail) };
+}
+
+function checkedValue(value: number): number {
+  if (!Number.isFinite(value) || value < 0 || value > 1) {
+    throw new InvalidArgumentError('metric', `must give values in [0, 1], got ${value}`);
+  }
+  return value;
+}
+
+/** A broken invariant of this module (not of the caller's input). */
+function assertWithin(what: string, low: number, high: number, min: number, max: number): void {
+  if (!(low >= min && high <= max && low <= high)) {
+    throw new Error(`internal: ${what} [${low}, ${high}] is not within [${min}, ${max}]`);
+  }
+}
+
+function mean(values: readonly number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
+function standardDeviation(values: Float64Array): number {
+  let sum = 0;
+  for (const value of values) sum += value;
+  const average = sum / values.length;
+  let squares = 0;
+  for (const value of values) squares += (value - average) ** 2;
+  return Math.sqrt(squares / (values.length - 1));
+}
