@@ -37,6 +37,11 @@ export const BENCHMARKS: Record<string, { summary: string; load: () => Promise<B
     summary: 'store queries, metric inserts and the web view at 100,000 results',
     load: async () => (await import('./leaderboard.js')).default,
   },
+  'bootstrap-coverage': {
+    summary:
+      'coverage of the hierarchical bootstrap interval on simulated experiments (docs/statistics.md)',
+    load: async () => (await import('./bootstrap-coverage.js')).default,
+  },
   bus: {
     summary: 'metric events per second from trial publishers through nats-server',
     load: async () => (await import('./bus.js')).default,
