@@ -3,10 +3,10 @@
  * and its paired form for two configs on the same seeds and images. docs/statistics.md
  * explains the method, what its interval and p-value mean, and how well it covers.
  *
- * A resample draws the seeds with replacement, then the test images of each drawn seed with
- * replacement, scores each drawn seed and averages. Metrics are scored from class tallies
- * (correct, actual and predicted counts per class) kept in typed arrays, not from arrays
- * of samples.
+ * A resample draws the seeds with replacement, then test images with replacement (for each
+ * drawn seed, or once for all of them when the seeds share a test set), scores each drawn
+ * seed and averages. Metrics are scored from class tallies (correct, actual and predicted
+ * counts per class) kept in typed arrays, not from arrays of samples.
  */
 import type { Random } from '@masksweep/random';
 import { InvalidArgumentError } from './errors.js';
