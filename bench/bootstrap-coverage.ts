@@ -6,6 +6,8 @@
  * that the summary used, and the time of one interval at 3 seeds x 200 images x 2000
  * resamples. Prints the markdown tables of docs/statistics.md.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Random } from '@masksweep/random';
 import { hierarchicalBootstrap, pairedHierarchicalDifference } from '@masksweep/stats';
 import {
@@ -16,8 +18,10 @@ import {
   type Population,
   STUDY_POPULATION,
   studentCoverage,
+  trueAccuracy,
 } from '../packages/stats/src/simulation.test-support.js';
 import { type Benchmark, positiveInteger } from './benchmark.js';
+import { coverageChart } from './coverage-chart.js';
 import { median } from './measure.js';
 
 const SEEDS = [1, 2, 3, 5];
@@ -25,19 +29,28 @@ const IMAGES = [20, 40, 100];
 
 const percent = (value: number) => (100 * value).toFixed(1);
 
-/** Milliseconds per call of `work`, median of `repeats` after one warm-up call. */
-function timePerCall(work: () => void, repeats: number): number {
+/**
+ * Milliseconds per call of `work`, wall clock and this process's CPU time (user + system),
+ * medians of `repeats` after one warm-up call. On a shared machine the CPU time is the
+ * steadier figure: the wall clock also counts the time other processes held the cores.
+ */
+function timePerCall(work: () => void, repeats: number): { wallMs: number; cpuMs: number } {
   work();
-  const times: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const start = performance.now();
+    const startCpu = process.cpuUsage();
     work();
-    times.push(performance.now() - start);
+    const used = process.cpuUsage(startCpu);
+    wall.push(performance.now() - start);
+    cpu.push((used.user + used.system) / 1000);
   }
-  return median(times);
+  const round = (ms: number) => Math.round(ms * 10) / 10;
+  return { wallMs: round(median(wall)), cpuMs: round(median(cpu)) };
 }
 
-function speed(): Record<string, number> {
+function speed(): Record<string, { wallMs: number; cpuMs: number }> {
   const rng = new Random(7);
   const labels = Array.from({ length: 200 }, () => (rng.float() < 0.3 ? 1 : 0));
   const config = (accuracy: number) =>
@@ -110,6 +123,7 @@ const benchmark: Benchmark = {
     experiments: 'simulated experiments per setting (default 1000)',
     resamples: 'bootstrap resamples per interval (default 1000)',
     'skill-sd': 'seed-to-seed standard deviation of skill (default 0.02, the test model)',
+    figure: 'write the coverage chart (SVG) to this path, e.g. docs/statistics/coverage.svg',
   },
   async run(options) {
     const experiments = positiveInteger('experiments', options.experiments, 1000);
@@ -157,6 +171,19 @@ const benchmark: Benchmark = {
     }
     console.error(`\nData with a test set per seed:\n\n${table(rows, 'per-seed')}\n`);
     console.error(`Data with one test set shared by all seeds:\n\n${table(rows, 'shared')}\n`);
+    if (typeof options.figure === 'string') {
+      const caption = `Coverage of 95 % intervals of a simulated accuracy of ${trueAccuracy(population).toFixed(3)}, seed-to-seed SD of skill ${skillSd} (${experiments} experiments per point)`;
+      const points = rows.map((row) => ({
+        seeds: row.seeds,
+        images: row.images,
+        data: row.data,
+        coverage: row.bootstrap.coverage,
+        ...(row.student ? { studentCoverage: row.student.coverage } : {}),
+      }));
+      mkdirSync(dirname(options.figure), { recursive: true });
+      writeFileSync(options.figure, coverageChart(points, caption));
+      console.error(`wrote ${options.figure}`);
+    }
     return {
       experiments,
       resamples,
