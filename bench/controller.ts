@@ -84,7 +84,10 @@ export function sweepManifest(name: string, trials: number, parallelism: number)
 /** The trials and pre-training keys the manifest expands to, as the controller expands it. */
 export function expansionOf(manifest: string): { trials: number; pretrainKeys: number } {
   const trials = expandSweep(validateSweep(parseSweepYaml(manifest).value, { checkData: false }));
-  return { trials: trials.length, pretrainKeys: new Set(trials.map((t) => t.pretrainKey)).size };
+  return {
+    trials: trials.length,
+    pretrainKeys: new Set(trials.flatMap((t) => t.pretrainKey ?? [])).size,
+  };
 }
 
 /**

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expandSweep, loadSweepFile, type Trial } from '@masksweep/api';
+import { expandSweep, hasPretraining, loadSweepFile, type PretrainedTrial } from '@masksweep/api';
 import { type BackendChoice, initBackend } from '@masksweep/backend';
 import { type GrayImage, normalize } from '@masksweep/data';
 import { createMaskGenerator, maskLabel, type RgbImage, renderMaskOverlay } from '@masksweep/masks';
@@ -62,7 +62,7 @@ const benchmark: Benchmark = {
     });
 
     // on the downstream test slices (another source) with a figure, and on pre-training images
-    const reconstructions = async (trial: Trial) => ({
+    const reconstructions = async (trial: PretrainedTrial) => ({
       downstreamTest: await reconstructionLoss(
         trial,
         artifactDir,
@@ -78,7 +78,8 @@ const benchmark: Benchmark = {
       ),
     });
     const masks = [];
-    for (const trial of expandSweep(sweep)) {
+    // SparK's trials: a scratch trial has no pre-training to look at.
+    for (const trial of expandSweep(sweep).filter(hasPretraining)) {
       const label = maskLabel(trial.config.mask ?? { type: 'none' });
       log(`== ${trial.name}: ${label}, pre-trained`);
       const started = performance.now();
@@ -176,7 +177,7 @@ export default benchmark;
  * spread, as SparK's and MAE's visualisations do (the loss figures do not use them).
  */
 async function reconstructionLoss(
-  trial: Trial,
+  trial: PretrainedTrial,
   artifactDir: string,
   images: readonly GrayImage[],
   meanOf: readonly GrayImage[],

@@ -183,7 +183,7 @@ export function trialCrd(): Json {
         metadata: { type: 'object' },
         spec: {
           type: 'object',
-          required: ['sweep', 'method', 'seed', 'pretrainKey', 'configKey', 'config'],
+          required: ['sweep', 'method', 'seed', 'configKey', 'config'],
           properties: {
             sweep: { type: 'string' },
             method: { type: 'string' },
@@ -192,7 +192,10 @@ export function trialCrd(): Json {
             maskSize: { type: 'integer' },
             augmentation: { type: 'string' },
             seed: { type: 'integer', minimum: 0 },
-            pretrainKey: { type: 'string' },
+            pretrainKey: {
+              type: 'string',
+              description: 'absent for a method without pre-training (scratch)',
+            },
             configKey: { type: 'string' },
             config: {
               type: 'object',

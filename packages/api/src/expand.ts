@@ -22,7 +22,8 @@ export interface TrialConfig {
   data: DatasetsSpec;
   /** The network of this method only (ConvNeXt, ResNet or ViT). */
   model: ModelSpec[keyof ModelSpec];
-  pretrain: StageSpec;
+  /** null for a method without pre-training (scratch): the pre-training budget is not its. */
+  pretrain: StageSpec | null;
   finetune: StageSpec;
 }
 
@@ -30,8 +31,11 @@ export interface Trial {
   /** `<sweep>-<hash of config>`: stable across re-expansion, unique per config and seed. */
   name: string;
   seed: number;
-  /** Hash of what pre-training depends on; trials sharing it share one pre-training run. */
-  pretrainKey: string;
+  /**
+   * Hash of what pre-training depends on; trials sharing it share one pre-training run.
+   * Absent for a method without pre-training (scratch): the trial is one fine-tuning run.
+   */
+  pretrainKey?: string;
   /** Hash of the config without its seed: the trials of one config over seeds share it. */
   configKey: string;
   config: TrialConfig;
@@ -40,6 +44,23 @@ export interface Trial {
    * the name or the keys: the same config in two grids is one trial in both.
    */
   grids: string[];
+}
+
+/** A trial of a method with a pre-training stage (every method but scratch). */
+export type PretrainedTrial = Trial & {
+  pretrainKey: string;
+  config: TrialConfig & { pretrain: StageSpec };
+};
+
+/** Whether the trial has a pre-training stage, its key and budget. */
+export function hasPretraining(trial: Trial): trial is PretrainedTrial {
+  return trial.pretrainKey !== undefined && trial.config.pretrain !== null;
+}
+
+/** A method's changes to the budgets (`spec.budgets.perMethod.<method>`). */
+interface PerMethodBudgets {
+  pretrain?: Partial<StageSpec>;
+  finetune?: Partial<StageSpec>;
 }
 
 /**
@@ -54,6 +75,8 @@ export function expandSweep(sweep: SweepResource): Trial[] {
     const ofGrid = gridName(grid, g);
     const masks = grid.masks.flatMap((entry) => maskSettings(entry, gridSize));
     for (const method of grid.methods) {
+      // The schema gives a method without pre-training (scratch) no `pretrain` overrides.
+      const overrides = spec.budgets.perMethod?.[method] as PerMethodBudgets | undefined;
       for (const mask of METHODS[method].usesMask ? masks : [null]) {
         for (const augmentationSpec of grid.augmentations) {
           for (const seed of spec.seeds) {
@@ -64,22 +87,26 @@ export function expandSweep(sweep: SweepResource): Trial[] {
               seed,
               data: spec.datasets,
               model: spec.model[METHODS[method].model],
-              pretrain: { ...spec.budgets.pretrain, ...spec.budgets.perMethod?.[method]?.pretrain },
-              finetune: { ...spec.budgets.finetune, ...spec.budgets.perMethod?.[method]?.finetune },
+              pretrain: METHODS[method].pretrains
+                ? { ...spec.budgets.pretrain, ...overrides?.pretrain }
+                : null,
+              finetune: { ...spec.budgets.finetune, ...overrides?.finetune },
             };
             const name = `${sweep.metadata.name}-${stableHash(config)}`;
             const known = trials.get(name);
             if (known) {
               if (!known.grids.includes(ofGrid)) known.grids.push(ofGrid);
-            } else
-              trials.set(name, {
-                name,
-                seed,
-                pretrainKey: pretrainKey(config),
-                configKey: configKey(config),
-                config,
-                grids: [ofGrid],
-              });
+              continue;
+            }
+            const key = pretrainKey(config);
+            trials.set(name, {
+              name,
+              seed,
+              ...(key !== undefined && { pretrainKey: key }),
+              configKey: configKey(config),
+              config,
+              grids: [ofGrid],
+            });
           }
         }
       }
@@ -92,9 +119,11 @@ export function expandSweep(sweep: SweepResource): Trial[] {
  * What pre-training depends on: method, mask, network, pre-training stage, the pre-training
  * data and how it is read, and the seed. Fine-tuning settings, the downstream data and the
  * augmentation are left out, so every fine-tuning trial that shares these reuses one run.
+ * Undefined for a config without pre-training (scratch).
  */
-export function pretrainKey(config: TrialConfig): string {
+export function pretrainKey(config: TrialConfig): string | undefined {
   const { method, mask, model, pretrain, seed, data } = config;
+  if (pretrain === null) return undefined;
   const pretrainData = { source: data.pretrain, imageSize: data.imageSize, resize: data.resize };
   return `pt-${stableHash({ method, mask, model, pretrain, seed, data: pretrainData })}`;
 }
@@ -109,7 +138,8 @@ export interface TrialSummary {
   maskSize: number;
   augmentation: string;
   seed: number;
-  pretrainKey: string;
+  /** Absent for a method without pre-training (scratch). */
+  pretrainKey?: string;
   configKey: string;
 }
 
@@ -122,7 +152,7 @@ export function trialSummary(trial: Pick<Trial, 'config' | 'pretrainKey'>): Tria
     maskSize: config.mask?.size ?? 0,
     augmentation: config.augmentation.type,
     seed: config.seed,
-    pretrainKey: trial.pretrainKey,
+    ...(trial.pretrainKey !== undefined && { pretrainKey: trial.pretrainKey }),
     configKey: configKey(config),
   };
 }

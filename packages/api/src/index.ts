@@ -20,6 +20,8 @@ export { formatPath, formatProblem, type SweepProblem, SweepValidationError } fr
 export {
   configKey,
   expandSweep,
+  hasPretraining,
+  type PretrainedTrial,
   pretrainKey,
   type Trial,
   type TrialConfig,

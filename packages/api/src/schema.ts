@@ -1,7 +1,7 @@
 import { getMaskPattern, maskTypes } from '@masksweep/masks';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { AUGMENTATION_TYPES } from './augmentations.js';
-import { METHOD_NAMES } from './methods.js';
+import { METHOD_NAMES, METHODS } from './methods.js';
 
 /**
  * The Sweep resource: one schema types the code, validates YAML in the CLI and (in the
@@ -219,13 +219,19 @@ export const Budgets = Type.Object(
           METHOD_NAMES.map((m) => [
             m,
             Type.Optional(
-              Type.Object(
-                {
-                  pretrain: Type.Optional(StageOverride(PretrainStage)),
-                  finetune: Type.Optional(StageOverride(FinetuneStage)),
-                },
-                { additionalProperties: false },
-              ),
+              // A method without pre-training (scratch) has no pre-training settings to change.
+              METHODS[m].pretrains
+                ? Type.Object(
+                    {
+                      pretrain: Type.Optional(StageOverride(PretrainStage)),
+                      finetune: Type.Optional(StageOverride(FinetuneStage)),
+                    },
+                    { additionalProperties: false },
+                  )
+                : Type.Object(
+                    { finetune: Type.Optional(StageOverride(FinetuneStage)) },
+                    { additionalProperties: false },
+                  ),
             ),
           ]),
         ),

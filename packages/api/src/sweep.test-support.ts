@@ -5,6 +5,7 @@
  * so production code cannot load it. No vitest here: the benches run without it.
  */
 import { stringify } from 'yaml';
+import { hasPretraining, type PretrainedTrial, type Trial } from './expand.js';
 import { API_VERSION, type AugmentationSpec, type GridSpec, type MaskEntrySpec } from './schema.js';
 
 export interface TinySweepOptions {
@@ -74,6 +75,13 @@ export function tinySweep(name: string, options: TinySweepOptions = {}): SweepMa
       ...options.spec,
     },
   };
+}
+
+/** A trial the test knows to pre-train (not scratch), typed so; throws for any other. */
+export function pretrainedTrial(trial: Trial | undefined): PretrainedTrial {
+  if (!trial || !hasPretraining(trial))
+    throw new Error(`${trial?.name ?? 'no trial'}: expected a trial with a pre-training stage`);
+  return trial;
 }
 
 /** `tinySweep` as YAML, for kubectl apply and the CLI's files. */

@@ -71,7 +71,7 @@ describe("the paper's Sweep", () => {
     const simclr = trials.filter((t) => t.config.method === 'simclr');
     expect(simclr).toHaveLength(5);
     expect(
-      simclr.every((t) => t.config.mask === null && t.config.pretrain.optimizer === 'lars'),
+      simclr.every((t) => t.config.mask === null && t.config.pretrain?.optimizer === 'lars'),
     ).toBe(true);
     const dense = trials.find((t) => t.config.method === 'spark-dense');
     expect(dense?.pretrainKey).not.toBe(sparkRandom60[0]?.pretrainKey);
@@ -119,6 +119,61 @@ describe("the paper's Sweep", () => {
       expect(loaded.metadata.name).toBe('paper');
     },
   );
+});
+
+describe('a scratch trial', () => {
+  const masks = [
+    { type: 'random', ratios: [0.5, 0.7] },
+    { type: 'mesh', ratios: [0.5] },
+  ];
+  const augmentations = [{ type: 'none' }, { type: 'randomFlip' }];
+  const scratchTrials = (overrides: Record<string, unknown> = {}) =>
+    expandSweep(
+      validateSweep(
+        minimal({
+          grids: [{ methods: ['spark', 'scratch'], masks, augmentations }],
+          seeds: [0, 1],
+          ...overrides,
+        }),
+      ),
+    ).filter((t) => t.config.method === 'scratch');
+
+  it('has no pre-training key or stage, and one trial per augmentation and seed whatever the masks', () => {
+    const trials = scratchTrials();
+    expect(trials.map((t) => [t.config.augmentation.type, t.seed])).toEqual([
+      ['none', 0],
+      ['none', 1],
+      ['randomFlip', 0],
+      ['randomFlip', 1],
+    ]);
+    for (const t of trials) {
+      expect(t).not.toHaveProperty('pretrainKey');
+      expect(t.config).toMatchObject({ mask: null, pretrain: null });
+      // SparK's fine-tuning network: the Sweep's ConvNeXt.
+      expect(t.config.model).toHaveProperty('depths');
+    }
+    expect(new Set(trials.map((t) => t.configKey)).size).toBe(2);
+  });
+
+  it('keeps its name and configKey when the pre-training budget changes', () => {
+    const before = scratchTrials();
+    const after = scratchTrials({
+      budgets: { pretrain: { epochs: 3, lr: 5e-4 }, perMethod: { spark: { pretrain: { lr: 1 } } } },
+    });
+    expect(after.map((t) => [t.name, t.configKey])).toEqual(
+      before.map((t) => [t.name, t.configKey]),
+    );
+    const finetuned = scratchTrials({
+      budgets: { perMethod: { scratch: { finetune: { lr: 1 } } } },
+    });
+    expect(finetuned.map((t) => t.name)).not.toEqual(before.map((t) => t.name));
+    expect(finetuned[0]?.config.finetune.lr).toBe(1);
+  });
+
+  it('takes no pre-training settings of its own', () => {
+    const raw = minimal({ budgets: { perMethod: { scratch: { pretrain: { epochs: 3 } } } } });
+    expect(problemsOf(raw)).toEqual(['spec.budgets.perMethod.scratch.pretrain: unknown field']);
+  });
 });
 
 describe('an invalid Sweep', () => {

@@ -65,11 +65,18 @@ async function readSource(source: DatasetSourceSpec, data: DatasetsSpec, baseDir
 /**
  * The images of a trial: the pre-training set (labels unused) and the downstream set split
  * into train / val / test by the Sweep's fractions and split seed (group-aware, stratified).
- * Relative paths resolve against `baseDir`, the Sweep file's folder.
+ * Relative paths resolve against `baseDir`, the Sweep file's folder. `pretrain: false`
+ * leaves the pre-training set unread (empty): a trial that pre-trains nothing needs none.
  */
-export async function loadTrialData(data: DatasetsSpec, baseDir: string): Promise<TrialData> {
+export async function loadTrialData(
+  data: DatasetsSpec,
+  baseDir: string,
+  options: { pretrain?: boolean } = {},
+): Promise<TrialData> {
   const [pretrain, downstream] = await Promise.all([
-    readSource(data.pretrain, data, baseDir),
+    options.pretrain === false
+      ? { images: [], skipped: [] }
+      : readSource(data.pretrain, data, baseDir),
     readSource(data.downstream, data, baseDir),
   ]);
   const imageById = new Map(

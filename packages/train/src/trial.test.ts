@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expandSweep, type Trial, validateSweep } from '@masksweep/api';
+import { pretrainedTrial } from '@masksweep/api/test-support';
 import { loadTensors, readCheckpointMeta, ViTClassifier } from '@masksweep/models';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +34,7 @@ const sweep = validateSweep({
         masks: [{ type: 'mesh', ratios: [0.5] }],
         augmentations: [{ type: 'none' }, { type: 'randomFlip' }],
       },
-      { methods: ['simclr', 'mff'] },
+      { methods: ['simclr', 'mff', 'scratch'] },
     ],
     model: {
       convnext: { depths: [1, 1, 1, 1], widths: [8, 16, 32, 64], dropPath: 0, decoderWidth: 32 },
@@ -72,7 +73,7 @@ const sweep = validateSweep({
 });
 const trials = expandSweep(sweep);
 const trialOf = (method: Trial['config']['method']) =>
-  trials.find((t) => t.config.method === method) as Trial;
+  pretrainedTrial(trials.find((t) => t.config.method === method));
 
 /** result.json as written: test predictions of whole patients, and their metrics. */
 function expectResultWritten(outDir: string, trial: Trial): TrialResult {
@@ -100,25 +101,27 @@ function expectResultWritten(outDir: string, trial: Trial): TrialResult {
 describe('runTrial', () => {
   it('writes result.json, and a second trial with the same key reuses the pre-training run', async () => {
     const root = mkdtempSync(join(tmpdir(), 'trial-'));
-    const [first, second] = trials.filter((t) => t.config.method === 'spark');
-    expect(first?.pretrainKey).toBe(second?.pretrainKey);
-    const run = (trial: typeof first) =>
+    const spark = trials.filter((t) => t.config.method === 'spark');
+    const [first, second] = [pretrainedTrial(spark[0]), pretrainedTrial(spark[1])];
+    expect(first.pretrainKey).toBe(second.pretrainKey);
+    const run = (trial: Trial) =>
       runTrial({
-        trial: trial as NonNullable<typeof first>,
+        trial,
         baseDir: root,
-        outDir: join(root, trial?.name ?? ''),
+        outDir: join(root, trial.name),
         artifactDir: join(root, 'artifacts'),
       });
     const a = await run(first);
     const b = await run(second);
+    expect(a.pretrainKey).toBe(first.pretrainKey);
     expect(a.pretrain.reused).toBe(false);
     expect(b.pretrain.reused).toBe(true);
     expect(b.pretrain.epochLosses).toEqual(a.pretrain.epochLosses);
-    expect(existsSync(join(root, 'artifacts/pretrain', a.pretrainKey, 'checkpoint.bin'))).toBe(
+    expect(existsSync(join(root, 'artifacts/pretrain', first.pretrainKey, 'checkpoint.bin'))).toBe(
       false,
     );
 
-    expectResultWritten(join(root, first?.name ?? ''), first as Trial);
+    expectResultWritten(join(root, first.name), first);
   });
 
   it.each(['simclr', 'mff'] as const)(
@@ -147,6 +150,42 @@ describe('runTrial', () => {
       expect(written.artifacts.every((file) => file.startsWith('gradcam/'))).toBe(true);
     },
   );
+});
+
+describe('a scratch trial', () => {
+  it("is SparK's fine-tuning from random weights: no pre-training, no store, no pre-training data", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'trial-'));
+    const scratch = trials.find((t) => t.config.method === 'scratch') as Trial;
+    expect(scratch.pretrainKey).toBeUndefined();
+    // A pre-training folder that does not exist: a scratch trial must not read it.
+    const data = { ...scratch.config.data, pretrain: { path: 'no-such-folder' } };
+    const result = await runTrial({
+      trial: { ...scratch, config: { ...scratch.config, data } },
+      baseDir: root,
+      outDir: join(root, 'scratch'),
+      artifactDir: join(root, 'artifacts'),
+      // The fine-tuning stage alone, as both drivers run it: it needs no stored run.
+      requirePretrained: true,
+    });
+    expect(result.pretrain).toEqual({ reused: false, skipped: true, epochLosses: [], seconds: 0 });
+    expect(result).not.toHaveProperty('pretrainKey');
+    expect(existsSync(join(root, 'artifacts'))).toBe(false);
+    expectResultWritten(join(root, 'scratch'), scratch);
+
+    // The same network, budget and seed as the SparK trial fine-tuned without its pre-training.
+    const spark = trials.find(
+      (t) => t.config.method === 'spark' && t.config.augmentation.type === 'none',
+    ) as Trial;
+    const baseline = await runTrial({
+      trial: spark,
+      baseDir: root,
+      outDir: join(root, 'spark'),
+      artifactDir: join(root, 'artifacts'),
+      skipPretraining: true,
+    });
+    expect(result.finetune.epochs).toEqual(baseline.finetune.epochs);
+    expect(result.test.predictions).toEqual(baseline.test.predictions);
+  });
 });
 
 describe('runPretraining', () => {

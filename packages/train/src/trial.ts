@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Trial } from '@masksweep/api';
+import { hasPretraining, type PretrainedTrial, type Trial } from '@masksweep/api';
 import { type GrayImage, normalize } from '@masksweep/data';
 import { writeRgbPng } from '@masksweep/masks';
 import { loadTensors, readCheckpointMeta, saveTensors } from '@masksweep/models';
@@ -32,11 +32,15 @@ export interface RunTrialOptions {
   outDir: string;
   /** Shared store of pre-training runs, keyed by pretrainKey. */
   artifactDir: string;
-  /** Fine-tune from a randomly initialised encoder (the no-pre-training baseline). */
+  /**
+   * Fine-tune from a randomly initialised encoder (the no-pre-training baseline of any
+   * method). A trial without pre-training (method scratch) always starts from one.
+   */
   skipPretraining?: boolean;
   /**
    * The fine-tuning stage alone: the pre-training run of the trial's key must be in the
-   * store already (its own workload made it); PretrainingMissingError otherwise.
+   * store already (its own workload made it); PretrainingMissingError otherwise. A trial
+   * without pre-training needs none.
    */
   requirePretrained?: boolean;
   /** Grad-CAM overlays for at most this many positive test images. */
@@ -49,7 +53,8 @@ export interface RunTrialOptions {
 
 export interface TrialResult {
   trial: string;
-  pretrainKey: string;
+  /** Absent for a trial without pre-training (method scratch). */
+  pretrainKey?: string;
   seed: number;
   backend: string;
   config: Trial['config'];
@@ -89,7 +94,8 @@ export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
   const { config } = trial;
   mkdirSync(options.outDir, { recursive: true });
 
-  const data = await loadTrialData(config.data, options.baseDir);
+  const pretrains = hasPretraining(trial) && !options.skipPretraining;
+  const data = await loadTrialData(config.data, options.baseDir, { pretrain: pretrains });
   log(
     `data: ${data.pretrain.length} pre-training images; ${data.train.ids.length}/${data.val.ids.length}/${data.test.ids.length} train/val/test`,
   );
@@ -101,11 +107,14 @@ export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
     epochLosses: [],
     seconds: 0,
   };
-  if (options.skipPretraining) {
+  if (!hasPretraining(trial)) {
+    log(`${config.method} has no pre-training: random initialisation`);
+  } else if (!pretrains) {
     log('pre-training skipped: random initialisation');
   } else {
     const run = await runPretraining({
       ...options,
+      trial,
       images: data.pretrain,
       mustExist: options.requirePretrained,
     });
@@ -146,7 +155,7 @@ export async function runTrial(options: RunTrialOptions): Promise<TrialResult> {
 
   const result: TrialResult = {
     trial: trial.name,
-    pretrainKey: trial.pretrainKey,
+    ...(trial.pretrainKey !== undefined && { pretrainKey: trial.pretrainKey }),
     seed: trial.seed,
     backend: tf.getBackend(),
     config,
@@ -216,7 +225,8 @@ async function writeGradCams(
 }
 
 export interface RunPretrainingOptions {
-  trial: Trial;
+  /** A trial with a pre-training stage (`hasPretraining`): scratch has none. */
+  trial: PretrainedTrial;
   /** The pre-training images of the trial's data. */
   images: readonly GrayImage[];
   /** Shared store of pre-training runs, keyed by pretrainKey. */
@@ -295,7 +305,7 @@ export async function runPretraining(options: RunPretrainingOptions): Promise<Pr
  * curves.
  */
 async function pretrainNetwork(
-  trial: Trial,
+  trial: PretrainedTrial,
   options: Omit<PretrainStageOptions, 'onEpoch'>,
   log: (message: string) => void,
 ): Promise<PretrainRun<NamedNetwork> & { meta?: Record<string, unknown> }> {
@@ -323,6 +333,9 @@ async function pretrainNetwork(
       const { fusionLayers } = run.network;
       return { ...run, meta: { fusionLayers, fusionWeights: run.network.fusionWeights() } };
     }
+    case 'scratch':
+      // hasPretraining refuses a scratch trial a key and a budget: it cannot come here.
+      throw new Error(`trial ${trial.name}: scratch has no pre-training`);
   }
 }
 

@@ -1,6 +1,7 @@
 import { stripVTControlCharacters } from 'node:util';
 import { expandSweep, validateSweep } from '@masksweep/api';
-import { countSweep, initialState, type Workload } from '@masksweep/controller';
+import { pretrainedTrial } from '@masksweep/api/test-support';
+import { countSweep, initialState, workload as named, type Workload } from '@masksweep/controller';
 import type { MetricPoint, StoreChange } from '@masksweep/leaderboard';
 import { MetricKind, Stage } from '@masksweep/proto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -30,17 +31,19 @@ const SWEEP = validateSweep({
     },
   },
 });
-const [TRIAL, OTHER] = expandSweep(SWEEP) as [
-  ReturnType<typeof expandSweep>[number],
-  ReturnType<typeof expandSweep>[number],
+const [TRIAL, OTHER] = expandSweep(SWEEP).map(pretrainedTrial) as [
+  ReturnType<typeof pretrainedTrial>,
+  ReturnType<typeof pretrainedTrial>,
 ];
 const URL = 'http://127.0.0.1:8080/sweeps/default/quick';
 /** Terminal output with its escape character spelled out, for readable expectations. */
 const spelled = (text: string) => text.replaceAll('\x1b', 'ESC');
 
 function workload(stage: 'pretrain' | 'finetune', trial = TRIAL, attempt = 1): Workload {
-  const name = `${stage}-${stage === 'pretrain' ? trial.pretrainKey : trial.name}-${attempt}`;
-  return { name, stage, trial, attempt };
+  // One call per stage: the overloads take one stage each.
+  return stage === 'pretrain'
+    ? named('pretrain', trial, attempt)
+    : named('finetune', trial, attempt);
 }
 
 let nextId = 1;

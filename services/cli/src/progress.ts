@@ -7,7 +7,7 @@
  * `startLiveProgress` redraws the block in place.
  */
 
-import { validationMetricName } from '@masksweep/api';
+import { type PretrainedTrial, validationMetricName } from '@masksweep/api';
 import {
   countSweep,
   type SweepCounts,
@@ -188,14 +188,14 @@ export class ProgressBoard {
 
   started(workload: Workload, now: number): void {
     const { stage, trial, attempt } = workload;
-    const budget = trial.config[stage];
+    const pretraining = workload.stage === 'pretrain' ? workload.trial : undefined;
     this.#workloads.set(key(stage, trial.name, attempt), {
       stage,
-      label: stage === 'pretrain' ? trial.pretrainKey : trial.name,
+      label: pretraining ? pretraining.pretrainKey : trial.name,
       attempt,
       startedAt: now,
-      epochs: budget.epochs,
-      totalSteps: stage === 'pretrain' ? pretrainingSteps(workload) : undefined,
+      epochs: (pretraining?.config.pretrain ?? trial.config.finetune).epochs,
+      totalSteps: pretraining ? pretrainingSteps(pretraining) : undefined,
     });
   }
 
@@ -238,7 +238,7 @@ function key(stage: string, trial: string, attempt: number): string {
  * A pre-training's steps when the Sweep says how many images it has (phantoms): whole
  * batches per epoch, at least one, as packages/train plans the stage.
  */
-function pretrainingSteps({ trial }: Workload): number | undefined {
+function pretrainingSteps(trial: PretrainedTrial): number | undefined {
   const count = trial.config.data.pretrain.phantom?.count;
   const { epochs, batchSize } = trial.config.pretrain;
   return count === undefined ? undefined : epochs * Math.max(1, Math.floor(count / batchSize));

@@ -26,6 +26,7 @@ export {
   type ReconcileOptions,
   reconcile,
   resumedState,
+  type StageAttempt,
   type Workload,
   type WorkloadEnd,
   workload,

@@ -140,6 +140,53 @@ describe('reconcile', () => {
     });
   });
 
+  it('starts a scratch trial at once as one fine-tuning: it has no key to wait for', () => {
+    const mixed = sweep({
+      seeds: [0],
+      grids: [
+        {
+          methods: ['spark', 'scratch'],
+          masks: [{ type: 'random', ratios: [0.5, 0.7] }],
+          augmentations: [{ type: 'none' }],
+        },
+      ],
+    });
+    const state = initialState(mixed, '.');
+    // SparK: a trial and a key per mask; scratch: one trial whatever the masks, and no key.
+    expect(Object.values(state.trials).map((t) => t.trial.config.method)).toEqual([
+      'spark',
+      'spark',
+      'scratch',
+    ]);
+    expect(
+      Object.values(state.pretrainings).map((p) => state.trials[p.trial]?.trial.config.method),
+    ).toEqual(['spark', 'spark']);
+    const world = new World(state);
+    expect(world.pass().start.map((w) => [w.stage, w.trial.config.method])).toEqual([
+      ['finetune', 'scratch'],
+      ['pretrain', 'spark'],
+    ]);
+    world.drain();
+    expect(world.state.phase).toBe('Succeeded');
+    expect(countSweep(world.state)).toMatchObject({ total: 3, succeeded: 3 });
+    const scratch = world.started.filter((w) => w.trial.config.method === 'scratch');
+    expect(scratch.map((w) => w.stage)).toEqual(['finetune']);
+    expect(world.started.filter((w) => w.stage === 'pretrain')).toHaveLength(2);
+  });
+
+  it('retries a scratch trial that failed like any fine-tuning, with nothing to pre-train', () => {
+    const world = new World(initialState(sweep({ grids: [{ methods: ['scratch'] }] }), '.'));
+    const [first] = world.pass().start;
+    expect(first?.name).toMatch(/^finetune-unit-[0-9a-f]{10}-1$/);
+    world.end(first?.name ?? '', 'TrainerError');
+    world.now += 1000;
+    world.drain();
+    expect(world.started.every((w) => w.stage === 'finetune')).toBe(true);
+    expect(world.started.map((w) => w.name)).toContain(first?.name.replace(/-1$/, '-2'));
+    // 2 seeds: 2 trials
+    expect(countSweep(world.state)).toMatchObject({ total: 2, succeeded: 2, failed: 0 });
+  });
+
   it('reuses a pre-training run already in the store (another sweep made it)', () => {
     const state = initialState(sweep(), '.');
     const world = new World(state);

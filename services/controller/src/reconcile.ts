@@ -7,7 +7,13 @@
  * retried; a trial the pruner stopped ends as Pruned and its workload is stopped. Pure: the
  * caller observes the world and carries the actions out.
  */
-import { expandSweep, metricName, type Trial } from '@masksweep/api';
+import {
+  expandSweep,
+  hasPretraining,
+  metricName,
+  type PretrainedTrial,
+  type Trial,
+} from '@masksweep/api';
 import {
   type Attempts,
   countSweep,
@@ -18,25 +24,32 @@ import {
   type TrialState,
 } from './state.js';
 
-export interface Workload {
-  /** Unique per attempt: see workloadName. */
-  name: string;
-  stage: 'pretrain' | 'finetune';
-  trial: Trial;
-  attempt: number;
-}
+/**
+ * A stage attempt of a trial, before it is named: pre-training runs for the trial's key (a
+ * trial with a pre-training stage), fine-tuning for the trial itself (any trial).
+ */
+export type StageAttempt =
+  | { stage: 'pretrain'; trial: PretrainedTrial; attempt: number }
+  | { stage: 'finetune'; trial: Trial; attempt: number };
+
+/** A stage attempt with its name, unique per attempt: see workloadName. */
+export type Workload = StageAttempt & { name: string };
 
 /**
  * The name of a stage attempt, unique per attempt: `pretrain-<key>-<attempt>` (one run for
  * every trial of the key) or `finetune-<trial>-<attempt>`.
  */
-export function workloadName({ stage, trial, attempt }: Omit<Workload, 'name'>): string {
-  return `${stage}-${stage === 'pretrain' ? trial.pretrainKey : trial.name}-${attempt}`;
+export function workloadName(attempt: StageAttempt): string {
+  const subject = attempt.stage === 'pretrain' ? attempt.trial.pretrainKey : attempt.trial.name;
+  return `${attempt.stage}-${subject}-${attempt.attempt}`;
 }
 
 /** A stage attempt of a trial (pre-training: of the trial's key), named. */
+export function workload(stage: 'pretrain', trial: PretrainedTrial, attempt: number): Workload;
+export function workload(stage: 'finetune', trial: Trial, attempt: number): Workload;
 export function workload(stage: Workload['stage'], trial: Trial, attempt: number): Workload {
-  return { name: workloadName({ stage, trial, attempt }), stage, trial, attempt };
+  const unnamed = { stage, trial, attempt } as StageAttempt;
+  return { ...unnamed, name: workloadName(unnamed) };
 }
 
 export interface WorkloadEnd {
@@ -81,7 +94,10 @@ export function sweepTrials(sweep: SweepState['sweep']): Trial[] {
   return expandSweep(sweep).slice(0, sweep.spec.maxTrials ?? Number.POSITIVE_INFINITY);
 }
 
-/** A new sweep's state: its trials and one pre-training entry per key. */
+/**
+ * A new sweep's state: its trials and one pre-training entry per key (a trial without
+ * pre-training, method scratch, has none: it waits for nothing).
+ */
 export function initialState(
   sweep: SweepState['sweep'],
   baseDir: string,
@@ -98,6 +114,7 @@ export function initialState(
   };
   for (const trial of trials) {
     state.trials[trial.name] = { trial, phase: 'Pending', finetune: { started: 0 } };
+    if (!hasPretraining(trial)) continue;
     state.pretrainings[trial.pretrainKey] ??= {
       key: trial.pretrainKey,
       trial: trial.name,
@@ -136,12 +153,7 @@ export function reconcile(
   const backoff = (attempts: Attempts) =>
     Math.min((options.retryBackoffMs ?? 10_000) * 2 ** (attempts.started - 1), 300_000);
   // Each key's trials, in trial order: built once per pass (a scan per key is quadratic).
-  const byKey = new Map<string, TrialState[]>();
-  for (const t of Object.values(state.trials)) {
-    const trials = byKey.get(t.trial.pretrainKey);
-    if (trials) trials.push(t);
-    else byKey.set(t.trial.pretrainKey, [t]);
-  }
+  const byKey = trialsByKey(state);
   const trialsOfKey = (key: string): readonly TrialState[] => byKey.get(key) ?? [];
   const open = (t: TrialState) => !TERMINAL_TRIAL_PHASES.has(t.phase);
   const running = new Set(observation.running);
@@ -214,12 +226,14 @@ export function reconcile(
   for (const p of Object.values(state.pretrainings)) {
     if (p.phase === 'Pending' && observation.pretrained(p.key)) p.phase = 'Succeeded';
   }
-  // Trials whose key is ready go first: results come in while other keys pre-train.
+  // Trials whose key is ready (or that have none) go first: results come in while other keys
+  // pre-train.
   for (const t of Object.values(state.trials)) {
     if (slots <= 0) break;
     if (t.phase !== 'Pending' && t.phase !== 'Pretraining') continue;
-    if (state.pretrainings[t.trial.pretrainKey]?.phase !== 'Succeeded' || !ready(t.finetune))
-      continue;
+    const key = t.trial.pretrainKey;
+    if (key !== undefined && state.pretrainings[key]?.phase !== 'Succeeded') continue;
+    if (!ready(t.finetune)) continue;
     slots -= 1;
     t.phase = 'Finetuning';
     t.finetune.started += 1;
@@ -272,7 +286,28 @@ function pretrainWorkload(p: PretrainState, state: SweepState): Workload {
   p.phase = 'Running';
   p.attempts.started += 1;
   p.attempts.notBefore = undefined;
-  return workload('pretrain', (state.trials[p.trial] as TrialState).trial, p.attempts.started);
+  return workload('pretrain', leadTrial(state, p), p.attempts.started);
+}
+
+/** The trial whose config a key's pre-training runs (initialState gave the key one). */
+export function leadTrial(state: SweepState, p: PretrainState): PretrainedTrial {
+  const trial = state.trials[p.trial]?.trial;
+  if (!trial || !hasPretraining(trial))
+    throw new Error(`pre-training ${p.key}: its trial ${p.trial} has no pre-training stage`);
+  return trial;
+}
+
+/** The trials of each pre-training key, in trial order; trials without one are left out. */
+export function trialsByKey(state: SweepState): Map<string, TrialState[]> {
+  const byKey = new Map<string, TrialState[]>();
+  for (const t of Object.values(state.trials)) {
+    const key = t.trial.pretrainKey;
+    if (key === undefined) continue;
+    const trials = byKey.get(key);
+    if (trials) trials.push(t);
+    else byKey.set(key, [t]);
+  }
+  return byKey;
 }
 
 function retryable(reason: EndReason): boolean {

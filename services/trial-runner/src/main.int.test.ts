@@ -189,4 +189,38 @@ describe('masksweep-trial with --nats', () => {
     });
     expect(termination).not.toContain('"metrics"');
   }, 120_000);
+
+  it('runs a scratch trial as its fine-tuning alone, from random weights; it has no pre-training stage', async () => {
+    const [scratch] = expandSweep(
+      validateSweep(
+        tinySweep('runner', {
+          splits: { train: 0.5, val: 0.25, test: 0.25 },
+          methods: ['scratch'],
+        }),
+      ),
+    );
+    const root = mkdtempSync(join(tmpdir(), 'runner-'));
+    writeFileSync(join(root, 'trial.json'), JSON.stringify(scratch));
+    const args = (stage: string) => [
+      '--config',
+      join(root, 'trial.json'),
+      '--out',
+      join(root, 'out'),
+      '--backend',
+      'cpu',
+      '--stage',
+      stage,
+    ];
+    expect(await main(args('pretrain'))).toBe(EXIT.usage);
+    expect(await main(args('finetune'))).toBe(EXIT.ok);
+    const result = JSON.parse(readFileSync(join(root, 'out', 'result.json'), 'utf8'));
+    expect(result.pretrain).toMatchObject({ skipped: true, reused: false });
+    expect(result.pretrainKey).toBeUndefined();
+    expect(existsSync(join(root, 'artifacts', 'pretrain'))).toBe(false);
+
+    // A method that pre-trains needs its key: a trial file without one is refused.
+    const { pretrainKey: _key, ...keyless } = trial ?? {};
+    writeFileSync(join(root, 'trial.json'), JSON.stringify(keyless));
+    expect(await main(args('finetune'))).toBe(EXIT.usage);
+  }, 120_000);
 });

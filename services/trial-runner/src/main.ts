@@ -1,6 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { finetuneTerminationMessage, TRIAL_EXIT_CODES, type Trial } from '@masksweep/api';
+import {
+  finetuneTerminationMessage,
+  hasPretraining,
+  METHODS,
+  TRIAL_EXIT_CODES,
+  type Trial,
+} from '@masksweep/api';
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from '@masksweep/backend';
 import { createLogger } from '@masksweep/log';
 import {
@@ -42,17 +48,20 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option(
       '--config <trial.json>',
-      'the trial: {name, seed, pretrainKey, config} as `masksweep validate --format json` lists it (or its JSON in env MASKSWEEP_TRIAL)',
+      'the trial: {name, seed, pretrainKey, config} as `masksweep validate --format json` lists it (or its JSON in env MASKSWEEP_TRIAL); a scratch trial has no pretrainKey',
     )
     .requiredOption('--out <dir>', 'the trial folder: result.json, Grad-CAM images')
     .option('--artifacts <dir>', 'the shared pre-training store (default: <out>/../artifacts)')
     .option('--base-dir <dir>', "where relative dataset paths start (the Sweep file's folder)", '.')
     .option('--backend <name>', `TensorFlow.js backend: ${BACKEND_CHOICES.join(', ')}`)
-    .option('--skip-pretraining', 'fine-tune from random weights (the baseline)')
+    .option(
+      '--skip-pretraining',
+      'fine-tune from random weights (the baseline; a scratch trial always does)',
+    )
     .addOption(
       new Option(
         '--stage <stage>',
-        "all; pretrain: only the pre-training run of the trial's key (shared by its trials); finetune: only fine-tuning, the pre-training run being in the store",
+        "all; pretrain: only the pre-training run of the trial's key (shared by its trials); finetune: only fine-tuning, the pre-training run being in the store (a scratch trial has only this stage)",
       )
         .choices(['all', 'pretrain', 'finetune'])
         .default('all'),
@@ -171,6 +180,10 @@ export async function main(argv: string[]): Promise<number> {
       reporter?.onStep(event);
     };
     if (options.stage === 'pretrain') {
+      if (!hasPretraining(trial))
+        throw new TrialFileError(
+          `trial ${trial.name}: ${trial.config.method} has no pre-training stage; run --stage finetune`,
+        );
       const data = await loadTrialData(trial.config.data, resolve(options.baseDir));
       const run = await runPretraining({ trial, images: data.pretrain, artifactDir, onStep, log });
       log(`pre-training ${trial.pretrainKey} ${run.reused ? 'was' : 'is'} in ${run.weightsFile}`);
@@ -252,10 +265,14 @@ function readTrial(file: string | undefined, json: string | undefined): Trial {
   } catch (error) {
     throw new TrialFileError(`${source}: ${(error as Error).message}`);
   }
-  for (const field of ['name', 'seed', 'pretrainKey', 'config'] as const) {
+  for (const field of ['name', 'seed', 'config'] as const) {
     if (trial[field] === undefined)
       throw new TrialFileError(`${source}: the trial has no ${field}`);
   }
+  // Only a method without pre-training (scratch) comes without a key.
+  const method = (trial.config as Trial['config']).method;
+  if (trial.pretrainKey === undefined && METHODS[method]?.pretrains !== false)
+    throw new TrialFileError(`${source}: the trial (method ${method}) has no pretrainKey`);
   // A trial listed before trials named their grids (a resumed state.json) has none.
   return { ...trial, grids: trial.grids ?? [] } as Trial;
 }

@@ -1,6 +1,6 @@
-import { expandSweep, validateSweep } from '@masksweep/api';
+import { expandSweep, type Trial, validateSweep } from '@masksweep/api';
 import { tinySweep } from '@masksweep/api/test-support';
-import { MetricKind, Stage } from '@masksweep/proto';
+import { MetricKind, Stage, TrialResult as TrialResultMessage } from '@masksweep/proto';
 import type { TrialResult } from '@masksweep/train';
 import { describe, expect, it } from 'vitest';
 import { resultMessage, stepMetricEvent } from './messages.js';
@@ -91,5 +91,31 @@ describe('resultMessage', () => {
         .filter((name) => !/_ci_(low|high)$/.test(name))
         .sort(),
     );
+  });
+
+  it('sends a scratch trial (no pre-training key) with an empty pretrain_key', () => {
+    const sweep = validateSweep(tinySweep('scratch', { methods: ['scratch'] }));
+    const [trial] = expandSweep(sweep) as [Trial];
+    expect(trial.pretrainKey).toBeUndefined();
+    const result = {
+      val: { metrics: metrics(0.6), confusion: [] },
+      test: {
+        metrics: metrics(0.9),
+        confusion: [
+          [4, 1],
+          [0, 3],
+        ],
+        intervals: { f1: interval },
+        predictions: [],
+      },
+      artifacts: [],
+    } as unknown as TrialResult;
+    const message = resultMessage(attempt, trial, result, {
+      artifactsBase: '.',
+      durationSeconds: 1,
+    });
+    const decoded = TrialResultMessage.decode(TrialResultMessage.encode(message));
+    expect(decoded.config?.pretrainKey).toBe('');
+    expect(decoded.config?.method).toBe('scratch');
   });
 });

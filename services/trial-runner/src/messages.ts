@@ -116,8 +116,10 @@ export function resultMessage(
   });
   return {
     ...attempt,
+    // A scratch trial has no key: empty on the wire (leaderboard.proto).
     config: {
       ...trialSummary(trial),
+      pretrainKey: trial.pretrainKey ?? '',
       configJson: canonicalJson(trial.config),
       grids: trial.grids,
     },

@@ -418,6 +418,7 @@ export interface TrialConfig {
   maskSize: number;
   augmentation: string;
   seed: number;
+  /** Empty for a method without pre-training (scratch): the trial has no key. */
   pretrainKey: string;
   configJson: string;
   /**

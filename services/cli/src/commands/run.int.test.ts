@@ -13,7 +13,16 @@ const tiny = {
   augmentations: [{ type: 'none' }, { type: 'randomFlip' }],
   parallelism: 2,
 } satisfies TinySweepOptions;
-const SWEEP = tinySweepYaml('tiny', tiny);
+/** The same and a scratch trial beside them: one more fine-tuning, and no pre-training. */
+const SWEEP = tinySweepYaml('tiny', {
+  ...tiny,
+  spec: {
+    grids: [
+      { methods: ['spark'], masks: tiny.masks, augmentations: tiny.augmentations },
+      { methods: ['scratch'] },
+    ],
+  },
+});
 
 let out: string[];
 beforeEach(() => {
@@ -23,7 +32,7 @@ beforeEach(() => {
 afterEach(() => vi.restoreAllMocks());
 
 describe('masksweep run', () => {
-  it('runs a sweep here: one shared pre-training, every trial, results on the leaderboard; a second run has nothing to do', async () => {
+  it('runs a sweep here: one shared pre-training, every trial (scratch with none), results on the leaderboard; a second run has nothing to do', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'run-'));
     const file = join(dir, 'tiny.yaml');
     writeFileSync(file, SWEEP);
@@ -32,9 +41,9 @@ describe('masksweep run', () => {
     expect(await run()).toBe(0);
     const text = out.join('\n');
     expect(text.match(/started pre-training/g)).toHaveLength(1);
-    expect(text.match(/started fine-tuning/g)).toHaveLength(2);
+    expect(text.match(/started fine-tuning/g)).toHaveLength(3);
     expect(text).toMatch(
-      /2 results on the leaderboard: http:\/\/127\.0\.0\.1:\d+\/sweeps\/default\/tiny/,
+      /3 results on the leaderboard: http:\/\/127\.0\.0\.1:\d+\/sweeps\/default\/tiny/,
     );
     // The paper's tables: SparK by augmentation (Table 4's layout), the mesh mask by ratio.
     expect(text).toMatch(
@@ -46,10 +55,15 @@ describe('masksweep run', () => {
 
     const state = JSON.parse(readFileSync(join(workDir, 'state.json'), 'utf8'));
     const trials = Object.values(state.trials) as Array<{ phase: string; objective?: number }>;
-    expect(trials.map((t) => t.phase)).toEqual(['Succeeded', 'Succeeded']);
+    expect(trials.map((t) => t.phase)).toEqual(['Succeeded', 'Succeeded', 'Succeeded']);
     expect(trials.every((t) => typeof t.objective === 'number')).toBe(true);
+    // One pre-training run: the scratch trials have no key.
+    expect(Object.keys(state.pretrainings)).toHaveLength(1);
     const store = openStore({ path: join(workDir, 'leaderboard.db') });
-    expect(store.listResults({ namespace: 'default', sweep: 'tiny' }).totalCount).toBe(2);
+    const results = store.listResults({ namespace: 'default', sweep: 'tiny' });
+    expect(results.totalCount).toBe(3);
+    const scratch = results.results.filter((r) => r.config?.method === 'scratch');
+    expect(scratch.map((r) => r.config?.pretrainKey)).toEqual(['']);
     expect(store.lastPointId()).toBeGreaterThan(0);
     store.close();
 

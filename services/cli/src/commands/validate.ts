@@ -14,10 +14,11 @@ export function validateCommand(): Command {
       const { sweep } = loadSweepFile(file, { checkData: options.checkData });
       const trials = expandSweep(sweep);
       if (options.format === 'json') {
+        // A scratch trial has no pretrainKey: the field is left out, as the trial-runner reads it.
         const rows = trials.map(({ name, seed, pretrainKey, config }) => ({
           name,
           seed,
-          pretrainKey,
+          ...(pretrainKey !== undefined && { pretrainKey }),
           config,
         }));
         console.log(JSON.stringify({ trials: rows }, null, 2));
@@ -38,7 +39,7 @@ function summary(
   seeds: number[],
   maxTrials?: number,
 ): string {
-  const keys = new Set(trials.map((t) => t.pretrainKey)).size;
+  const keys = new Set(trials.flatMap((t) => t.pretrainKey ?? [])).size;
   const seedCount = `${seeds.length} seed${seeds.length > 1 ? 's' : ''}`;
   const perSeed = (count: number) => ` (${count / seeds.length} per seed, ${seedCount})`;
   const lines = [
@@ -60,7 +61,7 @@ function trialTable(trials: Trial[]): string {
       t.config.mask ? maskLabel(t.config.mask) : '-',
       t.config.augmentation.type,
       String(t.seed),
-      t.pretrainKey,
+      t.pretrainKey ?? '-',
     ]),
   );
 }

@@ -13,9 +13,14 @@ import type { CachedTrial, JobObject, PodObject } from './resources.js';
 export function cachedTrial(trial: TrialObject | CachedTrial): CachedTrial {
   return {
     metadata: cachedMetadata(trial.metadata),
-    spec: { pretrainKey: trial.spec.pretrainKey },
+    spec: definedKey(trial.spec.pretrainKey),
     status: trial.status,
   };
+}
+
+/** The Trial's pre-training key, if it has one (a scratch trial has none). */
+function definedKey(pretrainKey: string | undefined): CachedTrial['spec'] {
+  return pretrainKey === undefined ? {} : { pretrainKey };
 }
 
 /** What the cache keeps of a Job: its name, labels, owners and conditions (no spec). */

@@ -6,7 +6,7 @@
  * Job that ended is an ended workload; a workload whose Job is gone was interrupted.
  */
 import type { SweepObject, SweepResource, Trial } from '@masksweep/api';
-import { initialState, type WorkloadEnd, workload } from '../reconcile.js';
+import { initialState, leadTrial, trialsByKey, type WorkloadEnd, workload } from '../reconcile.js';
 import type { SweepState, TrialState } from '../state.js';
 import {
   type CachedTrial,
@@ -102,14 +102,7 @@ export function observeSweep(view: ClusterView): ObservedSweep {
   // Each key's trials, built on the first adoption of a pre-training Job (rare: a crash).
   let byKey: Map<string, TrialState[]> | undefined;
   const trialsOfKey = (key: string): readonly TrialState[] => {
-    if (!byKey) {
-      byKey = new Map();
-      for (const t of Object.values(state.trials)) {
-        const trials = byKey.get(t.trial.pretrainKey);
-        if (trials) trials.push(t);
-        else byKey.set(t.trial.pretrainKey, [t]);
-      }
-    }
+    byKey ??= trialsByKey(state);
     return byKey.get(key) ?? [];
   };
   // Adopt Jobs whose attempt the statuses do not know yet.
@@ -132,11 +125,7 @@ export function observeSweep(view: ClusterView): ObservedSweep {
   const current = new Set<string>();
   for (const p of Object.values(state.pretrainings)) {
     if (p.phase !== 'Running') continue;
-    const pretraining = workload(
-      'pretrain',
-      state.trials[p.trial]?.trial as Trial,
-      p.attempts.started,
-    );
+    const pretraining = workload('pretrain', leadTrial(state, p), p.attempts.started);
     current.add(view.jobNameOf(pretraining));
     settle(pretraining);
   }

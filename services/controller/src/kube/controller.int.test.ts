@@ -4,7 +4,7 @@
  * codes, OOM kills, runs that last until their Job is deleted), because these tests are about the
  * controller's bookkeeping; the trainer itself runs in paper.int.test.ts.
  */
-import type { SweepSpecType } from '@masksweep/api';
+import { type SweepSpecType, trialCrd } from '@masksweep/api';
 import { tinySweepYaml } from '@masksweep/api/test-support';
 import { connectBus, EventPublisher } from '@masksweep/bus';
 import { MetricKind, Stage } from '@masksweep/proto';
@@ -128,10 +128,57 @@ describe('KubeController', () => {
     expect(table.stdout).toMatch(/spark\s+random\s+0\.6\s+none\s+0\s+Succeeded/);
   });
 
+  it('runs a scratch trial as one fine-tuning Job, with no key and no pre-training Job', async () => {
+    await runSweep('scratch', succeed);
+    await api.cluster.apply(
+      tinySweepYaml('scratch', {
+        methods: ['spark', 'scratch'],
+        masks: [{ type: 'random', ratios: [0.5, 0.7] }],
+        seeds: [3],
+      }),
+    );
+    const sweep = await api.cluster.sweepPhase('scratch', 'Succeeded');
+    const trials = await api.cluster.trials('scratch');
+    // Two SparK masks, and one scratch trial: it has no mask to vary.
+    expect(trials.map((t) => t.spec.method).sort()).toEqual(['scratch', 'spark', 'spark']);
+    expect(trials.every((t) => t.status?.phase === 'Succeeded')).toBe(true);
+    const scratch = trials.find((t) => t.spec.method === 'scratch');
+    expect(scratch?.spec.pretrainKey).toBeUndefined();
+    expect(scratch?.metadata.labels).not.toHaveProperty(LABELS.pretrainKey);
+    expect(scratch?.status?.pretrain).toBeUndefined();
+    expect(scratch?.spec.config).toMatchObject({ mask: null, pretrain: null });
+    const jobs = await api.cluster.jobs('scratch');
+    const ofScratch = jobs.filter(
+      (job) => job.metadata.labels?.[LABELS.trial] === scratch?.metadata.name,
+    );
+    expect(ofScratch.map((job) => job.metadata.labels?.[LABELS.stage])).toEqual(['finetune']);
+    expect(ofScratch[0]?.metadata.labels).not.toHaveProperty(LABELS.pretrainKey);
+    expect(jobs.filter((job) => job.metadata.labels?.[LABELS.stage] === 'pretrain')).toHaveLength(
+      2,
+    );
+    expect(sweep.status).toMatchObject({
+      trials: { total: 3, succeeded: 3 },
+      pretrainings: { total: 2, succeeded: 2 },
+    });
+    const table = await api.server.kubectl(['get', 'trials', '-l', `${LABELS.sweep}=scratch`]);
+    expect(table.stdout).toMatch(/scratch\s+0\s+none\s+3\s+Succeeded/);
+  });
+
   it('marks a Sweep Invalid, with no Job, when the API server refuses its Trials', async () => {
     // Trial CRDs that require maskType, as if older than the controller: a SimCLR Trial has none.
     const crd = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/trials.masksweep.io';
     const required = '/spec/versions/0/schema/openAPIV3Schema/properties/spec/required';
+    // maskType is appended after the generated list, and removed from there.
+    const trialSpecRequired =
+      (
+        trialCrd() as {
+          spec: {
+            versions: Array<{
+              schema: { openAPIV3Schema: { properties: { spec: { required: string[] } } } };
+            }>;
+          };
+        }
+      ).spec.versions[0]?.schema.openAPIV3Schema.properties.spec.required ?? [];
     const patchRequired = (op: 'add' | 'remove') =>
       api.server.client.call(
         'PATCH',
@@ -139,7 +186,7 @@ describe('KubeController', () => {
         [
           op === 'add'
             ? { op, path: `${required}/-`, value: 'maskType' }
-            : { op, path: `${required}/6` },
+            : { op, path: `${required}/${trialSpecRequired.length}` },
         ],
         { contentType: 'application/json-patch+json' },
       );

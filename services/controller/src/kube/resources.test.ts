@@ -7,7 +7,17 @@ import {
 } from '@masksweep/api';
 import { tinySweep } from '@masksweep/api/test-support';
 import { describe, expect, it } from 'vitest';
-import { type JobObject, jobEnd, jobName, jobObject, type PodObject } from './resources.js';
+import { workload } from '../reconcile.js';
+import { cachedTrial } from './cache.js';
+import {
+  type JobObject,
+  jobEnd,
+  jobName,
+  jobObject,
+  LABELS,
+  type PodObject,
+  trialObject,
+} from './resources.js';
 
 const placed: Partial<KubernetesWorkloadSpec> = {
   gpus: 2,
@@ -87,6 +97,32 @@ describe('jobObject', () => {
       { image: 'i' },
     );
     expect(JSON.stringify(job)).not.toContain('nvidia.com/gpu');
+  });
+
+  it('runs a scratch trial as one fine-tuning Job and a Trial without a pre-training key', () => {
+    const resource = validateSweep(tinySweep('placed', { methods: ['scratch'] }));
+    const sweep = {
+      ...resource,
+      metadata: { ...resource.metadata, namespace: 'research', uid: 'uid-1' },
+    } as SweepObject;
+    const [trial] = expandSweep(resource);
+    if (!trial) throw new Error('one scratch trial');
+    const job = jobObject(sweep, workload('finetune', trial, 1), { image: 'i' }) as JobObject & {
+      spec: { template: { spec: { containers: Array<{ args: string[] }> } } };
+    };
+    expect(job.metadata.labels).not.toHaveProperty(LABELS.pretrainKey);
+    expect(job.metadata.labels[LABELS.trial]).toBe(trial.name);
+    expect(job.spec.template.spec.containers[0]?.args.slice(0, 4)).toEqual([
+      '--stage',
+      'finetune',
+      '--out',
+      `/artifacts/runs/placed/trials/${trial.name}`,
+    ]);
+    const object = trialObject(sweep, trial);
+    expect(object.metadata.labels).not.toHaveProperty(LABELS.pretrainKey);
+    expect(object.spec).not.toHaveProperty('pretrainKey');
+    expect(object.spec).toMatchObject({ method: 'scratch', configKey: trial.configKey });
+    expect(cachedTrial(object).spec).toEqual({});
   });
 
   it('names Jobs within 63 characters, distinct per stage, subject and attempt', () => {

@@ -18,7 +18,7 @@ import {
   trialSummary,
 } from '@masksweep/api';
 import type { KubeObject, OwnerReference } from '@masksweep/kube';
-import type { Workload } from '../reconcile.js';
+import type { StageAttempt, Workload } from '../reconcile.js';
 import type { EndReason } from '../state.js';
 
 export const LABELS = {
@@ -83,10 +83,7 @@ export function ownerReference(sweep: SweepObject): OwnerReference {
  * `<sweep>-pt|ft-<hash>-<attempt>`: within the 63 characters of a label value (the Job
  * controller labels its pods `job-name`), unique per sweep, stage, trial or key, and attempt.
  */
-export function jobName(
-  sweep: string,
-  workload: Pick<Workload, 'stage' | 'trial' | 'attempt'>,
-): string {
+export function jobName(sweep: string, workload: StageAttempt): string {
   const subject = workload.stage === 'pretrain' ? workload.trial.pretrainKey : workload.trial.name;
   const prefix = sweep.slice(0, 40).replace(/-+$/, '');
   const stage = workload.stage === 'pretrain' ? 'pt' : 'ft';
@@ -103,7 +100,7 @@ export function trialObject(sweep: SweepObject, trial: Trial): TrialObject {
       labels: {
         [LABELS.managedBy]: MANAGER,
         [LABELS.sweep]: sweep.metadata.name,
-        [LABELS.pretrainKey]: trial.pretrainKey,
+        ...(trial.pretrainKey !== undefined && { [LABELS.pretrainKey]: trial.pretrainKey }),
       },
       ownerReferences: [ownerReference(sweep)],
     },
@@ -157,13 +154,14 @@ export function jobObject(
     [LABELS.sweep]: sweep.metadata.name,
     [LABELS.stage]: workload.stage,
     [LABELS.attempt]: String(workload.attempt),
-    [LABELS.pretrainKey]: trial.pretrainKey,
+    // A trial without pre-training (scratch) has no key to label its fine-tuning Job with.
+    ...(trial.pretrainKey !== undefined && { [LABELS.pretrainKey]: trial.pretrainKey }),
     ...(workload.stage === 'finetune' && { [LABELS.trial]: trial.name }),
   };
   const baseDir = settings.baseDir ?? '/data';
   const outDir =
     workload.stage === 'pretrain'
-      ? `${ARTIFACTS_MOUNT}/runs/${sweep.metadata.name}/pretrain/${trial.pretrainKey}`
+      ? `${ARTIFACTS_MOUNT}/runs/${sweep.metadata.name}/pretrain/${workload.trial.pretrainKey}`
       : `${ARTIFACTS_MOUNT}/runs/${sweep.metadata.name}/trials/${trial.name}`;
   const env: Array<Record<string, unknown>> = [
     { name: 'MASKSWEEP_TRIAL', value: JSON.stringify(trial) },

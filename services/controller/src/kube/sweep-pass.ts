@@ -7,7 +7,14 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SweepObject, SweepResource, SweepStatus, Trial, TrialObject } from '@masksweep/api';
+import {
+  hasPretraining,
+  type SweepObject,
+  type SweepResource,
+  type SweepStatus,
+  type Trial,
+  type TrialObject,
+} from '@masksweep/api';
 import {
   createIfAbsent,
   deleteIfPresent,
@@ -252,8 +259,9 @@ async function writeStatuses(
     Object.values(state.trials).map((t) => {
       const object = trialObjects.get(t.trial.name);
       if (!object) return undefined;
+      // Only a trial with a pre-training stage waits in Pretraining.
       const stageJob =
-        t.phase === 'Pretraining'
+        t.phase === 'Pretraining' && hasPretraining(t.trial)
           ? jobName(name, {
               stage: 'pretrain',
               trial: t.trial,
@@ -321,8 +329,13 @@ function podsOfJobs(pods: Informer<PodObject>, namespace: string): Map<string, P
 function pretrainedKeysOf(trials: Informer<CachedTrial>, namespace: string): Set<string> {
   const keys = new Set<string>();
   for (const trial of trials.list()) {
-    if (trial.metadata.namespace === namespace && trial.status?.pretrain?.phase === 'Succeeded')
-      keys.add(trial.spec.pretrainKey);
+    const key = trial.spec.pretrainKey;
+    if (
+      key !== undefined &&
+      trial.metadata.namespace === namespace &&
+      trial.status?.pretrain?.phase === 'Succeeded'
+    )
+      keys.add(key);
   }
   return keys;
 }

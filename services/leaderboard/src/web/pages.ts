@@ -318,7 +318,7 @@ export function trialPage(
 <tr><th>Augmentation</th><td>${augmentationLabel(config.augmentation)}</td></tr>
 <tr><th>Seed</th><td>${config.seed}</td></tr>
 <tr><th>Config key</th><td>${config.configKey}</td></tr>
-<tr><th>Pre-training key</th><td>${config.pretrainKey}</td></tr>
+<tr><th>Pre-training key</th><td>${config.pretrainKey || 'none: no pre-training'}</td></tr>
 </table>
 <pre id="config-json">${configJson}</pre>
 
