@@ -40,11 +40,22 @@ function problemsOf(raw: unknown, options = {}) {
 describe("the paper's Sweep", () => {
   const sweep = validateSweep(paper);
 
-  it('expands to 28 trials and 16 pre-training keys per seed', () => {
+  it('expands to 33 trials (5 scratch, with no key) and 16 pre-training keys per seed', () => {
     const trials = expandSweep(sweep);
-    expect(trials).toHaveLength(28);
-    expect(new Set(trials.map((t) => t.pretrainKey)).size).toBe(16);
-    expect(new Set(trials.map((t) => t.name)).size).toBe(28);
+    expect(trials).toHaveLength(33);
+    expect(new Set(trials.flatMap((t) => t.pretrainKey ?? [])).size).toBe(16);
+    expect(new Set(trials.map((t) => t.name)).size).toBe(33);
+    // The reference without pre-training: one per augmentation of Tables 2-4, whose
+    // RandomResizedCrop trial is Tables 5-8's too (both grids name it; it takes no mask).
+    const scratch = trials.filter((t) => t.config.method === 'scratch');
+    expect(scratch.map((t) => t.config.augmentation.type)).toEqual([
+      'none',
+      'randomResizedCrop',
+      'randomFlip',
+      'cutmix',
+      'mixup',
+    ]);
+    expect(scratch.every((t) => t.pretrainKey === undefined)).toBe(true);
   });
 
   it('gives the same names on re-expansion and new names for a new seed', () => {
@@ -53,8 +64,8 @@ describe("the paper's Sweep", () => {
     const twoSeeds = structuredClone(paper);
     twoSeeds.spec.seeds = [0, 1];
     const trials = expandSweep(validateSweep(twoSeeds));
-    expect(trials).toHaveLength(56);
-    expect(new Set(trials.map((t) => t.pretrainKey)).size).toBe(32);
+    expect(trials).toHaveLength(66);
+    expect(new Set(trials.flatMap((t) => t.pretrainKey ?? [])).size).toBe(32);
     expect(trials.filter((t) => t.seed === 0).map((t) => t.name)).toEqual(once);
   });
 
@@ -80,13 +91,17 @@ describe("the paper's Sweep", () => {
   it('lists on each trial the grids that produce it, without touching names or keys', () => {
     const trials = expandSweep(sweep);
     const shared = trials.filter((t) => t.grids.length > 1);
-    // SparK, random 60 %, RandomResizedCrop: in Table 4's row and in Tables 5-8.
+    // SparK, random 60 %, RandomResizedCrop: in Table 4's row and in Tables 5-8; and the
+    // scratch reference with RandomResizedCrop, in both grids too.
     expect(shared.map((t) => [t.config.method, t.config.mask, t.config.augmentation.type])).toEqual(
-      [['spark', expect.objectContaining({ type: 'random', ratio: 0.6 }), 'randomResizedCrop']],
+      [
+        ['spark', expect.objectContaining({ type: 'random', ratio: 0.6 }), 'randomResizedCrop'],
+        ['scratch', null, 'randomResizedCrop'],
+      ],
     );
-    expect(shared[0]?.grids).toEqual(['tables-2-4', 'tables-5-8']);
+    for (const t of shared) expect(t.grids).toEqual(['tables-2-4', 'tables-5-8']);
     const count = (grid: string) => trials.filter((t) => t.grids.includes(grid)).length;
-    expect([count('tables-2-4'), count('tables-5-8'), count('table-9')]).toEqual([15, 13, 1]);
+    expect([count('tables-2-4'), count('tables-5-8'), count('table-9')]).toEqual([20, 14, 1]);
 
     const renamed = structuredClone(paper);
     delete renamed.spec.grids[0].name;

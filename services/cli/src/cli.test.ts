@@ -28,7 +28,7 @@ async function run(command: string, ...paths: string[]) {
 }
 
 describe('masksweep validate', () => {
-  it("prints 28 trials and 16 pretraining keys for the paper's Sweep", async () => {
+  it("prints 33 trials and 16 pretraining keys for the paper's Sweep", async () => {
     const { code, stdout } = await run(
       'validate',
       join(repo, 'k8s/examples/paper.yaml'),
@@ -36,9 +36,9 @@ describe('masksweep validate', () => {
     );
     expect(code).toBe(0);
     expect(stdout).toMatch(
-      /28 trials \(28 per seed, 1 seed\), 16 pretraining keys \(16 per seed, 1 seed\)/,
+      /33 trials \(33 per seed, 1 seed\), 16 pretraining keys \(16 per seed, 1 seed\)/,
     );
-    expect(stdout.split('\n').filter((l) => l.startsWith('paper-'))).toHaveLength(28);
+    expect(stdout.split('\n').filter((l) => l.startsWith('paper-'))).toHaveLength(33);
   });
 
   it('fails with the file, line and field of each problem', async () => {
@@ -175,8 +175,13 @@ describe('the built binary', () => {
       ),
     );
     expect(Object.keys(validate)).toEqual(['trials']);
-    expect(validate.trials).toHaveLength(28);
+    expect(validate.trials).toHaveLength(33);
     expect(Object.keys(validate.trials[0])).toEqual(['name', 'seed', 'pretrainKey', 'config']);
+    // A scratch trial has no key: the field is left out, not empty.
+    const scratch = validate.trials.find(
+      (t: { config: { method: string } }) => t.config.method === 'scratch',
+    );
+    expect(Object.keys(scratch)).toEqual(['name', 'seed', 'config']);
     const masks = JSON.parse(
       execFileSync(
         process.execPath,

@@ -41,8 +41,9 @@ afterAll(async () => {
 });
 
 /**
- * paper.yaml with budgets and a model that train in seconds, SparK only (SimCLR and MFF are
- * not implemented yet), and two of its grids cut down so that keys are both shared and distinct.
+ * paper.yaml with budgets and a model that train in seconds, SparK and scratch only (SimCLR's
+ * and MFF's networks train in their own tests), and two of its grids cut down so that keys are
+ * both shared and distinct, and one trial has none.
  */
 function scaledDownPaper(): { sweep: Record<string, unknown>; phantoms: boolean } {
   const sweep = parse(readFileSync(PAPER, 'utf8'));
@@ -51,7 +52,8 @@ function scaledDownPaper(): { sweep: Record<string, unknown>; phantoms: boolean 
   // The CT images when they are beside the repository (../shared/data), else phantoms.
   if (phantoms) {
     spec.datasets.pretrain = { phantom: { count: 16, seed: 1 } };
-    spec.datasets.downstream = { phantom: { count: 32, seed: 2 } };
+    // 20 phantom patients of 4 slices: the 10 % test split holds two of them.
+    spec.datasets.downstream = { phantom: { count: 80, seed: 2 } };
   }
   spec.datasets.imageSize = 64;
   spec.grids = [
@@ -85,9 +87,15 @@ describe('the paper Sweep on Kubernetes, scaled down', () => {
     const expected = expandSweep(
       validateSweep(sweep, { baseDir: dirname(PAPER), checkData: false }),
     );
-    const keys = new Set(expected.map((trial) => trial.pretrainKey));
-    // randomFlip and none share the random 60 % key; mesh 50 % has a key of its own.
-    expect(expected).toHaveLength(3);
+    const keys = new Set(expected.flatMap((trial) => trial.pretrainKey ?? []));
+    // randomFlip and none share the random 60 % key; mesh 50 % has a key of its own; the
+    // scratch trial of Tables 5-8's grid (RandomResizedCrop) has none.
+    expect(expected.map((trial) => trial.config.method)).toEqual([
+      'spark',
+      'spark',
+      'spark',
+      'scratch',
+    ]);
     expect(keys.size).toBe(2);
 
     const secret = await server.kubectl([
@@ -135,19 +143,19 @@ describe('the paper Sweep on Kubernetes, scaled down', () => {
           .map((t) => `${t.metadata.name} ${t.status?.phase} ${t.status?.message ?? ''}`)
           .sort(),
       ).toEqual(expected.map((t) => `${t.name} Succeeded `).sort());
-      expect(done.status?.trials).toMatchObject({ total: 3, succeeded: 3, failed: 0 });
+      expect(done.status?.trials).toMatchObject({ total: 4, succeeded: 4, failed: 0 });
       const jobs = await cluster.jobs('paper');
       expect(jobs.filter((job) => job.metadata.labels?.[LABELS.stage] === 'pretrain')).toHaveLength(
         keys.size,
       );
       expect(jobs.filter((job) => job.metadata.labels?.[LABELS.stage] === 'finetune')).toHaveLength(
-        3,
+        4,
       );
       const results = leaderboard.store.listResults({
         namespace: server.namespace,
         sweep: 'paper',
       });
-      expect(results.totalCount).toBe(3);
+      expect(results.totalCount).toBe(4);
       expect(new Set(results.results.map((r) => r.trial))).toEqual(
         new Set(expected.map((t) => t.name)),
       );
