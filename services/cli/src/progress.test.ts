@@ -98,6 +98,21 @@ describe('renderProgress', () => {
     );
   });
 
+  it('counts no pre-training for a sweep of scratch trials alone', () => {
+    const scratch = validateSweep({
+      ...structuredClone(SWEEP),
+      spec: { ...structuredClone(SWEEP.spec), grids: [{ methods: ['scratch'] }] },
+    });
+    const state = initialState(scratch, '.');
+    const [line] = renderProgress(
+      { ...progress([]), counts: countSweep(state) },
+      { width: 200, now: 83_000 },
+    );
+    expect(line).toBe(
+      `quick Running · trials 0 succeeded, 0 failed, 0 pruned of 1 · 01:23 · ${URL}`,
+    );
+  });
+
   it('draws a bar of the steps done with the percentage, the loss and the time left at the pace so far', () => {
     const lines = renderProgress(progress([pretraining]), { width: 200, now: 27_000 });
     // 17 steps in 17 s: 18 more take 18 s.

@@ -80,7 +80,8 @@ export function renderProgress(progress: SweepProgress, options: RenderOptions):
     [failed ? 'red' : undefined, `${failed} failed`],
     ', ',
     [counts.pruned ? 'yellow' : undefined, `${counts.pruned} pruned`],
-    ` of ${counts.total} · pre-training ${counts.pretrainings.succeeded}/${counts.pretrainings.total} · ${duration(options.now - progress.startedAt)} · ${progress.url}`,
+    // A sweep of scratch trials alone has no pre-training to count.
+    ` of ${counts.total}${counts.pretrainings.total > 0 ? ` · pre-training ${counts.pretrainings.succeeded}/${counts.pretrainings.total}` : ''} · ${duration(options.now - progress.startedAt)} · ${progress.url}`,
   ];
   let shown = progress.workloads;
   let hidden: Segment[] | undefined;

@@ -201,7 +201,12 @@ function progressLine(state: SweepState): string {
   const metric = state.sweep.spec.objective.metric;
   const best = c.best ? ` · best val ${metric} ${score(c.best.objective)} (${c.best.trial})` : '';
   const failed = c.failed + c.diverged + c.pruned;
-  return `pre-training [${bar(c.pretrainings.succeeded, c.pretrainings.total)}] ${c.pretrainings.succeeded}/${c.pretrainings.total} · trials [${bar(c.succeeded + failed, c.total)}] ${c.succeeded}/${c.total} done, ${c.running} running${failed ? `, ${failed} failed` : ''}${best}`;
+  // A sweep of scratch trials alone has no pre-training to count.
+  const pretraining =
+    c.pretrainings.total > 0
+      ? `pre-training [${bar(c.pretrainings.succeeded, c.pretrainings.total)}] ${c.pretrainings.succeeded}/${c.pretrainings.total} · `
+      : '';
+  return `${pretraining}trials [${bar(c.succeeded + failed, c.total)}] ${c.succeeded}/${c.total} done, ${c.running} running${failed ? `, ${failed} failed` : ''}${best}`;
 }
 
 /** The trials, best first by their objective: the validation metric (test is on the leaderboard). */
