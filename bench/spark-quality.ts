@@ -94,6 +94,7 @@ const benchmark: Benchmark = {
         masks.push({
           trial: trial.name,
           mask: label,
+          seed: trial.seed,
           pretrainSeconds: Math.round((performance.now() - started) / 1000),
           pretrainLoss: run.epochLosses,
           reconstruction: await reconstructions(trial),
@@ -121,6 +122,7 @@ const benchmark: Benchmark = {
       masks.push({
         trial: trial.name,
         mask: label,
+        seed: trial.seed,
         trialSeconds: Math.round(trialSeconds),
         pretrainLoss: pretrained.pretrain.epochLosses,
         pretrained: summary(pretrained),
@@ -157,10 +159,11 @@ const benchmark: Benchmark = {
     writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
     writeFileSync(
       join(outDir, 'pretrain-loss.json'),
-      `${JSON.stringify(Object.fromEntries(masks.map((m) => [m.mask, m.pretrainLoss])), null, 2)}\n`,
+      `${JSON.stringify(Object.fromEntries(masks.map((m) => [seriesLabel(m), m.pretrainLoss])), null, 2)}\n`,
     );
     await lossCurve(
-      masks.map((m) => ({ label: m.mask, losses: m.pretrainLoss })),
+      masks.map((m) => ({ label: seriesLabel(m), losses: m.pretrainLoss })),
+      sweep.spec.datasets.imageSize,
       join(outDir, 'pretrain-loss.png'),
     );
     return result;
@@ -323,9 +326,15 @@ function vconcat(images: RgbImage[]): RgbImage {
   return { width, height, rgb };
 }
 
+/** A run's curve label: its mask and seed (the seeds of one mask are separate runs). */
+function seriesLabel(run: { mask: string; seed: number }): string {
+  return `${run.mask}, seed ${run.seed}`;
+}
+
 /** The mean loss per epoch of each run on a log scale, as an SVG drawn to PNG. */
-async function lossCurve(
+export async function lossCurve(
   series: Array<{ label: string; losses: number[] }>,
+  imageSize: number,
   file: string,
 ): Promise<void> {
   const width = 640;
@@ -339,16 +348,30 @@ async function lossCurve(
   const y = (v: number) =>
     margin.top +
     ((height - margin.top - margin.bottom) * (high - Math.log10(v))) / (high - low || 1);
-  const colours = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
+  const colours = [
+    '#1f77b4',
+    '#d62728',
+    '#2ca02c',
+    '#9467bd',
+    '#ff7f0e',
+    '#8c564b',
+    '#e377c2',
+    '#17becf',
+  ];
   const lines = series.map((s, i) => {
     const points = s.losses.map((v, e) => `${x(e).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-    return `<polyline fill="none" stroke="${colours[i % 4]}" stroke-width="2" points="${points}"/>
-      <text x="${width - 200}" y="${margin.top + 20 * (i + 1)}" fill="${colours[i % 4]}" font-size="14" font-family="sans-serif">${s.label}</text>`;
+    return `<polyline fill="none" stroke="${colours[i % colours.length]}" stroke-width="2" points="${points}"/>
+      <text x="${width - 200}" y="${margin.top + 20 * (i + 1)}" fill="${colours[i % colours.length]}" font-size="14" font-family="sans-serif">${s.label}</text>`;
   });
   const ticks = [];
+  // 1-2-5 steps per decade; a range narrower than that gets a step of a tenth of a decade.
+  const steps =
+    high - low < 0.5
+      ? [1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9]
+      : [1, 2, 5];
   for (let p = Math.floor(low); p <= Math.ceil(high); p++) {
-    for (const m of [1, 2, 5]) {
-      const v = m * 10 ** p;
+    for (const m of steps) {
+      const v = Number((m * 10 ** p).toPrecision(3));
       if (Math.log10(v) < low || Math.log10(v) > high) continue;
       ticks.push(`<line x1="${margin.left - 4}" x2="${width - margin.right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>
         <text x="${margin.left - 8}" y="${y(v) + 4}" text-anchor="end" font-size="11" font-family="sans-serif">${v}</text>`);
@@ -360,7 +383,7 @@ async function lossCurve(
     <line x1="${margin.left}" y1="${height - margin.bottom}" x2="${width - margin.right}" y2="${height - margin.bottom}" stroke="black"/>
     <line x1="${margin.left}" y1="${margin.top}" x2="${margin.left}" y2="${height - margin.bottom}" stroke="black"/>
     <text x="${width / 2}" y="${height - 8}" text-anchor="middle" font-size="13" font-family="sans-serif">epoch (1 to ${epochs})</text>
-    <text x="${width / 2}" y="18" text-anchor="middle" font-size="14" font-family="sans-serif">SparK pre-training loss (norm-pix MSE on masked patches), 64 px</text>
+    <text x="${width / 2}" y="18" text-anchor="middle" font-size="14" font-family="sans-serif">SparK pre-training loss (norm-pix MSE on masked patches), ${imageSize} px</text>
     ${lines.join('\n')}
   </svg>`;
   await sharp(Buffer.from(svg)).png().toFile(file);
