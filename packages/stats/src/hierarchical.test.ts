@@ -1,7 +1,11 @@
 import { Random } from '@masksweep/random';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hierarchicalBootstrap, pairedHierarchicalDifference } from './hierarchical.js';
+import {
+  hierarchicalBootstrap,
+  hierarchicalBootstrapMetrics,
+  pairedHierarchicalDifference,
+} from './hierarchical.js';
 import { type MetricName, metricOf } from './metrics.js';
 import type { SeedPredictions, TestSet } from './seed-groups.js';
 import { bootstrapInterval, pairedBootstrapDifference } from './statistics.js';
@@ -205,6 +209,33 @@ describe('hierarchicalBootstrap', () => {
       /^groups\[1\]\.labels: seed 2 has 1 test images, seed 1 .* has 2/,
       shared,
     );
+  });
+});
+
+describe('hierarchicalBootstrapMetrics', () => {
+  it('gives each metric the interval hierarchicalBootstrap gives it from the same generator', () => {
+    const rng = new Random(11);
+    const images = testImages(60, rng);
+    const groups = [0.75, 0.85, 0.8].map((accuracy, seed) => seedRun(seed, images, accuracy, rng));
+    const metrics: MetricName[] = ['accuracy', 'precision', 'recall', 'f1', 'macroF1'];
+    for (const testSet of DESIGNS) {
+      const together = hierarchicalBootstrapMetrics(groups, metrics, {
+        resamples: 400,
+        rng: new Random(4),
+        testSet,
+      });
+      for (const metric of metrics) {
+        const alone = hierarchicalBootstrap(groups, metric, {
+          resamples: 400,
+          rng: new Random(4),
+          testSet,
+        });
+        expect(together[metric]).toEqual(alone);
+      }
+    }
+    expect(() =>
+      hierarchicalBootstrapMetrics(groups, [], { rng: new Random(1), testSet: 'shared' }),
+    ).toThrow(/metrics/);
   });
 });
 

@@ -68,31 +68,50 @@ export function hierarchicalBootstrap(
   metric: MetricName,
   options: HierarchicalBootstrapOptions,
 ): HierarchicalInterval {
+  return hierarchicalBootstrapMetrics(groups, [metric], options)[metric] as HierarchicalInterval;
+}
+
+/**
+ * hierarchicalBootstrap of several metrics on the same resampled experiments: each metric's
+ * interval is the one hierarchicalBootstrap gives with the same generator, at the cost of
+ * one resampling (a summary of every metric of a config costs one pass, not one per metric).
+ */
+export function hierarchicalBootstrapMetrics(
+  groups: readonly SeedPredictions[],
+  metrics: readonly MetricName[],
+  options: HierarchicalBootstrapOptions,
+): Partial<Record<MetricName, HierarchicalInterval>> {
   const { resamples, confidence, rng } = checkBootstrapOptions(options, 2);
-  const score = tallyMetric(metric, options);
+  if (!Array.isArray(metrics as unknown) || metrics.length === 0) {
+    throw new InvalidArgumentError('metrics', 'needs at least one metric');
+  }
+  const scores = metrics.map((metric) => tallyMetric(metric, options));
   const numClasses = options.numClasses ?? 2;
   const seeds = packGroups('groups', groups, numClasses, options.testSet);
-  const perSeed = seeds.map((seed) => ({
-    seed: seed.seed,
-    value: scoreAll(seed, 0, score, numClasses),
-    images: seed.labels.length,
-  }));
-  const [means] = resampleMeans(seeds, score, numClasses, options.testSet, {
-    resamples,
-    rng,
-  }) as [Float64Array];
-  const { low, high } = percentileInterval(means, confidence);
-  // A metric in [0, 1] averaged over seeds stays in [0, 1], and so do quantiles of such means.
-  assertWithin('interval', low, high, 0, 1);
-  return {
-    estimate: mean(perSeed.map((seed) => seed.value)),
-    low,
-    high,
-    perSeed,
-    standardError: standardDeviation(means),
-    resamples,
-    confidence,
-  };
+  const means = resampleMeans(seeds, scores, numClasses, options.testSet, { resamples, rng });
+  const intervals: Partial<Record<MetricName, HierarchicalInterval>> = {};
+  metrics.forEach((metric, m) => {
+    const score = scores[m] as (tallies: ClassTallies) => number;
+    const perSeed = seeds.map((seed) => ({
+      seed: seed.seed,
+      value: scoreAll(seed, 0, score, numClasses),
+      images: seed.labels.length,
+    }));
+    const resampled = (means[0] as Float64Array[])[m] as Float64Array;
+    const { low, high } = percentileInterval(resampled, confidence);
+    // A metric in [0, 1] averaged over seeds stays in [0, 1], and so do quantiles of such means.
+    assertWithin('interval', low, high, 0, 1);
+    intervals[metric] = {
+      estimate: mean(perSeed.map((seed) => seed.value)),
+      low,
+      high,
+      perSeed,
+      standardError: standardDeviation(resampled),
+      resamples,
+      confidence,
+    };
+  });
+  return intervals;
 }
 
 export interface PairedHierarchicalOptions extends HierarchicalBootstrapOptions {
@@ -155,10 +174,10 @@ export function pairedHierarchicalDifference(
     const b = scoreAll(seed, 1, score, numClasses);
     return { seed: seed.seed, a, b, difference: a - b, images: seed.labels.length };
   });
-  const [meansA, meansB] = resampleMeans(seeds, score, numClasses, testSet, {
+  const [[meansA], [meansB]] = resampleMeans(seeds, [score], numClasses, testSet, {
     resamples,
     rng,
-  }) as [Float64Array, Float64Array];
+  }) as [[Float64Array], [Float64Array]];
   const differences = meansA.map((a, r) => a - (meansB[r] as number));
   const { low, high } = percentileInterval(differences, confidence);
   assertWithin('difference interval', low, high, -1, 1);
@@ -217,23 +236,28 @@ function scoreAll(
 }
 
 /**
- * For each system, the mean over drawn seeds of its metric, once per resample. A resample
- * of images is kept as how often each image was drawn (its weight), so that tallying is one
- * pass over the images whichever the design. One seed is never drawn (it is always itself),
- * so a single seed consumes the generator exactly as the ordinary bootstrap over images.
+ * For each system and each metric, the mean over drawn seeds of the metric, once per
+ * resample: means[system][metric][resample]. A resample of images is kept as how often each
+ * image was drawn (its weight), so that tallying is one pass over the images whichever the
+ * design. One seed is never drawn (it is always itself), so a single seed consumes the
+ * generator exactly as the ordinary bootstrap over images; the draws do not depend on the
+ * metrics scored.
  */
 function resampleMeans(
   seeds: PackedSeed[],
-  score: (tallies: ClassTallies) => number,
+  scores: ReadonlyArray<(tallies: ClassTallies) => number>,
   numClasses: number,
   testSet: TestSet,
   { resamples, rng }: { resamples: number; rng: Random },
-): Float64Array[] {
+): Float64Array[][] {
   const seedCount = seeds.length;
   const systems = (seeds[0] as PackedSeed).predictions.length;
-  const means = Array.from({ length: systems }, () => new Float64Array(resamples));
+  const metricCount = scores.length;
+  const means = Array.from({ length: systems }, () =>
+    Array.from({ length: metricCount }, () => new Float64Array(resamples)),
+  );
   const tallies = Array.from({ length: systems }, () => newTallies(numClasses));
-  const sums = new Float64Array(systems);
+  const sums = new Float64Array(systems * metricCount);
   const weights = new Int32Array(Math.max(...seeds.map((seed) => seed.labels.length)));
   for (let r = 0; r < resamples; r++) {
     sums.fill(0);
@@ -245,11 +269,18 @@ function resampleMeans(
       for (let k = 0; k < systems; k++) {
         const systemTallies = tallies[k] as Tallies;
         tallyWeighted(systemTallies, seed.labels, seed.predictions[k] as Int32Array, weights);
-        sums[k] = (sums[k] as number) + score(systemTallies);
+        for (let m = 0; m < metricCount; m++) {
+          const at = k * metricCount + m;
+          sums[at] =
+            (sums[at] as number) + (scores[m] as (t: ClassTallies) => number)(systemTallies);
+        }
       }
     }
     for (let k = 0; k < systems; k++) {
-      (means[k] as Float64Array)[r] = (sums[k] as number) / seedCount;
+      for (let m = 0; m < metricCount; m++) {
+        ((means[k] as Float64Array[])[m] as Float64Array)[r] =
+          (sums[k * metricCount + m] as number) / seedCount;
+      }
     }
   }
   return means;

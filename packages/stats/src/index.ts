@@ -4,6 +4,7 @@ export {
   type HierarchicalBootstrapOptions,
   type HierarchicalInterval,
   hierarchicalBootstrap,
+  hierarchicalBootstrapMetrics,
   type PairedHierarchicalDifference,
   type PairedHierarchicalOptions,
   pairedHierarchicalDifference,
