@@ -41,6 +41,33 @@ describe('Random', () => {
     for (const count of counts) expect(Math.abs(count - n / 7)).toBeLessThan(0.05 * (n / 7));
   });
 
+  it('draws integers as the plain modulo rejection rule does, for every span', () => {
+    // The rule int() implements without `%` on large numbers: the same stream must come out.
+    const reference = (rng: Random, low: number, high: number) => {
+      const span = high - low + 1;
+      const limit = 2 ** 32 - (2 ** 32 % span);
+      let draw = rng.uint32();
+      while (draw >= limit) draw = rng.uint32();
+      return low + (draw % span);
+    };
+    for (const span of [
+      1,
+      2,
+      3,
+      7,
+      40,
+      1000,
+      2 ** 31 - 1,
+      2 ** 31,
+      2 ** 31 + 5,
+      2 ** 32 - 1,
+      2 ** 32,
+    ]) {
+      const [a, b] = [new Random(span % 97), new Random(span % 97)];
+      for (let i = 0; i < 2000; i++) expect(a.int(-3, span - 4)).toBe(reference(b, -3, span - 4));
+    }
+  });
+
   it('samples k distinct items and shuffles to a permutation', () => {
     fc.assert(
       fc.property(
