@@ -5,6 +5,7 @@ import {
   hierarchicalBootstrap,
   hierarchicalBootstrapMetrics,
   pairedHierarchicalDifference,
+  pairedHierarchicalDifferences,
 } from './hierarchical.js';
 import { type MetricName, metricOf } from './metrics.js';
 import type { SeedPredictions, TestSet } from './seed-groups.js';
@@ -236,6 +237,55 @@ describe('hierarchicalBootstrapMetrics', () => {
     expect(() =>
       hierarchicalBootstrapMetrics(groups, [], { rng: new Random(1), testSet: 'shared' }),
     ).toThrow(/metrics/);
+  });
+});
+
+describe('pairedHierarchicalDifferences', () => {
+  it('gives each config against the reference what the pairwise call gives, on the same draws', () => {
+    const rng = new Random(12);
+    const images = testImages(50, rng);
+    const run = (accuracy: number) =>
+      [0, 1, 2].map((seed) => shuffled(seedRun(seed, images, accuracy, rng), rng));
+    const reference = run(0.7);
+    const configs = [run(0.8), run(0.9), run(0.65)];
+    for (const testSet of DESIGNS) {
+      const options = { resamples: 300, testSet, rng: new Random(6) };
+      const together = pairedHierarchicalDifferences(configs, reference, 'f1', options);
+      configs.forEach((config, k) => {
+        // R − X from the pairwise call, negated: X − R.
+        const pairwise = pairedHierarchicalDifference(reference, config, 'f1', {
+          ...options,
+          rng: new Random(6),
+        });
+        const mine = together[k];
+        expect(mine?.estimate).toBeCloseTo(-pairwise.estimate, 14);
+        expect(mine?.low).toBeCloseTo(-pairwise.high, 14);
+        expect(mine?.high).toBeCloseTo(-pairwise.low, 14);
+        expect(mine?.pValue).toBe(pairwise.pValue);
+        expect(mine?.standardError).toBeCloseTo(pairwise.standardError, 14);
+        expect(mine?.perSeed.map((seed) => [seed.a, seed.b])).toEqual(
+          pairwise.perSeed.map((seed) => [seed.b, seed.a]),
+        );
+        // Alone, the same numbers: the draws do not depend on the others compared.
+        const alone = pairedHierarchicalDifferences([config], reference, 'f1', {
+          ...options,
+          rng: new Random(6),
+        });
+        expect(alone[0]).toEqual(mine);
+      });
+    }
+    expect(() =>
+      pairedHierarchicalDifferences([], reference, 'f1', {
+        rng: new Random(1),
+        testSet: 'shared',
+      }),
+    ).toThrow(/groups/);
+    expect(() =>
+      pairedHierarchicalDifferences([reference.slice(1)], reference, 'f1', {
+        rng: new Random(1),
+        testSet: 'shared',
+      }),
+    ).toThrow(/seed 0/);
   });
 });
 

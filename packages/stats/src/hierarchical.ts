@@ -178,6 +178,60 @@ export function pairedHierarchicalDifference(
     resamples,
     rng,
   }) as [[Float64Array], [Float64Array]];
+  return differenceOf(meansA, meansB, perSeed, { resamples, confidence, power: options.power });
+}
+
+/**
+ * metric(X) − metric(R) for several configs X against one reference R (e.g. each row of a
+ * table against its scratch row), all scored on the same resampled experiments: the draws
+ * depend on R's seeds and images only, so each X's result is the same whichever others are
+ * compared with it, and it is pairedHierarchicalDifference(R, X) negated (the same draws).
+ * Every X must have R's seeds and, within each seed, R's images. Cheaper than one call per
+ * X: the seeds and images are drawn, and R scored, once per resample for all of them.
+ */
+export function pairedHierarchicalDifferences(
+  groups: ReadonlyArray<readonly SeedPredictions[]>,
+  reference: readonly SeedPredictions[],
+  metric: MetricName,
+  options: PairedHierarchicalOptions,
+): PairedHierarchicalDifference[] {
+  const { resamples, confidence, rng } = checkBootstrapOptions(options, 2);
+  if (!Array.isArray(groups as unknown) || groups.length === 0) {
+    throw new InvalidArgumentError('groups', 'needs at least one config to compare');
+  }
+  const score = tallyMetric(metric, options);
+  const numClasses = options.numClasses ?? 2;
+  const { testSet } = options;
+  // Each X aligned to R: R's seeds, R's image order; then one system per config, R first.
+  const packed = groups.map((group) => packPairedGroups(reference, group, numClasses, testSet));
+  const seeds = (packed[0] as PackedSeed[]).map((seed, s) => ({
+    ...seed,
+    predictions: [
+      seed.predictions[0] as Int32Array,
+      ...packed.map((pair) => (pair[s] as PackedSeed).predictions[1] as Int32Array),
+    ],
+  }));
+  const means = resampleMeans(seeds, [score], numClasses, testSet, { resamples, rng });
+  const [meansR] = means[0] as [Float64Array];
+  return groups.map((_, k) => {
+    const perSeed = seeds.map((seed) => {
+      const a = scoreAll(seed, k + 1, score, numClasses);
+      const b = scoreAll(seed, 0, score, numClasses);
+      return { seed: seed.seed, a, b, difference: a - b, images: seed.labels.length };
+    });
+    const [meansX] = means[k + 1] as [Float64Array];
+    return differenceOf(meansX, meansR, perSeed, { resamples, confidence, power: options.power });
+  });
+}
+
+/** The paired result from the resampled means of A and of B. */
+function differenceOf(
+  meansA: Float64Array,
+  meansB: Float64Array,
+  perSeed: SeedDifference[],
+  options: { resamples: number; confidence: number; power: number | undefined },
+): PairedHierarchicalDifference {
+  const { resamples, confidence } = options;
   const differences = meansA.map((a, r) => a - (meansB[r] as number));
   const { low, high } = percentileInterval(differences, confidence);
   assertWithin('difference interval', low, high, -1, 1);
@@ -257,23 +311,37 @@ function resampleMeans(
     Array.from({ length: metricCount }, () => new Float64Array(resamples)),
   );
   const tallies = Array.from({ length: systems }, () => newTallies(numClasses));
-  const sums = new Float64Array(systems * metricCount);
+  const width = systems * metricCount;
+  const sums = new Float64Array(width);
+  // Each seed's scores (per system and metric) and the resample they were scored in: with
+  // a shared test set, a seed drawn again in the same resample has the same images and
+  // scores, so it is scored once (the sums are the same, and a third cheaper with 3 seeds).
+  const scored = new Float64Array(seedCount * width);
+  const scoredIn = new Int32Array(seedCount).fill(-1);
   const weights = new Int32Array(Math.max(...seeds.map((seed) => seed.labels.length)));
   for (let r = 0; r < resamples; r++) {
     sums.fill(0);
     // Shared test set: one draw of images for every seed of this resample.
     if (testSet === 'shared') drawWeights(weights, (seeds[0] as PackedSeed).labels.length, rng);
     for (let s = 0; s < seedCount; s++) {
-      const seed = seeds[seedCount === 1 ? 0 : rng.int(0, seedCount - 1)] as PackedSeed;
+      const index = seedCount === 1 ? 0 : rng.int(0, seedCount - 1);
+      const seed = seeds[index] as PackedSeed;
       if (testSet === 'per-seed') drawWeights(weights, seed.labels.length, rng);
-      for (let k = 0; k < systems; k++) {
-        const systemTallies = tallies[k] as Tallies;
-        tallyWeighted(systemTallies, seed.labels, seed.predictions[k] as Int32Array, weights);
-        for (let m = 0; m < metricCount; m++) {
-          const at = k * metricCount + m;
-          sums[at] =
-            (sums[at] as number) + (scores[m] as (t: ClassTallies) => number)(systemTallies);
+      const offset = index * width;
+      if (testSet === 'per-seed' || scoredIn[index] !== r) {
+        scoredIn[index] = r;
+        for (let k = 0; k < systems; k++) {
+          const systemTallies = tallies[k] as Tallies;
+          tallyWeighted(systemTallies, seed.labels, seed.predictions[k] as Int32Array, weights);
+          for (let m = 0; m < metricCount; m++) {
+            scored[offset + k * metricCount + m] = (scores[m] as (t: ClassTallies) => number)(
+              systemTallies,
+            );
+          }
         }
+      }
+      for (let at = 0; at < width; at++) {
+        sums[at] = (sums[at] as number) + (scored[offset + at] as number);
       }
     }
     for (let k = 0; k < systems; k++) {

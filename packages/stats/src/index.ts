@@ -8,6 +8,7 @@ export {
   type PairedHierarchicalDifference,
   type PairedHierarchicalOptions,
   pairedHierarchicalDifference,
+  pairedHierarchicalDifferences,
   type SeedDifference,
   type SeedValue,
 } from './hierarchical.js';
