@@ -5,6 +5,9 @@
  * sweep page (the HTML over HTTP, and Chromium's load event when /usr/bin/chromium exists).
  * Targets: queries p99 < 20 ms at 100,000 results; >= 20,000 metric events/s in batches
  * of 1000 (the consumer's size; 100 and 500 are reported too, each run on a larger table).
+ * First of all, the summary of a paper-sized sweep with stored predictions (33 configs x 3
+ * seeds x 40 test images: intervals, trivial classifiers, tables and their comparisons),
+ * cold and after a new result; target well under a second. `--cases paper` runs that alone.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +16,12 @@ import { createWebServer, type ListResultsInput, openStore } from '@masksweep/le
 import { type MetricEvent, MetricKind, Stage } from '@masksweep/proto';
 import { Random } from '@masksweep/random';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '@masksweep/testing';
-import { syntheticResult } from '../services/leaderboard/src/store/fixtures.test-support.js';
+import {
+  PAPER_STUDY_SPEC,
+  paperStudyConfigs,
+  studyResults,
+  syntheticResult,
+} from '../services/leaderboard/src/store/fixtures.test-support.js';
 import { type Benchmark, positiveInteger } from './benchmark.js';
 import { median, peakRssMiB, percentile } from './measure.js';
 
@@ -25,6 +33,73 @@ function timed<T>(work: () => T): { ms: number; value: T } {
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
+/** Wall and CPU (user + system) milliseconds of `work`. */
+function timedCpu<T>(work: () => T): { ms: number; cpuMs: number; value: T } {
+  const cpu = process.cpuUsage();
+  const { ms, value } = timed(work);
+  const used = process.cpuUsage(cpu);
+  return { ms, cpuMs: (used.user + used.system) / 1000, value };
+}
+
+/**
+ * GetSweepSummary of the paper's sweep (33 configs x `seeds` seeds x `images` test images,
+ * predictions stored): each of `runs` fresh sweeps summarised cold, then again after one
+ * new result of a config that is a row and the reference of others (scratch).
+ */
+function paperSummary(dir: string, runs: number, seeds: number, images: number) {
+  const store = openStore({ path: join(dir, 'paper.db') });
+  try {
+    const configs = paperStudyConfigs();
+    const cold: Array<{ ms: number; cpuMs: number }> = [];
+    const afterNewResult: Array<{ ms: number; cpuMs: number }> = [];
+    let tables = 0;
+    let comparisons = 0;
+    for (let run = 0; run < runs; run++) {
+      const sweep = `paper-${run}`;
+      store.registerSweep({
+        namespace: 'default',
+        sweep,
+        specJson: PAPER_STUDY_SPEC,
+        trialCount: 99,
+      });
+      const rng = new Random(run);
+      for (const result of studyResults(configs, { sweep, seeds, images, rng })) {
+        store.reportResult(result);
+      }
+      const first = timedCpu(() => store.getSweepSummary({ namespace: 'default', sweep }));
+      cold.push(first);
+      tables = first.value.tables.length;
+      comparisons = first.value.tables.reduce((sum, table) => sum + table.comparisons, 0);
+      const scratch = configs.find(
+        (c) => c.method === 'scratch' && c.augmentation === 'randomResizedCrop',
+      ) as (typeof configs)[number];
+      const [extra] = studyResults([scratch], { sweep, seeds: seeds + 1, images, rng }).slice(
+        seeds,
+      );
+      store.reportResult(extra as NonNullable<typeof extra>);
+      afterNewResult.push(timedCpu(() => store.getSweepSummary({ namespace: 'default', sweep })));
+    }
+    const figures = (samples: Array<{ ms: number; cpuMs: number }>) => ({
+      wallMsMedian: round(median(samples.map((s) => s.ms))),
+      cpuMsMedian: round(median(samples.map((s) => s.cpuMs))),
+      wallMsMax: round(Math.max(...samples.map((s) => s.ms))),
+    });
+    return {
+      configs: configs.length,
+      seeds,
+      images,
+      tables,
+      comparisons,
+      runs,
+      cold: figures(cold),
+      afterNewResult: figures(afterNewResult),
+      targetColdUnder1s: median(cold.map((s) => s.ms)) < 1000,
+    };
+  } finally {
+    store.close();
+  }
+}
+
 const benchmark: Benchmark = {
   options: {
     results: 'stored results for the query figures (default 100000)',
@@ -33,6 +108,8 @@ const benchmark: Benchmark = {
     events: 'metric events per batch size for the insert rate (default 200000)',
     'web-trials': 'results of the sweep whose page is rendered (default 10000)',
     dir: 'folder for the SQLite file (default the system temp folder)',
+    cases: "'all' (default) or 'paper': the paper-sized summary alone",
+    'paper-runs': 'fresh paper-sized sweeps summarised (default 5)',
   },
   async run(options) {
     const resultCount = positiveInteger('results', options.results, 100_000);
@@ -43,6 +120,12 @@ const benchmark: Benchmark = {
     const dir = mkdtempSync(
       join(typeof options.dir === 'string' ? options.dir : tmpdir(), 'leaderboard-bench-'),
     );
+    const paper = paperSummary(dir, positiveInteger('paper-runs', options['paper-runs'], 5), 3, 40);
+    console.error(`paper-sized sweep summary: ${JSON.stringify(paper)}`);
+    if (options.cases === 'paper') {
+      rmSync(dir, { recursive: true, force: true });
+      return { paperSummary: paper, peakRssMiB: peakRssMiB() };
+    }
     const store = openStore({ path: join(dir, 'leaderboard.db') });
     try {
       const namespace = 'default';
@@ -291,6 +374,7 @@ const benchmark: Benchmark = {
         listResults: listVariants,
         unindexed,
         sweepSummary: summary,
+        paperSummary: paper,
         metricEvents,
         web,
         targets: {

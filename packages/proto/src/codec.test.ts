@@ -11,6 +11,7 @@ import {
   MetricKind,
   Stage,
   SweepSummary,
+  TableRowKind,
   TrialResult,
 } from './generated/masksweep-v1.js';
 
@@ -87,17 +88,43 @@ describe('message codecs', () => {
       probabilities: [0.75, 0.25],
     });
     expect(result.sequence).toBe(2 ** 33);
-    const summary = SweepSummary.create({
-      configs: [{ metrics: { f1: { mean: 0.9, std: Number.NaN, n: 1 } }, seeds: [0] }],
-    });
+    const summary = SweepSummary.decode(
+      SweepSummary.encode({
+        configs: [
+          {
+            metrics: { f1: { mean: 0.9, std: Number.NaN, n: 1, perSeed: [0.9, Number.NaN] } },
+            seeds: [0, 1],
+          },
+        ],
+        tables: [
+          {
+            grid: 'g',
+            rows: [
+              { kind: TableRowKind.TABLE_ROW_KIND_SCRATCH, label: 'Scratch · None' },
+              {
+                kind: TableRowKind.TABLE_ROW_KIND_CONFIG,
+                versusReference: { difference: -0.25, pValueHolm: Number.NaN, seeds: [0, 1] },
+              },
+            ],
+          },
+        ],
+      }),
+    );
     expect(summary.configs[0]?.metrics.f1).toEqual({
       mean: 0.9,
       std: Number.NaN,
       ciLow: 0,
       ciHigh: 0,
       n: 1,
+      perSeed: [0.9, Number.NaN],
+      standardError: 0,
     });
     expect(summary.configs[0]?.config).toBeNull();
+    const [scratch, row] = summary.tables[0]?.rows ?? [];
+    expect(scratch).toMatchObject({ kind: TableRowKind.TABLE_ROW_KIND_SCRATCH, best: false });
+    expect(scratch?.versusReference).toBeNull();
+    expect(row?.versusReference).toMatchObject({ difference: -0.25, seeds: [0, 1] });
+    expect(row?.versusReference?.pValueHolm).toBeNaN();
   });
 
   it('names the set member of a oneof and leaves the others out', () => {

@@ -1,3 +1,10 @@
+export {
+  type ResolvedRow,
+  rankingOrder,
+  resolveRows,
+  tablesByGrid,
+  testSetLine,
+} from './analysis/table-rows.js';
 export { ConfigError, leaderboardConfig } from './config.js';
 export {
   InvalidMetricEventError,
@@ -8,19 +15,12 @@ export {
 } from './errors.js';
 export { type GrpcServer, type GrpcServerOptions, startGrpcServer } from './grpc/server.js';
 export { ingestMetrics, type MetricIngestOptions } from './ingest.js';
+export { configLabel } from './labels.js';
 export { type Leaderboard, type LeaderboardOptions, startLeaderboard } from './leaderboard.js';
 export { Metrics } from './metrics.js';
 export { SCHEMA_VERSION, SchemaTooNewError } from './store/schema.js';
 export { openStore, Store, type StoreListener, type StoreOptions } from './store/store.js';
 export * from './store/types.js';
-export { configLabel, interval, score } from './web/format.js';
-export {
-  type HeatMap,
-  heatStep,
-  maskHeatMap,
-  maskTables,
-  methodAugmentationTables,
-  type PaperTable,
-  type PaperTableRow,
-} from './web/paper-tables.js';
+export { interval, points, pValue, score } from './web/format.js';
+export { type HeatMap, heatStep, maskHeatMaps } from './web/heat-maps.js';
 export { createWebServer, type WebServer, type WebServerOptions } from './web/server.js';

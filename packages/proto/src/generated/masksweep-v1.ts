@@ -207,6 +207,8 @@ const root = loadDescriptor({
                 ciLow: { type: 'double', id: 3 },
                 ciHigh: { type: 'double', id: 4 },
                 n: { type: 'uint32', id: 5 },
+                perSeed: { rule: 'repeated', type: 'double', id: 6 },
+                standardError: { type: 'double', id: 7 },
               },
             },
             ConfigSummary: {
@@ -214,6 +216,75 @@ const root = loadDescriptor({
                 config: { type: 'TrialConfig', id: 1 },
                 metrics: { keyType: 'string', type: 'MetricSummary', id: 2 },
                 seeds: { rule: 'repeated', type: 'uint32', id: 3 },
+                valMetrics: { keyType: 'string', type: 'MetricSummary', id: 4 },
+                testImages: { type: 'uint32', id: 5 },
+                testSet: { type: 'string', id: 6 },
+                sharedTestSet: { type: 'bool', id: 7 },
+              },
+            },
+            TrivialSummary: {
+              fields: {
+                name: { type: 'string', id: 1 },
+                label: { type: 'string', id: 2 },
+                predictedClass: { type: 'uint32', id: 3 },
+                testSet: { type: 'string', id: 4 },
+                metrics: { keyType: 'string', type: 'MetricSummary', id: 5 },
+                testImages: { type: 'uint32', id: 6 },
+              },
+            },
+            PairedDifference: {
+              fields: {
+                metric: { type: 'string', id: 1 },
+                difference: { type: 'double', id: 2 },
+                ciLow: { type: 'double', id: 3 },
+                ciHigh: { type: 'double', id: 4 },
+                standardError: { type: 'double', id: 5 },
+                pValue: { type: 'double', id: 6 },
+                pValueHolm: { type: 'double', id: 7 },
+                detectableDifference: { type: 'double', id: 8 },
+                seeds: { rule: 'repeated', type: 'uint32', id: 9 },
+                imagesPerSeed: { type: 'uint32', id: 10 },
+                sharedTestSet: { type: 'bool', id: 11 },
+                perSeed: { rule: 'repeated', type: 'double', id: 12 },
+              },
+            },
+            TableRowKind: {
+              values: {
+                TABLE_ROW_KIND_UNSPECIFIED: 0,
+                TABLE_ROW_KIND_CONFIG: 1,
+                TABLE_ROW_KIND_SCRATCH: 2,
+                TABLE_ROW_KIND_TRIVIAL: 3,
+              },
+            },
+            TableRow: {
+              fields: {
+                kind: { type: 'TableRowKind', id: 1 },
+                label: { type: 'string', id: 2 },
+                configKey: { type: 'string', id: 3 },
+                trivial: { type: 'string', id: 4 },
+                best: { type: 'bool', id: 5 },
+                referenceConfigKey: { type: 'string', id: 6 },
+                versusReference: { type: 'PairedDifference', id: 7 },
+                noComparison: { type: 'string', id: 8 },
+              },
+            },
+            ResultTable: {
+              fields: {
+                grid: { type: 'string', id: 1 },
+                title: { type: 'string', id: 2 },
+                fixed: { type: 'string', id: 3 },
+                rowHeader: { type: 'string', id: 4 },
+                metrics: { rule: 'repeated', type: 'string', id: 5 },
+                rows: { rule: 'repeated', type: 'TableRow', id: 6 },
+                comparisonMetric: { type: 'string', id: 7 },
+                choiceMetric: { type: 'string', id: 8 },
+                choiceMinimizes: { type: 'bool', id: 9 },
+                testSet: { type: 'string', id: 10 },
+                testImages: { type: 'uint32', id: 11 },
+                minSeeds: { type: 'uint32', id: 12 },
+                maxSeeds: { type: 'uint32', id: 13 },
+                detectableDifference: { type: 'double', id: 14 },
+                comparisons: { type: 'uint32', id: 15 },
               },
             },
             SweepSummary: {
@@ -222,6 +293,12 @@ const root = loadDescriptor({
                 sweep: { type: 'string', id: 2 },
                 resultCount: { type: 'uint32', id: 3 },
                 configs: { rule: 'repeated', type: 'ConfigSummary', id: 4 },
+                tables: { rule: 'repeated', type: 'ResultTable', id: 5 },
+                trivial: { rule: 'repeated', type: 'TrivialSummary', id: 6 },
+                objective: { type: 'string', id: 7 },
+                objectiveMinimizes: { type: 'bool', id: 8 },
+                confidence: { type: 'double', id: 9 },
+                resamples: { type: 'uint32', id: 10 },
               },
             },
             CompareConfigsRequest: {
@@ -245,6 +322,7 @@ const root = loadDescriptor({
                 onlyACorrect: { type: 'uint32', id: 5 },
                 onlyBCorrect: { type: 'uint32', id: 6 },
                 mcnemarPValue: { type: 'double', id: 7 },
+                pairedDifference: { type: 'PairedDifference', id: 8 },
               },
             },
             WatchResultsRequest: {
@@ -549,14 +627,28 @@ export const GetSweepSummaryRequest: MessageCodec<GetSweepSummaryRequest> = crea
   'masksweep.v1.GetSweepSummaryRequest',
 );
 
+/** One metric of a config over its seeds. Values are fractions in [0, 1] (views print x100). */
 export interface MetricSummary {
+  /** Mean over seeds of the per-seed values. */
   mean: number;
-  /** Sample standard deviation; NaN when n is 1. */
+  /** Sample standard deviation of the per-seed values; NaN when n is 1. */
   std: number;
-  /** Student-t interval of the mean over seeds; NaN when n is 1. */
+  /**
+   * The percentile interval (GetSweepSummaryRequest.confidence, 95 %) of the mean from the
+   * two-stage bootstrap that resamples seeds, then test images (with one seed, test images
+   * only; docs/statistics.md), scored from the stored test predictions: within [0, 1].
+   * NaN for validation metrics (their predictions are not stored), for a config without
+   * stored predictions, and for a metric the predictions cannot score. (Earlier
+   * leaderboards gave a Student-t interval over seeds here.)
+   */
   ciLow: number;
   ciHigh: number;
+  /** Seeds with a value. */
   n: number;
+  /** Each seed's value, in the order of ConfigSummary.seeds; NaN for a seed without one. */
+  perSeed: number[];
+  /** Standard deviation of the bootstrap means; NaN without an interval. */
+  standardError: number;
 }
 export const MetricSummary: MessageCodec<MetricSummary> = createCodec(
   root,
@@ -565,19 +657,175 @@ export const MetricSummary: MessageCodec<MetricSummary> = createCodec(
 
 export interface ConfigSummary {
   config: TrialConfig | null;
+  /** Test-split metrics: reported, never used to choose. */
   metrics: Record<string, MetricSummary>;
   seeds: number[];
+  /**
+   * Validation-split metrics at the end of fine-tuning (per seed and mean, no interval):
+   * what every choice reads.
+   */
+  valMetrics: Record<string, MetricSummary>;
+  /** Test images per seed behind the intervals; 0 without stored predictions. */
+  testImages: number;
+  /**
+   * Names the test set (its sample ids and labels): configs with the same one can be
+   * paired, and the trivial classifiers of that test set go with them. Empty without
+   * stored predictions.
+   */
+  testSet: string;
+  /**
+   * Whether every seed was tested on the same images (one draw of images per resample for
+   * all seeds) rather than each on its own.
+   */
+  sharedTestSet: boolean;
 }
 export const ConfigSummary: MessageCodec<ConfigSummary> = createCodec(
   root,
   'masksweep.v1.ConfigSummary',
 );
 
+/**
+ * A classifier that needs no training, scored on a test set's labels: a floor for every
+ * config. Its interval is the bootstrap over test images.
+ */
+export interface TrivialSummary {
+  /** "majority" (always the most frequent test class) or "always_positive" (always class 1). */
+  name: string;
+  label: string;
+  predictedClass: number;
+  /** ConfigSummary.test_set of the configs it goes with. */
+  testSet: string;
+  /**
+   * Test metrics; per_seed has one value per distinct test set of the seeds (one when the
+   * seeds share a test set).
+   */
+  metrics: Record<string, MetricSummary>;
+  testImages: number;
+}
+export const TrivialSummary: MessageCodec<TrivialSummary> = createCodec(
+  root,
+  'masksweep.v1.TrivialSummary',
+);
+
+/**
+ * metric(A) - metric(B) for two configs on their common seeds and the same test images:
+ * the paired two-stage bootstrap (docs/statistics.md).
+ */
+export interface PairedDifference {
+  /** The test metric compared (wire name, e.g. f1). */
+  metric: string;
+  difference: number;
+  /** Percentile interval of the difference, within [-1, 1]. */
+  ciLow: number;
+  ciHigh: number;
+  standardError: number;
+  /** Two-sided bootstrap p-value of no difference. */
+  pValue: number;
+  /**
+   * Holm's adjustment over the comparisons of one table with its reference rows; NaN
+   * outside a table.
+   */
+  pValueHolm: number;
+  /** The smallest true difference found with 80 % power at level 1 - confidence. */
+  detectableDifference: number;
+  /** The seeds both configs have: the only ones compared. */
+  seeds: number[];
+  imagesPerSeed: number;
+  sharedTestSet: boolean;
+  /** a - b on each common seed, in the order of seeds. */
+  perSeed: number[];
+}
+export const PairedDifference: MessageCodec<PairedDifference> = createCodec(
+  root,
+  'masksweep.v1.PairedDifference',
+);
+
+export const TableRowKind = {
+  TABLE_ROW_KIND_UNSPECIFIED: 0,
+  /** A config of the table's grid. */
+  TABLE_ROW_KIND_CONFIG: 1,
+  /**
+   * The reference without pre-training: the grid's scratch config with the row's
+   * augmentation.
+   */
+  TABLE_ROW_KIND_SCRATCH: 2,
+  /** A trivial classifier (TrivialSummary) on the table's test set. */
+  TABLE_ROW_KIND_TRIVIAL: 3,
+} as const;
+export type TableRowKind = (typeof TableRowKind)[keyof typeof TableRowKind];
+
+export interface TableRow {
+  kind: TableRowKind;
+  /**
+   * What tells the row apart within its table (with the field that differs when two configs
+   * would share a label).
+   */
+  label: string;
+  /** The config of a config or scratch row; empty for a trivial row. */
+  configKey: string;
+  /** TrivialSummary.name of a trivial row. */
+  trivial: string;
+  /** The config row with the best mean validation objective of its table (ties: each). */
+  best: boolean;
+  /** The config key of this row's scratch reference; empty when it has none. */
+  referenceConfigKey: string;
+  /**
+   * This row against its reference on the comparison metric; absent for reference rows and
+   * when there is no comparison (no_comparison says why).
+   */
+  versusReference: PairedDifference | null;
+  noComparison: string;
+}
+export const TableRow: MessageCodec<TableRow> = createCodec(root, 'masksweep.v1.TableRow');
+
+/** A table of one grid: one row per config, never a pool of configs. */
+export interface ResultTable {
+  /** The grid its configs come from. */
+  grid: string;
+  /** What this table's configs share that other tables of the grid do not. */
+  title: string;
+  /** What all tables of the grid share (e.g. "SparK · RandomResizedCrop"); may be empty. */
+  fixed: string;
+  /** What tells the rows apart: Augmentation, Masking ratio, Mask size, Method, Config. */
+  rowHeader: string;
+  /** Test metrics shown, in column order. */
+  metrics: string[];
+  /** Config rows, then the reference rows (scratch, trivial). */
+  rows: TableRow[];
+  /** The test metric compared with the reference row (the objective's, e.g. f1). */
+  comparisonMetric: string;
+  /** The validation metric the best row is chosen by (e.g. val_f1), and its direction. */
+  choiceMetric: string;
+  choiceMinimizes: boolean;
+  /** The test set of the rows: images per seed and how many seeds the config rows have. */
+  testSet: string;
+  testImages: number;
+  minSeeds: number;
+  maxSeeds: number;
+  /** Median of the comparisons' detectable differences; NaN without comparisons. */
+  detectableDifference: number;
+  comparisons: number;
+}
+export const ResultTable: MessageCodec<ResultTable> = createCodec(root, 'masksweep.v1.ResultTable');
+
 export interface SweepSummary {
   namespace: string;
   sweep: string;
   resultCount: number;
+  /** In config key order. */
   configs: ConfigSummary[];
+  /** The tables of each grid, in the order of the Sweep's grids. */
+  tables: ResultTable[];
+  /** The trivial classifiers of each test set. */
+  trivial: TrivialSummary[];
+  /**
+   * The objective (the Sweep's spec.objective, default f1 maximised): choices read its
+   * validation metric, val_<objective>.
+   */
+  objective: string;
+  objectiveMinimizes: boolean;
+  confidence: number;
+  resamples: number;
 }
 export const SweepSummary: MessageCodec<SweepSummary> = createCodec(
   root,
@@ -604,16 +852,25 @@ export const CompareConfigsRequest: MessageCodec<CompareConfigsRequest> = create
 );
 
 export interface CompareConfigsResponse {
-  /** Samples (per seed, by sample id) that both configs predicted. */
+  /** Samples (per common seed, by sample id) that both configs predicted. */
   pairedSamples: number;
-  /** metric(a) - metric(b) on the paired samples, and its percentile-bootstrap interval. */
+  /**
+   * metric(a) - metric(b), the mean over the common seeds, and its percentile interval from
+   * the paired two-stage bootstrap over seeds, then test images (paired_difference has the
+   * rest). (Before, a bootstrap over the pooled (seed, sample) pairs.)
+   */
   difference: number;
   ciLow: number;
   ciHigh: number;
-  /** McNemar: b = a right and b wrong, c = a wrong and b right; exact two-sided p-value. */
+  /**
+   * McNemar over the pooled (seed, sample) pairs, a second figure that treats every pair as
+   * independent: b = a right and b wrong, c = a wrong and b right; exact two-sided p-value.
+   */
   onlyACorrect: number;
   onlyBCorrect: number;
   mcnemarPValue: number;
+  /** p-value, standard error, detectable difference, seeds and design of the comparison. */
+  pairedDifference: PairedDifference | null;
 }
 export const CompareConfigsResponse: MessageCodec<CompareConfigsResponse> = createCodec(
   root,

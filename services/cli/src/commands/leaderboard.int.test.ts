@@ -9,8 +9,19 @@ let leaderboard: Leaderboard;
 let server: string;
 let out: string[];
 
-/** A result of `study` as the store takes it: config fields, test and validation f1, a 2x2 matrix. */
-function report(trial: string, augmentation: string, seed: number, f1: number, valF1: number) {
+/**
+ * A result of `study` in grid `tables` as the store takes it: config fields, test and
+ * validation f1, a 2x2 matrix, and test predictions on 10 images (5 positive) that miss
+ * `missed` positives.
+ */
+function report(
+  trial: string,
+  augmentation: string,
+  seed: number,
+  f1: number,
+  valF1: number,
+  missed = 0,
+) {
   const config = {
     method: 'spark',
     mask: { type: 'mesh', ratio: 0.6 },
@@ -32,11 +43,17 @@ function report(trial: string, augmentation: string, seed: number, f1: number, v
       seed,
       pretrainKey: 'pt-1',
       configJson: JSON.stringify(config),
+      grids: ['tables'],
     },
     confusionMatrix: { numClasses: 2, counts: [8, 2, 2, 8] },
     metrics: { f1, recall: f1, precision: f1, accuracy: f1 },
     valMetrics: { f1: valF1 },
-    predictions: [],
+    predictions: Array.from({ length: 10 }, (_, i) => ({
+      sampleId: `ct_${i}`,
+      label: i < 5 ? 1 : 0,
+      predicted: i < 5 && i >= missed ? 1 : 0,
+      probabilities: [],
+    })),
     artifacts: [],
     finishedAtMs: Date.now(),
     durationSeconds: 1,
@@ -55,9 +72,10 @@ beforeAll(async () => {
     specJson: '{}',
     trialCount: 4,
   });
-  // Validation ranks them the other way round from test.
-  report('study-a0', 'none', 0, 0.5, 0.9);
-  report('study-a1', 'none', 1, 0.7, 0.8);
+  // Validation ranks them the other way round from test. The predictions of none miss 1
+  // and 2 of the 5 positives (test F1 8/9 and 6/8), those of cutmix none (F1 1).
+  report('study-a0', 'none', 0, 0.5, 0.9, 1);
+  report('study-a1', 'none', 1, 0.7, 0.8, 2);
   report('study-b0', 'cutmix', 0, 0.8, 0.6);
   report('study-b1', 'cutmix', 1, 0.9, 0.5);
 });
@@ -95,23 +113,55 @@ describe('masksweep leaderboard and report over gRPC', () => {
     ]);
   });
 
-  it("prints the paper's method x augmentation table with means and 95 % intervals over seeds", async () => {
+  it('prints the tables of each grid, the best row chosen on validation, and the ranking with the trivial rows', async () => {
     expect(await main(['report', 'study', '--server', server])).toBe(0);
     const text = out.join('\n');
-    // none: mean 0.6 of 0.5 and 0.7; t(0.975, 1) = 12.706, sd 0.1414 -> half-width 1.2706
-    expect(text).toMatch(/\| None \| 60\.0 \[-?\d+\.\d, \d+\.\d\] \|/);
-    expect(text).toMatch(/\| CutMix \| \*\*85\.0\*\* /);
-    const csv = await (async () => {
-      out = [];
-      expect(await main(['report', 'study', '--format', 'csv', '--server', server])).toBe(0);
-      return out.join('\n');
-    })();
-    const none = csv.split('\n').find((line) => line.includes(',None,'));
-    const cells = none?.split(',') ?? [];
-    // precision, its low and high: 0.6 -/+ 12.706 * 0.14142 / sqrt(2)
-    expect(Number(cells[2])).toBeCloseTo(0.6, 10);
-    expect(Number(cells[3])).toBeCloseTo(0.6 - 1.27062, 4);
-    expect(Number(cells[4])).toBeCloseTo(0.6 + 1.27062, 4);
+    expect(text).toMatch(
+      /#### SparK · Mesh 60%\n\n\| Augmentation \| test PRECISION \| test RECALL \| test F1 \| val F1 \| n \|/,
+    );
+    // none: test F1 (8/9 + 6/8) / 2 = 81.9, the best val F1 (85.0): bold; cutmix 100.0.
+    expect(text).toMatch(
+      /\| \*\*None\*\* \| [^|]+ \| [^|]+ \| 81\.9 \[[\d.]+, [\d.]+\] \| \*\*85\.0\*\* \| 2 \|/,
+    );
+    expect(text).toMatch(
+      /\| CutMix \| 100\.0 \[100\.0, 100\.0\] \| 100\.0 \[100\.0, 100\.0\] \| 100\.0 \[100\.0, 100\.0\] \| 55\.0 \| 2 \|/,
+    );
+    expect(text).toMatch(/\| \*Majority class \(0\)\* \| 0\.0 \[0\.0, 0\.0\] \|/);
+    expect(text).toMatch(/\| \*Always positive \(1\)\* \| 50\.0 \[/);
+    expect(text).toContain('Test set: 10 images × 2 seeds.');
+    expect(text).toMatch(
+      /### Every config, by mean val F1\n\n\| # \| Config \| val F1 \| test ACCURACY \| test PRECISION \| test RECALL \| test F1 \| n \|\n\|[-|]+\|\n\| 1 \| SparK · Mesh 60% · None \| 85\.0 \|/,
+    );
+    expect(text).toMatch(/\| {2}\| \*Always positive \(1\) \(trivial\)\* \| — \|/);
+    for (const [, low, high] of text.matchAll(/\[(-?[\d.]+), (-?[\d.]+)\]/g)) {
+      expect(Number(low)).toBeGreaterThanOrEqual(0);
+      expect(Number(high)).toBeLessThanOrEqual(100);
+    }
+
+    out = [];
+    expect(await main(['report', 'study', '--format', 'csv', '--server', server])).toBe(0);
+    const [header, ...lines] = out.join('\n').split('\n');
+    const columns = (header ?? '').split(',');
+    const row = (table: string, label: string) => {
+      const cells = lines
+        .find((l) => l.includes(`,${table},`) && l.includes(`,${label},`))
+        ?.split(',');
+      return (name: string) => cells?.[columns.indexOf(name)];
+    };
+    const none = row('SparK · Mesh 60%', 'None');
+    expect(none('row_kind')).toBe('config');
+    expect(none('chosen_on_validation')).toBe('true');
+    expect(none('seeds')).toBe('0;1');
+    const perSeed = none('test_f1_per_seed')?.split(';').map(Number) ?? [];
+    expect(perSeed).toHaveLength(2);
+    expect(perSeed[0]).toBeCloseTo(8 / 9, 12);
+    expect(perSeed[1]).toBeCloseTo(6 / 8, 12);
+    expect(Number(none('test_f1'))).toBeCloseTo((8 / 9 + 6 / 8) / 2, 12);
+    expect(Number(none('test_f1_ci_low'))).toBeGreaterThanOrEqual(0);
+    expect(Number(none('test_f1_ci_high'))).toBeLessThanOrEqual(1);
+    expect(Number(none('val_objective_mean'))).toBeCloseTo(0.85, 12);
+    expect(row('SparK · Mesh 60%', 'Majority class (0)')('row_kind')).toBe('trivial');
+    expect(row('ranking', 'Always positive (1)')('test_recall')).toBe('1');
   });
 
   it('watch prints each result as it is stored, with the leaders so far', async () => {

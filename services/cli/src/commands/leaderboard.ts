@@ -3,7 +3,7 @@
  * sweep live, `report` prints the paper's tables with intervals over seeds.
  */
 import { validationMetricName } from '@masksweep/api';
-import { type ConfigSummary, score } from '@masksweep/leaderboard';
+import { score } from '@masksweep/leaderboard';
 import {
   createLeaderboardClient,
   type LeaderboardClient,
@@ -128,7 +128,7 @@ export function watchCommand(): Command {
 export function reportCommand(): Command {
   return new Command('report')
     .description(
-      "the paper's tables (method x augmentation; mask type x ratio) with 95 % intervals over seeds",
+      'the tables of each grid (scratch and trivial reference rows, paired differences) and the configs ranked by validation, with 95 % intervals over seeds and test images',
     )
     .argument('<sweep>', 'the sweep')
     .option('--format <md|csv>', 'output format', parseFormat(['md', 'csv'] as const), 'md')
@@ -143,7 +143,7 @@ export function reportCommand(): Command {
           client.getSweepSummary({ namespace: options.namespace, sweep }),
         );
         if (summary.configs.length === 0) throw new UsageError(`sweep ${sweep} has no results yet`);
-        console.log(paperReport(summary.configs as unknown as ConfigSummary[], options.format));
+        console.log(paperReport(summary, options.format));
       },
     );
 }

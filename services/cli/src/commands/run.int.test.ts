@@ -45,13 +45,15 @@ describe('masksweep run', () => {
     expect(text).toMatch(
       /3 results on the leaderboard: http:\/\/127\.0\.0\.1:\d+\/sweeps\/default\/tiny/,
     );
-    // The paper's tables: SparK by augmentation (Table 4's layout), the mesh mask by ratio.
+    // The grid's table: SparK with its mask by augmentation (Table 4's layout), one seed.
     expect(text).toMatch(
-      /### SparK: augmentation\n\n\| Augmentation \| PRECISION \| RECALL \| F1 \| n \|/,
+      /#### SparK · Mesh 50%\n\n\| Augmentation \| test PRECISION \| test RECALL \| test F1 \| val F1 \| n \|/,
     );
-    expect(text).toMatch(/\| None \| [\d.—*]+ \| [\d.—*]+ \| [\d.—*]+ \| 1 \|/);
-    expect(text).toMatch(/\| RandomFlip \| /);
-    expect(text).toMatch(/### Mesh mask/);
+    expect(text).toMatch(/\| \**None\** \| [^|]+ \| [^|]+ \| [^|]+ \| [^|]+ \| 1 \|/);
+    expect(text).toMatch(/\| \**RandomFlip\** \| /);
+    expect(text).toMatch(/\| \*Majority class \(\d\)\* \| /);
+    expect(text).toMatch(/Test set: \d+ images × 1 seed\./);
+    expect(text).toMatch(/### Every config, by mean val F1/);
 
     const state = JSON.parse(readFileSync(join(workDir, 'state.json'), 'utf8'));
     const trials = Object.values(state.trials) as Array<{ phase: string; objective?: number }>;

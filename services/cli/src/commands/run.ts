@@ -157,7 +157,7 @@ export function runCommand(): Command {
         });
         if (page.totalCount > 0) {
           const summary = leaderboard.store.getSweepSummary({ namespace, sweep: name });
-          console.log(`\n${paperReport(summary.configs, 'md')}`);
+          console.log(`\n${paperReport(summary, 'md')}`);
         }
         console.log(`\n${page.totalCount} results on the leaderboard: ${url}`);
         if (options.keepOpen && !stop.signal.aborted) {

@@ -4,6 +4,7 @@
  * proto's flattened fields taken from it.
  */
 import type { Random } from '@masksweep/random';
+import { classificationMetrics, confusionMatrix } from '@masksweep/stats';
 import type { TrialResultInput } from './types.js';
 
 export interface ResultFixture {
@@ -118,7 +119,8 @@ const AUGMENTATIONS = ['none', 'randomResizedCrop', 'randomFlip', 'cutmix', 'mix
 /**
  * The `index`-th result of a synthetic study: configs cycle through methods, masks,
  * augmentations and learning rates (`configCount` of them), `seeds` seeds each, with
- * metrics drawn from `rng` around a per-config level.
+ * metrics drawn from `rng` around a per-config level; grids of 33 configs, the paper's
+ * sweep's size.
  */
 export function syntheticResult(
   index: number,
@@ -154,6 +156,135 @@ export function syntheticResult(
       macro_f1: Math.min(1, Math.max(0, f1 - 0.05 + noise())),
     },
     valMetrics: { f1: Math.min(1, Math.max(0, level + noise())) },
+    grids: [`grid-${Math.floor(configIndex / 33) + 1}`],
     finishedAtMs: 1_750_000_000_000 + index * 1000,
   });
+}
+
+/** A config of paperStudy: its fields, grids and how often it is right. */
+export interface StudyConfig {
+  method: string;
+  maskType: string;
+  maskRatio?: number;
+  maskSize?: number;
+  augmentation: string;
+  grids: string[];
+  /** Probability that a prediction is right on the test split. */
+  testSkill: number;
+  /** Its validation F1 (each seed within ±0.01). */
+  valF1: number;
+}
+
+const STUDY_AUGMENTATIONS = ['none', 'randomResizedCrop', 'randomFlip', 'cutmix', 'mixup'];
+
+/**
+ * The configs of k8s/examples/paper.yaml with scratch: tables-2-4 (SparK with the random 60 %
+ * mask, SimCLR, MFF and scratch x 5 augmentations), tables-5-8 (SparK x 13 masks and scratch,
+ * RandomResizedCrop) and table-9 (SparK and SparK dense, random 60 %, RandomResizedCrop).
+ * SparK random 60 % RandomResizedCrop is in all three grids, scratch RandomResizedCrop in the
+ * first two, as expansion merges them. Skills are made up and differ by config.
+ */
+export function paperStudyConfigs(): StudyConfig[] {
+  const configs = new Map<string, StudyConfig>();
+  const add = (config: Omit<StudyConfig, 'testSkill' | 'valF1'>) => {
+    const key = `${config.method}-${config.maskType}-${config.maskRatio ?? config.maskSize ?? ''}-${config.augmentation}`;
+    const known = configs.get(key);
+    if (known) {
+      known.grids.push(...config.grids.filter((g) => !known.grids.includes(g)));
+      return;
+    }
+    const index = configs.size;
+    configs.set(key, {
+      ...config,
+      testSkill: 0.7 + ((index * 37) % 25) / 100,
+      valF1: 0.6 + ((index * 53) % 30) / 100,
+    });
+  };
+  const random60 = { maskType: 'random', maskRatio: 0.6 };
+  for (const augmentation of STUDY_AUGMENTATIONS) {
+    add({ method: 'spark', ...random60, augmentation, grids: ['tables-2-4'] });
+    for (const method of ['simclr', 'mff', 'scratch']) {
+      add({ method, maskType: '', augmentation, grids: ['tables-2-4'] });
+    }
+  }
+  for (const mask of MASKS) {
+    add({
+      method: 'spark',
+      maskType: mask.maskType as string,
+      maskRatio: mask.maskRatio,
+      maskSize: mask.maskSize,
+      augmentation: 'randomResizedCrop',
+      grids: ['tables-5-8'],
+    });
+  }
+  add({
+    method: 'scratch',
+    maskType: '',
+    augmentation: 'randomResizedCrop',
+    grids: ['tables-5-8'],
+  });
+  for (const method of ['spark', 'spark-dense']) {
+    add({ method, ...random60, augmentation: 'randomResizedCrop', grids: ['table-9'] });
+  }
+  return [...configs.values()];
+}
+
+/** The Sweep's spec as RegisterSweep carries it, for the grid order and the objective. */
+export const PAPER_STUDY_SPEC = JSON.stringify({
+  spec: {
+    grids: [{ name: 'tables-2-4' }, { name: 'tables-5-8' }, { name: 'table-9' }],
+    objective: { metric: 'f1', direction: 'maximize' },
+  },
+});
+
+/**
+ * The results of `configs` x `seeds` on one shared test set of `images` images (30 %
+ * positive), each prediction right with the config's skill; test metrics are scored from
+ * the predictions, as the trial-runner does.
+ */
+export function studyResults(
+  configs: readonly StudyConfig[],
+  options: { sweep: string; seeds: number; images: number; rng: Random },
+): TrialResultInput[] {
+  const sampleIds = Array.from(
+    { length: options.images },
+    (_, i) => `ct_${String(i).padStart(4, '0')}`,
+  );
+  const labels = sampleIds.map((_, i) => (i % 10 < 3 ? 1 : 0));
+  return configs.flatMap((config) =>
+    Array.from({ length: options.seeds }, (_, seed) => {
+      const predicted = labels.map((label) =>
+        options.rng.float() < config.testSkill ? label : 1 - label,
+      );
+      const metrics = classificationMetrics(confusionMatrix(labels, predicted, 2));
+      const fixture = {
+        sweep: options.sweep,
+        method: config.method,
+        maskType: config.maskType,
+        ...(config.maskRatio !== undefined && { maskRatio: config.maskRatio }),
+        ...(config.maskSize !== undefined && { maskSize: config.maskSize }),
+        augmentation: config.augmentation,
+        seed,
+        grids: config.grids,
+      };
+      return resultFixture({
+        ...fixture,
+        trial: `${options.sweep}-${fixtureConfigKey(fixture)}-s${seed}`,
+        metrics: {
+          accuracy: metrics.accuracy,
+          precision: metrics.precision,
+          recall: metrics.recall,
+          f1: metrics.f1,
+          macro_f1: metrics.macroF1,
+        },
+        valMetrics: { f1: config.valF1 + options.rng.uniform(-0.01, 0.01) },
+        predictions: sampleIds.map((sampleId, i) => ({
+          sampleId,
+          label: labels[i] as number,
+          predicted: predicted[i] as number,
+          probabilities: [],
+        })),
+      });
+    }),
+  );
 }

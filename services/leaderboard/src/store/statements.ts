@@ -74,8 +74,21 @@ export interface ConfigPredictionRow {
   predicted: number;
 }
 
-/** [config_key, trial, seed, metrics_json]: what a sweep summary reads of each result. */
-export type SeedResultRow = [string, string, number, string];
+/**
+ * [id, config_key, trial, seed, metrics_json, val_metrics_json, num_classes]: what a sweep
+ * summary reads of each result.
+ */
+export type SeedResultRow = [number, string, string, number, string, string, number];
+
+/** [result_id, sample_id, label, predicted]: a test prediction as a sweep summary reads it. */
+export type SeedPredictionRow = [number, string, number, number];
+
+const SEED_RESULT_COLUMNS =
+  'id, config_key, trial, seed, metrics_json, val_metrics_json, num_classes';
+/** Predictions in (config, seed, result, sample id) order, read along the config index. */
+const SEED_PREDICTIONS = `SELECT p.result_id, p.sample_id, p.label, p.predicted
+  FROM results r CROSS JOIN predictions p ON p.result_id = r.id
+  WHERE r.namespace = ? AND r.sweep = ?`;
 
 /** A point with its curve's fields (p: metric_points, s: metric_series). */
 const POINT_COLUMNS =
@@ -144,6 +157,14 @@ export function prepareStatements(db: Database.Database) {
     resultByTrial: prepare<[string, string], ResultRow>(
       'SELECT * FROM results WHERE namespace = ? AND trial = ?',
     ),
+    configOfTrial: prepare<[string, string], ConfigRow>(
+      `SELECT ${CONFIG_COLUMNS} FROM results WHERE namespace = ? AND trial = ?`,
+    ),
+    // SQLite takes the bare columns from the row of min(seed): each config's lowest seed.
+    sweepConfigs: prepare<[string, string], ConfigRow & { first_seed: number }>(
+      `SELECT ${CONFIG_COLUMNS}, min(seed) AS first_seed FROM results
+       WHERE namespace = ? AND sweep = ? GROUP BY config_key`,
+    ),
     predictions: prepare<[number], PredictionRow>(
       'SELECT sample_id, label, predicted, probabilities FROM predictions WHERE result_id = ? ORDER BY sample_id',
     ),
@@ -163,10 +184,16 @@ export function prepareStatements(db: Database.Database) {
       'SELECT max(sequence) AS sequence FROM results WHERE namespace = ?',
     ),
     sweepSeedResults: prepareRaw<[string, string], SeedResultRow>(
-      'SELECT config_key, trial, seed, metrics_json FROM results WHERE namespace = ? AND sweep = ? ORDER BY config_key, seed',
+      `SELECT ${SEED_RESULT_COLUMNS} FROM results WHERE namespace = ? AND sweep = ? ORDER BY config_key, seed`,
     ),
     configSeedResults: prepareRaw<[string, string, string], SeedResultRow>(
-      'SELECT config_key, trial, seed, metrics_json FROM results WHERE namespace = ? AND sweep = ? AND config_key = ? ORDER BY seed',
+      `SELECT ${SEED_RESULT_COLUMNS} FROM results WHERE namespace = ? AND sweep = ? AND config_key = ? ORDER BY seed`,
+    ),
+    sweepSeedPredictions: prepareRaw<[string, string], SeedPredictionRow>(
+      `${SEED_PREDICTIONS} ORDER BY r.config_key, r.seed, r.id, p.sample_id`,
+    ),
+    configSeedPredictions: prepareRaw<[string, string, string], SeedPredictionRow>(
+      `${SEED_PREDICTIONS} AND r.config_key = ? ORDER BY r.seed, r.id, p.sample_id`,
     ),
     configKeysSince: prepare<[string, string, number], { config_key: string }>(
       'SELECT DISTINCT config_key FROM results WHERE namespace = ? AND sweep = ? AND sequence > ?',
@@ -243,7 +270,24 @@ export function toResult(
   };
 }
 
-export function toConfig(row: ResultRow): TrialConfig {
+/** The columns of a result that make its config. */
+const CONFIG_COLUMNS =
+  'config_key, method, mask_type, mask_ratio, mask_size, augmentation, seed, pretrain_key, config_json, grids_json';
+export type ConfigRow = Pick<
+  ResultRow,
+  | 'config_key'
+  | 'method'
+  | 'mask_type'
+  | 'mask_ratio'
+  | 'mask_size'
+  | 'augmentation'
+  | 'seed'
+  | 'pretrain_key'
+  | 'config_json'
+  | 'grids_json'
+>;
+
+export function toConfig(row: ConfigRow): TrialConfig {
   return {
     configKey: row.config_key,
     method: row.method,

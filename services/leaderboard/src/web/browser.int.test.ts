@@ -32,10 +32,20 @@ describe.skipIf(!hasChromium)(
       store = openStore({ path: join(dir, 'leaderboard.db') });
       store.registerSweep({ namespace: 'default', sweep: 'study', specJson: '{}', trialCount: 6 });
       store.reportResult(
-        resultFixture({ trial: 'study-a0', maskType: 'random', metrics: { f1: 0.8 } }),
+        resultFixture({
+          trial: 'study-a0',
+          maskType: 'random',
+          metrics: { f1: 0.8 },
+          valMetrics: { f1: 0.8 },
+        }),
       );
       store.reportResult(
-        resultFixture({ trial: 'study-b0', maskType: 'mesh', metrics: { f1: 0.6 } }),
+        resultFixture({
+          trial: 'study-b0',
+          maskType: 'mesh',
+          metrics: { f1: 0.6 },
+          valMetrics: { f1: 0.6 },
+        }),
       );
       server = await createWebServer({ store, port: 0, pushDelayMs: 20 });
       browser = await chromium.launch({
@@ -78,19 +88,41 @@ describe.skipIf(!hasChromium)(
       };
       expect(await rowKeys()).toHaveLength(2);
 
-      const best = resultFixture({ trial: 'study-c0', maskType: 'square', metrics: { f1: 0.9 } });
+      expect(await page.locator('#ranking-reference tr').count()).toBe(0);
+      // Its test F1 is the lowest, its validation F1 the highest; its test predictions are
+      // the first of the sweep, so the trivial classifiers of their test set appear too.
+      const best = resultFixture({
+        trial: 'study-c0',
+        maskType: 'square',
+        metrics: { f1: 0.5 },
+        valMetrics: { f1: 0.9 },
+        predictions: ['s0', 's1', 's2', 's3'].map((sampleId, i) => ({
+          sampleId,
+          label: i % 2,
+          predicted: i % 2,
+          probabilities: [],
+        })),
+      });
       store.reportResult(best);
       const key = best.config?.configKey as string;
       await page.waitForSelector(`#ranking-body tr[data-config-key="${key}"]`, { timeout: 10_000 });
-      // Ranked first, as its F1 is the highest.
+      // Ranked first, as its validation F1 is the highest.
       expect((await rowKeys())[0]).toBe(key);
       expect(await page.textContent('#ranking-body tr:first-child .rank')).toBe('1');
       expect(await page.textContent('#result-count')).toBe('3');
       await page.waitForSelector('#recent-body tr[data-trial="study-c0"]');
+      await page.waitForSelector('#ranking-reference tr[data-trivial="always_positive"]');
+      expect(await page.locator('#ranking-reference tr').count()).toBe(2);
 
       // A second seed of an existing config updates its row in place.
       store.reportResult(
-        resultFixture({ trial: 'study-a1', maskType: 'random', seed: 1, metrics: { f1: 0.7 } }),
+        resultFixture({
+          trial: 'study-a1',
+          maskType: 'random',
+          seed: 1,
+          metrics: { f1: 0.7 },
+          valMetrics: { f1: 0.7 },
+        }),
       );
       await page.waitForSelector('#ranking-body tr[data-n="2"]', { timeout: 10_000 });
       expect(await rowKeys()).toHaveLength(3);
@@ -124,6 +156,7 @@ describe.skipIf(!hasChromium)(
           maskType: 'blockwise',
           augmentation: '<img src=x onerror=alert(2)>',
           metrics: { f1: 0.95 },
+          valMetrics: { f1: 0.95 },
         }),
       );
       await page
@@ -143,6 +176,28 @@ describe.skipIf(!hasChromium)(
         '"type": "<img src=x onerror=alert(2)>"',
       );
       expect(dialogs).toEqual([]);
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('shows a table of the grid: one row per config, the best on validation marked', async () => {
+      await page.goto(`${server.url}/sweeps/default/study`);
+      const table = page.locator('section.grid[data-grid="grid-1"] table.result-table', {
+        // The hostile augmentation makes it a grid of augmentations: a table per mask.
+        has: page.locator('caption', { hasText: /^Random 60%/ }),
+      });
+      await table.waitFor();
+      // study-a0 and study-a1 are two seeds of one config: one row, n = 2.
+      const rows = table.locator('tbody tr.config');
+      expect(await rows.count()).toBe(1);
+      expect(await rows.first().locator('td').first().textContent()).toMatch(/^RandomResizedCrop/);
+      expect(await rows.first().locator('td').last().textContent()).toBe('2');
+      expect(await table.locator('thead').textContent()).toMatch(/test Precision.*val F1/);
+      // The square mask's table has the one config with predictions: its trivial rows.
+      const square = page.locator('table.result-table', {
+        has: page.locator('caption', { hasText: /^Square 2×2/ }),
+      });
+      expect(await square.locator('tr.reference.trivial').count()).toBe(2);
+      expect(await square.locator('.chosen').count()).toBe(1);
       expect(pageErrors).toEqual([]);
     });
 

@@ -1,74 +1,32 @@
 /** How the view writes numbers and config values; all return plain text (escaped later). */
-import type { MetricSummary, TrialConfig } from '@masksweep/proto';
-
-const DASH = '—';
+import type { MetricSummary } from '@masksweep/proto';
+import { DASH } from '../labels.js';
 
 /** A fraction as a percentage with one decimal, as the paper's tables (0.8765 -> 87.7). */
 export function score(value: number | undefined): string {
   return value === undefined || !Number.isFinite(value) ? DASH : (value * 100).toFixed(1);
 }
 
-/** "[85.1, 90.3]", or empty when the interval is undefined (one seed). */
-export function interval(summary: MetricSummary | undefined): string {
+/**
+ * "[85.1, 90.3]", or empty when there is no interval (validation metrics, results without
+ * stored predictions).
+ */
+export function interval(summary: Pick<MetricSummary, 'ciLow' | 'ciHigh'> | undefined): string {
   if (!summary || !Number.isFinite(summary.ciLow)) return '';
   return `[${score(summary.ciLow)}, ${score(summary.ciHigh)}]`;
 }
 
-// In the paper's table order: SimCLR (Table 2), MFF (Table 3), SparK (Table 4).
-const METHOD_LABELS: Record<string, string> = { simclr: 'SimCLR', mff: 'MFF', spark: 'SparK' };
-const AUGMENTATION_LABELS: Record<string, string> = {
-  none: 'None',
-  randomResizedCrop: 'RandomResizedCrop',
-  randomFlip: 'RandomFlip',
-  cutmix: 'CutMix',
-  mixup: 'Mixup',
-};
-const MASK_LABELS: Record<string, string> = {
-  square: 'Square',
-  blockwise: 'Block-wise',
-  random: 'Random',
-  mesh: 'Mesh',
-};
-
-export const methodLabel = (method: string): string => METHOD_LABELS[method] ?? method;
-export const augmentationLabel = (name: string): string =>
-  AUGMENTATION_LABELS[name] || name || DASH;
-export const maskTypeLabel = (type: string): string => MASK_LABELS[type] ?? (type || DASH);
-
-/** The order the paper lists methods, augmentations and masks in; others follow alphabetically. */
-export const METHOD_ORDER = Object.keys(METHOD_LABELS);
-export const AUGMENTATION_ORDER = Object.keys(AUGMENTATION_LABELS);
-export const MASK_ORDER = Object.keys(MASK_LABELS);
-
-export function byKnownOrder(order: readonly string[]) {
-  return (a: string, b: string): number => {
-    const rank = (value: string) => {
-      const index = order.indexOf(value);
-      return index === -1 ? order.length : index;
-    };
-    return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
-  };
+/** A difference of fractions in percentage points with its sign: "+3.2", "−1.0". */
+export function points(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return DASH;
+  const text = (Math.abs(value) * 100).toFixed(1);
+  return text === '0.0' ? text : `${value < 0 ? '−' : '+'}${text}`;
 }
 
-/** A mask setting: "2×2" for a size, "60%" for a ratio, a dash for no mask. */
-export function maskSettingLabel(
-  config: Pick<TrialConfig, 'maskType' | 'maskRatio' | 'maskSize'>,
-): string {
-  if (!config.maskType) return DASH;
-  if (config.maskSize > 0) return `${config.maskSize}×${config.maskSize}`;
-  return `${Math.round(config.maskRatio * 1000) / 10}%`;
-}
-
-/** Sorts mask settings: sizes before ratios, each ascending. */
-export function maskSettingOrder(config: Pick<TrialConfig, 'maskRatio' | 'maskSize'>): number {
-  return config.maskSize > 0 ? config.maskSize - 1000 : config.maskRatio;
-}
-
-export function configLabel(config: TrialConfig): string {
-  const mask = config.maskType
-    ? ` · ${maskTypeLabel(config.maskType)} ${maskSettingLabel(config)}`
-    : '';
-  return `${methodLabel(config.method)}${mask} · ${augmentationLabel(config.augmentation)}`;
+/** A p-value: two decimals, one significant digit below 0.01 (a bootstrap p is >= 2/(R+1)). */
+export function pValue(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return DASH;
+  return value < 0.01 ? value.toPrecision(1) : value.toFixed(2);
 }
 
 export function timestamp(ms: number): string {

@@ -2,7 +2,21 @@
  * The web view's pages, rendered on the server. Every value from the store goes through
  * `html` (escaped) and every link through `segment`/`query` (percent-encoded).
  */
-import { type CompareConfigsResponse, MetricKind, Stage } from '@masksweep/proto';
+import {
+  type CompareConfigsResponse,
+  MetricKind,
+  type MetricSummary,
+  Stage,
+  type TrivialSummary,
+} from '@masksweep/proto';
+import { rankingValue } from '../analysis/table-rows.js';
+import {
+  augmentationLabel,
+  configLabel,
+  maskSettingLabel,
+  maskTypeLabel,
+  methodLabel,
+} from '../labels.js';
 import type {
   ConfigSummary,
   MetricPoint,
@@ -11,35 +25,17 @@ import type {
   TrialResult,
 } from '../store/types.js';
 import type { ChartSpec, WirePoint } from './client/contract.js';
-import {
-  augmentationLabel,
-  configLabel,
-  duration,
-  interval,
-  maskSettingLabel,
-  maskTypeLabel,
-  methodLabel,
-  score,
-  timestamp,
-} from './format.js';
+import { duration, interval, points, pValue, score, timestamp } from './format.js';
 import { html, query, type SafeHtml, segment } from './html.js';
 import { layout, sweepLink, trialLink } from './layout.js';
-import {
-  heatStep,
-  maskHeatMap,
-  maskTables,
-  methodAugmentationTables,
-  type PaperTable,
-} from './paper-tables.js';
+import { gridSections, metricLabel } from './sweep-tables.js';
 
-/** The metrics of the ranked table, in column order. */
+/** The test metrics of the ranked table, in column order (after the validation objective). */
 export const RANKED_METRICS = ['f1', 'recall', 'precision', 'accuracy'] as const;
-const METRIC_LABELS: Record<string, string> = {
-  f1: 'F1',
-  recall: 'Recall',
-  precision: 'Precision',
-  accuracy: 'Accuracy',
-};
+
+/** The ranking's sort key of the validation objective: `val_f1`. */
+export const objectiveSortKey = (summary: Pick<SweepSummary, 'objective'>): string =>
+  `val_${summary.objective}`;
 
 /** The curve charts of sweep and trial pages. */
 export const CURVE_CHARTS: Array<ChartSpec & { stage: Stage; kind: MetricKind }> = [
@@ -104,25 +100,30 @@ export function sweepsPage(sweeps: readonly SweepInfo[], nonce: string): SafeHtm
   );
 }
 
-function metricCell(config: ConfigSummary, metric: string): SafeHtml {
-  const summary = config.metrics[metric];
+function metricCell(summary: MetricSummary | undefined): SafeHtml {
   return html`<td class="num">${score(summary?.mean)} <span class="ci">${interval(summary)}</span></td>`;
 }
 
 /** The value a ranked row sorts by, as its data attribute (empty when missing). */
 function sortAttribute(config: ConfigSummary, key: string): string {
-  if (key === 'n') return String(config.seeds.length);
-  const mean = config.metrics[key]?.mean;
-  return mean === undefined || !Number.isFinite(mean) ? '' : String(mean);
+  return String(rankingValue(config, key) ?? '');
 }
 
 /** One config of the ranked table; also sent as is by the live updates. */
-export function rankedRow(config: ConfigSummary, rank: number, namespace: string): SafeHtml {
+export function rankedRow(
+  config: ConfigSummary,
+  rank: number,
+  namespace: string,
+  objective: string,
+): SafeHtml {
   const { configKey } = config.config;
-  return html`<tr data-config-key="${configKey}" data-f1="${sortAttribute(config, 'f1')}" data-recall="${sortAttribute(config, 'recall')}" data-precision="${sortAttribute(config, 'precision')}" data-accuracy="${sortAttribute(config, 'accuracy')}" data-n="${sortAttribute(config, 'n')}">
+  const keys = [`val_${objective}`, ...RANKED_METRICS, 'n'];
+  const data = keys.map((key) => html` data-${key}="${sortAttribute(config, key)}"`);
+  return html`<tr data-config-key="${configKey}"${data}>
 <td class="rank num">${rank}</td>
 <td>${configLabel(config.config)}<br><span class="key">${configKey}</span></td>
-${RANKED_METRICS.map((metric) => metricCell(config, metric))}
+<td class="num">${score(config.valMetrics[objective]?.mean)}</td>
+${RANKED_METRICS.map((metric) => metricCell(config.metrics[metric]))}
 <td class="num">${config.seeds.length}</td>
 <td>${config.seeds.map(
     (seed, i) =>
@@ -130,6 +131,22 @@ ${RANKED_METRICS.map((metric) => metricCell(config, metric))}
   )}</td>
 <td><input type="radio" name="a" value="${configKey}" aria-label="compare as A"> <input type="radio" name="b" value="${configKey}" aria-label="compare as B"></td>
 </tr>`;
+}
+
+/**
+ * The trivial classifiers under the ranking: not ranked (they have no validation figures),
+ * their test metrics beside the configs'. Also sent as is by the live updates.
+ */
+export function referenceRows(trivial: readonly TrivialSummary[]): SafeHtml {
+  return html`${trivial.map(
+    (t) => html`<tr class="reference trivial" data-trivial="${t.name}">
+<td class="rank num"></td>
+<td>${t.label}<br><span class="key">trivial: from the test labels (${t.testImages} images)</span></td>
+<td class="num">—</td>
+${RANKED_METRICS.map((metric) => metricCell(t.metrics[metric]))}
+<td class="num"></td><td></td><td></td>
+</tr>`,
+  )}`;
 }
 
 /** One result of the "latest results" table; also sent as is by the live updates. */
@@ -143,37 +160,6 @@ export function recentResultRow(result: TrialResult): SafeHtml {
 <td class="num">${result.attempt}</td>
 <td>${timestamp(result.finishedAtMs)}</td>
 </tr>`;
-}
-
-function paperTable(table: PaperTable): SafeHtml {
-  return html`<table>
-<caption>${table.title}</caption>
-<thead><tr><th>${table.rowHeader}</th>${table.metrics.map((m) => html`<th class="num">${METRIC_LABELS[m] ?? m}</th>`)}<th class="num">n</th></tr></thead>
-<tbody>${table.rows.map(
-    (row) => html`<tr data-config-key="${row.configKey}">
-<td>${row.label}</td>${row.values.map(
-      (value, i) =>
-        html`<td class="num${row.best && table.metrics[i] === 'f1' ? ' best' : ''}">${score(value)}</td>`,
-    )}<td class="num">${row.seeds}</td></tr>`,
-  )}</tbody>
-</table>`;
-}
-
-function heatMapTable(configs: readonly ConfigSummary[]): SafeHtml {
-  const map = maskHeatMap(configs);
-  if (map.rowLabels.length === 0) return html`<p>No config of this sweep has a mask.</p>`;
-  return html`<table class="heatmap">
-<caption>Mean F1 by mask type and ratio or size</caption>
-<thead><tr><th>Mask</th>${map.columnLabels.map((label) => html`<th class="num">${label}</th>`)}</tr></thead>
-<tbody>${map.rowLabels.map(
-    (label, r) =>
-      html`<tr><th>${label}</th>${(map.cells[r] ?? []).map((value) =>
-        value === undefined
-          ? html`<td></td>`
-          : html`<td class="num heat-${heatStep(value, map)}">${score(value)}</td>`,
-      )}</tr>`,
-  )}</tbody>
-</table>`;
 }
 
 export interface RankingView {
@@ -196,6 +182,8 @@ export interface SweepPageModel {
   /** Cursors of what the page shows; the live updates start after them. */
   resultCursor: number;
   pointCursor: number;
+  /** The grid whose tables are shown, when the sweep has too many rows for all. */
+  grid: string | undefined;
 }
 
 function rankingHeader(model: SweepPageModel, key: string, label: string): SafeHtml {
@@ -232,15 +220,16 @@ export function sweepPage(model: SweepPageModel, nonce: string): SafeHtml {
 <p>Namespace ${namespace} · <span id="result-count">${summary.resultCount}</span> results of ${sweep.trialCount} trials in ${summary.configs.length} configs · <span id="live">connecting</span></p>
 
 <h2>Ranking</h2>
-<p class="muted">Test metrics: mean over seeds with its 95 % Student-t interval; n is the number of seeds. Pick A and B to compare two configs.</p>
+<p class="muted">Configs ordered by their mean validation ${metricLabel(summary.objective)} (the split every choice reads; click a column to order by another). Test metrics are reported only: mean over seeds [${Math.round(summary.confidence * 100)} % interval from the two-stage bootstrap over seeds and test images]; n is the number of seeds. The trivial classifiers below the configs are scored on the test labels and not ranked. Pick A and B to compare two configs.</p>
 <form method="get" action="/compare">
 <input type="hidden" name="ns" value="${namespace}">
 <input type="hidden" name="sweep" value="${sweep.sweep}">
 <table id="ranking">
-<thead><tr><th class="num">#</th><th>Config</th>${RANKED_METRICS.map((m) => rankingHeader(model, m, `test ${METRIC_LABELS[m]}`))}${rankingHeader(model, 'n', 'n')}<th>Seeds</th><th>A B</th></tr></thead>
+<thead><tr><th class="num">#</th><th>Config</th>${rankingHeader(model, objectiveSortKey(summary), `val ${metricLabel(summary.objective)}`)}${RANKED_METRICS.map((m) => rankingHeader(model, m, `test ${metricLabel(m)}`))}${rankingHeader(model, 'n', 'n')}<th>Seeds</th><th>A B</th></tr></thead>
 <tbody id="ranking-body" data-sort="${ranking.sort}" data-order="${ranking.order}" data-page-size="${ranking.pageSize}" data-rank-offset="${offset}">
-${ranking.rows.map((config, i) => rankedRow(config, offset + i + 1, namespace))}
+${ranking.rows.map((config, i) => rankedRow(config, offset + i + 1, namespace, summary.objective))}
 </tbody>
+<tbody id="ranking-reference">${referenceRows(summary.trivial)}</tbody>
 </table>
 ${ranking.rows.length === 0 ? html`<p id="ranking-empty">No results yet.</p>` : ''}
 <button type="submit">Compare A with B</button>
@@ -258,13 +247,9 @@ ${chartFigures()}
 <tbody id="recent-body">${model.recent.map(recentResultRow)}</tbody>
 </table>
 
-<h2>Mask type × ratio (F1)</h2>
-${heatMapTable(summary.configs)}
-
-<h2>Tables of the paper</h2>
-<p class="muted">Means over seeds, in percent; where several configs share a row, the one with the highest F1. The best F1 of each table is bold.</p>
-<div class="tables">${methodAugmentationTables(summary.configs).map(paperTable)}</div>
-<div class="tables">${maskTables(summary.configs).map(paperTable)}</div>
+<h2 id="tables">Tables by grid</h2>
+<p class="muted">Each table holds the configs of one grid, one row per config. Test columns: mean over seeds in percent [${Math.round(summary.confidence * 100)} % interval, two-stage bootstrap over seeds and test images]. The val column is the validation split: the row marked "chosen on val" has the table's best mean validation ${metricLabel(summary.objective)}. Reference rows: scratch (the same network without pre-training, with the row's augmentation) and the trivial classifiers. Δ: the paired difference with the scratch row (same seeds and images) in points, with its interval and Holm-adjusted p-value over the table's comparisons. Heat maps: test F1 means, one config per cell.</p>
+${gridSections(summary, model.grid)}
 `;
   return layout(sweep.sweep, nonce, body, {
     eventsUrl: `/events/${segment(namespace)}/${segment(sweep.sweep)}${query({ results: model.resultCursor, points: model.pointCursor })}`,
@@ -387,23 +372,29 @@ export interface ComparePageModel {
 
 export function comparePage(model: ComparePageModel, nonce: string): SafeHtml {
   const { response: r } = model;
+  const paired = r.pairedDifference;
   const describe = (config: ConfigSummary | undefined, key: string) =>
     config
-      ? html`${configLabel(config.config)} <span class="key">${key}</span> (${config.seeds.length} seeds, mean ${model.metric} ${score(config.metrics[model.metric]?.mean)})`
+      ? html`${configLabel(config.config)} <span class="key">${key}</span> (${config.seeds.length} seeds, mean test ${model.metric} ${score(config.metrics[model.metric]?.mean)}, mean val ${model.metric} ${score(config.valMetrics[model.metric]?.mean)})`
       : html`<span class="key">${key}</span>`;
   const body = html`<h1>Paired comparison</h1>
-<p>Sweep <a href="${sweepLink(model.namespace, model.sweep)}">${model.sweep}</a></p>
+<p>Sweep <a href="${sweepLink(model.namespace, model.sweep)}">${model.sweep}</a> · test split</p>
 <table id="compare">
 <tr><th>A</th><td>${describe(model.a, model.keyA)}</td></tr>
 <tr><th>B</th><td>${describe(model.b, model.keyB)}</td></tr>
+<tr><th>Common seeds</th><td class="num">${paired ? paired.seeds.join(', ') : '—'}</td></tr>
+<tr><th>Test images per seed</th><td class="num">${paired?.imagesPerSeed ?? '—'}${paired?.sharedTestSet ? ' (the same for every seed)' : ''}</td></tr>
 <tr><th>Paired samples</th><td class="num">${r.pairedSamples}</td></tr>
-<tr><th>${model.metric}(A) − ${model.metric}(B)</th><td class="num">${score(r.difference)}</td></tr>
-<tr><th>95 % paired-bootstrap interval</th><td class="num">[${score(r.ciLow)}, ${score(r.ciHigh)}]</td></tr>
+<tr><th>test ${model.metric}(A) − test ${model.metric}(B)</th><td class="num">${points(r.difference)}</td></tr>
+<tr><th>95 % interval (paired two-stage bootstrap)</th><td class="num">[${points(r.ciLow)}, ${points(r.ciHigh)}]</td></tr>
+<tr><th>p-value (two-sided, bootstrap)</th><td class="num">${pValue(paired?.pValue)}</td></tr>
+<tr><th>Smallest difference detected (80 % power)</th><td class="num">${score(paired?.detectableDifference)}</td></tr>
+<tr><th>Per seed, A − B</th><td class="num">${paired ? paired.perSeed.map((d, i) => `${paired.seeds[i]}: ${points(d)}`).join(' · ') : '—'}</td></tr>
 <tr><th>Only A correct (b)</th><td class="num">${r.onlyACorrect}</td></tr>
 <tr><th>Only B correct (c)</th><td class="num">${r.onlyBCorrect}</td></tr>
-<tr><th>McNemar exact p</th><td class="num">${r.mcnemarPValue.toPrecision(3)}</td></tr>
+<tr><th>McNemar exact p (pooled pairs)</th><td class="num">${r.mcnemarPValue.toPrecision(3)}</td></tr>
 </table>
-<p class="muted">Samples are paired by seed and sample id; the interval comes from ${model.resamples} resamples with bootstrap seed ${model.seed}, so the same request gives the same interval. Differences are in percentage points.</p>
+<p class="muted">Only the seeds both configs have are compared, each on the test images both predicted (paired by sample id). A resample draws seeds, then test images, and scores both configs on the same draw: the interval and p-value carry the spread between seeds and the draw of the test set. ${model.resamples} resamples with bootstrap seed ${model.seed}, so the same request gives the same figures. Differences are in percentage points. McNemar's test, a second figure, treats every (seed, image) pair as independent.</p>
 `;
   return layout('Compare', nonce, body);
 }

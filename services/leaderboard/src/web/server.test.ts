@@ -3,9 +3,15 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricKind, Stage } from '@masksweep/proto';
+import { Random } from '@masksweep/random';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../metrics.js';
-import { resultFixture } from '../store/fixtures.test-support.js';
+import {
+  PAPER_STUDY_SPEC,
+  paperStudyConfigs,
+  resultFixture,
+  studyResults,
+} from '../store/fixtures.test-support.js';
 import { openStore, type Store } from '../store/store.js';
 import { createWebServer, type WebServer } from './server.js';
 
@@ -119,27 +125,31 @@ describe('pages', () => {
     expect(metrics).toMatch(/<th>f1<\/th><td class="num">63\.4<\/td><td class="num">91\.2<\/td>/);
   });
 
-  it('ranks configs and links the pages of a long ranking', async () => {
+  it('ranks configs by validation and links the pages of a long ranking', async () => {
     for (let i = 0; i < 120; i++) {
       store.reportResult(
         resultFixture({
           trial: `t${i}`,
           learningRate: i,
-          metrics: { f1: i / 200, recall: 1 - i / 200 },
+          // Test ranks them the other way round from validation.
+          metrics: { f1: 1 - i / 200, recall: 1 - i / 200 },
+          valMetrics: { f1: i / 200 },
         }),
       );
     }
     const first = await get('/sweeps/default/study?pageSize=50');
     const rows = (text: string) =>
-      [...text.matchAll(/<tr data-config-key="([^"]+)" data-f1="([^"]*)"/g)].map((m) => m[1]);
+      [...text.matchAll(/<tr data-config-key="([^"]+)" data-val_f1="([^"]*)"/g)].map((m) => m[1]);
     expect(first.status).toBe(200);
     expect(rows(first.text)).toHaveLength(50);
     expect(rows(first.text)[0]).toContain('-119');
     expect(first.text).toContain('Page 1 of 3');
     expect(first.text).toContain(
-      'href="/sweeps/default/study?sort=f1&amp;order=desc&amp;page=2&amp;pageSize=50"',
+      'href="/sweeps/default/study?sort=val_f1&amp;order=desc&amp;page=2&amp;pageSize=50"',
     );
     expect(first.text).not.toContain('rel="prev"');
+    // Each column says its split.
+    expect(first.text).toMatch(/>val F1 ▼<\/a><\/th><th class="num"><a [^>]+>test F1<\/a>/);
 
     const last = await get('/sweeps/default/study?sort=recall&order=asc&page=3&pageSize=50');
     expect(rows(last.text)).toHaveLength(20);
@@ -148,18 +158,67 @@ describe('pages', () => {
     expect(last.text).toContain(
       'href="/sweeps/default/study?sort=recall&amp;order=asc&amp;page=2&amp;pageSize=50"',
     );
-    // Ascending recall puts the highest recall (lowest f1) last.
+    // Ascending test recall puts the highest recall (lowest i) last.
     expect(rows(last.text).at(-1)).toContain('-0');
     expect(last.text).toMatch(
       /<tbody id="ranking-body" data-sort="recall" data-order="asc" data-page-size="50" data-rank-offset="100">/,
     );
   });
 
+  it('shows the tables of each grid with their reference rows, and the trivial rows in the ranking', async () => {
+    store.registerSweep({
+      namespace: 'default',
+      sweep: 'paper',
+      specJson: PAPER_STUDY_SPEC,
+      trialCount: 99,
+    });
+    const configs = paperStudyConfigs().filter((c) => c.grids.includes('tables-5-8'));
+    for (const result of studyResults(configs, {
+      sweep: 'paper',
+      seeds: 2,
+      images: 20,
+      rng: new Random(1),
+    })) {
+      store.reportResult(result);
+    }
+    const { status, text } = await get('/sweeps/default/paper');
+    expect(status).toBe(200);
+    const reference = /<tbody id="ranking-reference">[\s\S]*?<\/tbody>/.exec(text)?.[0] ?? '';
+    expect(reference).toContain('Majority class (0)');
+    expect(reference).toContain('Always positive (1)');
+    const grid = /<section class="grid" data-grid="tables-5-8">[\s\S]*?<\/section>/.exec(text)?.[0];
+    const tables = [...(grid ?? '').matchAll(/<table class="result-table"[\s\S]*?<\/table>/g)].map(
+      (m) => m[0],
+    );
+    expect(tables.map((t) => /<caption>([^<]*)/.exec(t)?.[1])).toEqual([
+      'Square mask',
+      'Block-wise mask',
+      'Random mask',
+      'Mesh mask',
+    ]);
+    const mesh = tables[3] as string;
+    expect(mesh).toMatch(/<th>Masking ratio<\/th><th class="num">test Accuracy<\/th>/);
+    expect(mesh).toContain('<th class="num">val F1</th><th class="num">Δ test F1 vs scratch</th>');
+    expect(mesh.match(/<tr class="config"/g)).toHaveLength(4);
+    expect(mesh.match(/<tr class="reference scratch"/g)).toHaveLength(1);
+    expect(mesh.match(/<tr class="reference trivial"/g)).toHaveLength(2);
+    expect(mesh.match(/chosen on val/g)).toHaveLength(1);
+    expect(mesh).toMatch(/Test set: 20 images × 2 seeds\. Smallest F1 difference/);
+    // Every interval printed in percent lies within [0, 100].
+    const bounds = [...text.matchAll(/<span class="ci">\[(-?[\d.]+), (-?[\d.]+)\]/g)];
+    expect(bounds.length).toBeGreaterThan(50);
+    for (const [, low, high] of bounds) {
+      expect(Number(low)).toBeGreaterThanOrEqual(0);
+      expect(Number(high)).toBeLessThanOrEqual(100);
+    }
+    expect(grid).toContain('<caption>SparK · RandomResizedCrop: test F1 by mask</caption>');
+  });
+
   it('refuses bad query parameters, naming them', async () => {
     const sort = await get('/sweeps/default/study?sort=%3Cx%3E');
     expect(sort.status).toBe(400);
     expect(sort.text).toContain(
-      'sort: must be one of f1, recall, precision, accuracy, n, got &quot;&lt;x&gt;&quot;',
+      'sort: must be one of val_f1, f1, recall, precision, accuracy, n, got &quot;&lt;x&gt;&quot;',
     );
     expect((await get('/sweeps/default/study?page=0')).text).toContain('page: must be an integer');
     expect((await get('/compare?ns=default&sweep=study&b=x')).text).toContain('a: is required');
@@ -189,7 +248,9 @@ describe('pages', () => {
     expect(page.status).toBe(200);
     expect(page.text).toMatch(/Only A correct \(b\)<\/th><td class="num">2</);
     expect(page.text).toMatch(/Only B correct \(c\)<\/th><td class="num">0</);
-    expect(page.text).toMatch(/McNemar exact p<\/th><td class="num">0.500</);
+    expect(page.text).toMatch(/McNemar exact p \(pooled pairs\)<\/th><td class="num">0.500</);
+    expect(page.text).toMatch(/Common seeds<\/th><td class="num">0</);
+    expect(page.text).toMatch(/p-value \(two-sided, bootstrap\)<\/th><td class="num">0?\.\d+</);
     const unknown = await get(`/compare?ns=default&sweep=study&a=nope&b=${key('mesh')}`);
     expect(unknown.status).toBe(404);
     expect(unknown.text).toContain('config_key_a');
@@ -232,6 +293,8 @@ describe('JSON API', () => {
       ciLow: null,
       ciHigh: null,
       n: 1,
+      perSeed: [0.5],
+      standardError: null,
     });
     const results = JSON.parse(
       (await get('/api/sweeps/default/study/results?filter.mask.type=random')).text,
@@ -314,6 +377,7 @@ describe('live updates', () => {
     );
     const config = JSON.parse(events.find((e) => e.event === 'config')?.data ?? '{}');
     expect(config.html).toContain('data-f1="0.5"');
+    expect(config.html).toContain('data-val_f1="0.78"');
     const result = JSON.parse(events.find((e) => e.event === 'result')?.data ?? '{}');
     expect(result.html).toContain('&lt;i&gt;t&lt;/i&gt;');
     expect(result.resultCount).toBe(1);

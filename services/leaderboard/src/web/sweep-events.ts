@@ -8,8 +8,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import type { StoreChange } from '../store/types.js';
-import type { ConfigUpdate, PointsUpdate, ResultUpdate } from './client/contract.js';
-import { rankedRow, recentResultRow, wirePoint } from './pages.js';
+import type {
+  ConfigUpdate,
+  PointsUpdate,
+  ReferenceUpdate,
+  ResultUpdate,
+} from './client/contract.js';
+import { rankedRow, recentResultRow, referenceRows, wirePoint } from './pages.js';
 
 const RESULTS_PER_FLUSH = 200;
 const POINTS_PER_FLUSH = 5000;
@@ -140,10 +145,13 @@ export class SweepEvents {
         if (!changedKeys.has(config.config.configKey)) continue;
         const update: ConfigUpdate = {
           configKey: config.config.configKey,
-          html: rankedRow(config, 0, namespace).value,
+          html: rankedRow(config, 0, namespace, summary.objective).value,
         };
         writable = send(stream, 'config', update);
       }
+      // The trivial classifiers appear with the first predictions of a test set.
+      const reference: ReferenceUpdate = { html: referenceRows(summary.trivial).value };
+      writable = send(stream, 'reference', reference);
       for (const result of results.slice(-recentLimit)) {
         const update: ResultUpdate = {
           html: recentResultRow(result).value,

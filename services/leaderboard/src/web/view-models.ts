@@ -2,12 +2,14 @@
  * What each page shows, read from the store: the ranking (sorted once per summary), the
  * latest results, thinned curves and the live-update cursors. The pages render these.
  */
+import { rankingOrder } from '../analysis/table-rows.js';
 import { NotFoundError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { ConfigSummary, MetricPoint, SweepSummary, TrialResult } from '../store/types.js';
 import {
   type ComparePageModel,
   CURVE_CHARTS,
+  objectiveSortKey,
   RANKED_METRICS,
   type SweepPageModel,
 } from './pages.js';
@@ -34,13 +36,7 @@ export function createViewModels(store: Store) {
     const key = `${sort}:${order}`;
     let configs = bySort.get(key);
     if (!configs) {
-      const value = (c: ConfigSummary) =>
-        sort === 'n' ? c.seeds.length : (c.metrics[sort]?.mean ?? Number.NEGATIVE_INFINITY);
-      const sign = order === 'desc' ? -1 : 1;
-      configs = [...summary.configs].sort(
-        (a, b) =>
-          sign * (value(a) - value(b)) || (a.config.configKey < b.config.configKey ? -1 : 1),
-      );
+      configs = [...summary.configs].sort(rankingOrder(sort, order));
       bySort.set(key, configs);
     }
     return configs;
@@ -56,8 +52,15 @@ export function createViewModels(store: Store) {
       const resultCursor = store.latestSequence(info.namespace, info.sweep);
       const pointCursor = store.lastPointId();
       const summary = store.getSweepSummary({ namespace: info.namespace, sweep: info.sweep });
-      const sort = oneOf(params, 'sort', [...RANKED_METRICS, 'n'], 'f1');
-      const order = oneOf(params, 'order', ['desc', 'asc'] as const, 'desc');
+      // Validation orders by default; test columns may be sorted to look, not to choose.
+      const objective = objectiveSortKey(summary);
+      const sort = oneOf(params, 'sort', [objective, ...RANKED_METRICS, 'n'], objective);
+      const order = oneOf(
+        params,
+        'order',
+        ['desc', 'asc'] as const,
+        sort === objective && summary.objectiveMinimizes ? 'asc' : 'desc',
+      );
       const pageSize = integerParam(params, 'pageSize', 50, 1, 500);
       const configs = ranked(summary, sort, order);
       const pageCount = Math.max(1, Math.ceil(configs.length / pageSize));
@@ -90,6 +93,7 @@ export function createViewModels(store: Store) {
         maxCurveTrials: CURVE_TRIALS,
         resultCursor,
         pointCursor,
+        grid: params.get('grid') || undefined,
       };
     },
 

@@ -38,6 +38,11 @@ export interface ConfigUpdate {
   html: string;
 }
 
+/** Event `reference`: the rows of the trivial classifiers under the ranking, rendered. */
+export interface ReferenceUpdate {
+  html: string;
+}
+
 /** Event `result`: a row of the latest-results table and the sweep's result count. */
 export interface ResultUpdate {
   html: string;

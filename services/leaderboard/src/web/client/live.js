@@ -13,6 +13,7 @@
    * @typedef {import('./contract.js').WirePoint} WirePoint
    * @typedef {import('./contract.js').ConfigUpdate} ConfigUpdate
    * @typedef {import('./contract.js').ResultUpdate} ResultUpdate
+   * @typedef {import('./contract.js').ReferenceUpdate} ReferenceUpdate
    * @typedef {import('./contract.js').PointsUpdate} PointsUpdate
    * @typedef {{ chart: string, trial: string, label: string, points: Array<[number, number]>, lastId: number }} Line
    */
@@ -229,7 +230,7 @@
     );
     if (existing) body.replaceChild(row, existing);
     else body.appendChild(row);
-    const key = body.getAttribute('data-sort') ?? 'f1';
+    const key = body.getAttribute('data-sort') ?? 'val_f1';
     const descending = body.getAttribute('data-order') !== 'asc';
     const rows = [...body.rows].sort((a, b) => {
       const difference = sortValue(a, key) - sortValue(b, key);
@@ -283,6 +284,12 @@
     });
     source.addEventListener('config', (event) => {
       upsertConfigRow(/** @type {ConfigUpdate} */ (JSON.parse(event.data)));
+    });
+    source.addEventListener('reference', (event) => {
+      const body = tableBody('ranking-reference');
+      const template = document.createElement('template');
+      template.innerHTML = /** @type {ReferenceUpdate} */ (JSON.parse(event.data)).html;
+      body?.replaceChildren(template.content);
     });
     source.addEventListener('result', (event) => {
       prependResult(/** @type {ResultUpdate} */ (JSON.parse(event.data)));
