@@ -91,17 +91,21 @@ describe("the paper's Sweep", () => {
   it('lists on each trial the grids that produce it, without touching names or keys', () => {
     const trials = expandSweep(sweep);
     const shared = trials.filter((t) => t.grids.length > 1);
-    // SparK, random 60 %, RandomResizedCrop: in Table 4's row and in Tables 5-8; and the
-    // scratch reference with RandomResizedCrop, in both grids too.
+    // SparK, random 60 %, RandomResizedCrop: in Table 4's row, in Tables 5-8 and beside the
+    // dense encoder in Table 9; and the scratch reference with RandomResizedCrop, in the
+    // first two grids too.
     expect(shared.map((t) => [t.config.method, t.config.mask, t.config.augmentation.type])).toEqual(
       [
         ['spark', expect.objectContaining({ type: 'random', ratio: 0.6 }), 'randomResizedCrop'],
         ['scratch', null, 'randomResizedCrop'],
       ],
     );
-    for (const t of shared) expect(t.grids).toEqual(['tables-2-4', 'tables-5-8']);
+    expect(shared.map((t) => t.grids)).toEqual([
+      ['tables-2-4', 'tables-5-8', 'table-9'],
+      ['tables-2-4', 'tables-5-8'],
+    ]);
     const count = (grid: string) => trials.filter((t) => t.grids.includes(grid)).length;
-    expect([count('tables-2-4'), count('tables-5-8'), count('table-9')]).toEqual([20, 14, 1]);
+    expect([count('tables-2-4'), count('tables-5-8'), count('table-9')]).toEqual([20, 14, 2]);
 
     const renamed = structuredClone(paper);
     delete renamed.spec.grids[0].name;
@@ -109,7 +113,7 @@ describe("the paper's Sweep", () => {
     const again = expandSweep(validateSweep(renamed));
     const keys = (t: (typeof trials)[number]) => [t.name, t.pretrainKey, t.configKey];
     expect(again.map(keys)).toEqual(trials.map(keys));
-    expect(again.find((t) => t.grids.length > 1)?.grids).toEqual(['grid-1', 'tables-5-8']);
+    expect(again.find((t) => t.grids.length > 1)?.grids).toEqual(['grid-1', 'tables-5-8', 'dense']);
     expect(again.find((t) => t.config.method === 'spark-dense')?.grids).toEqual(['dense']);
   });
 
