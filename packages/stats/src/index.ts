@@ -18,6 +18,7 @@ export {
   type ConfusionMatrix,
   classificationMetrics,
   confusionMatrix,
+  METRIC_NAMES,
   type MetricName,
   metricOf,
 } from './metrics.js';

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   classificationMetrics,
   confusionMatrix,
+  METRIC_NAMES,
   type MetricName,
   metricOf,
   tallyMetric,
@@ -232,15 +233,7 @@ describe('metricOf', () => {
 });
 
 describe('tallyMetric', () => {
-  const names: MetricName[] = [
-    'accuracy',
-    'precision',
-    'recall',
-    'f1',
-    'macroPrecision',
-    'macroRecall',
-    'macroF1',
-  ];
+  const names = METRIC_NAMES;
 
   it('scores class tallies exactly as classificationMetrics scores the matrix', () => {
     fc.assert(

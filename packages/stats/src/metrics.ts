@@ -95,14 +95,18 @@ export function classificationMetrics(
   };
 }
 
-export type MetricName =
-  | 'accuracy'
-  | 'precision'
-  | 'recall'
-  | 'f1'
-  | 'macroPrecision'
-  | 'macroRecall'
-  | 'macroF1';
+/** Every metric metricOf and the bootstraps can score from labels and predictions. */
+export const METRIC_NAMES = [
+  'accuracy',
+  'precision',
+  'recall',
+  'f1',
+  'macroPrecision',
+  'macroRecall',
+  'macroF1',
+] as const;
+
+export type MetricName = (typeof METRIC_NAMES)[number];
 
 export interface MetricOfOptions extends ClassificationMetricsOptions {
   /** @default 2 */

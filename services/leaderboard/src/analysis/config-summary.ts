@@ -13,6 +13,7 @@ import { Random } from '@masksweep/random';
 import {
   type HierarchicalInterval,
   hierarchicalBootstrapMetrics,
+  METRIC_NAMES,
   type MetricName,
   type SeedPredictions,
   type TestSet,
@@ -21,17 +22,7 @@ import type { ConfigSummary } from '../store/types.js';
 
 /** The metrics predictions can score, by their wire names (`macro_f1`). */
 export const SCORED_METRICS: ReadonlyMap<string, MetricName> = new Map(
-  (
-    [
-      'accuracy',
-      'precision',
-      'recall',
-      'f1',
-      'macroPrecision',
-      'macroRecall',
-      'macroF1',
-    ] as const satisfies readonly MetricName[]
-  ).map((name) => [metricName(name), name]),
+  METRIC_NAMES.map((name) => [metricName(name), name]),
 );
 
 /** Resampled experiments per interval and comparison. */
