@@ -29,7 +29,7 @@ export type Pairing = { ok: true; pair: AlignedPair } | { ok: false; reason: str
 export function alignPair(a: ConfigPredictions, b: ConfigPredictions): Pairing {
   if (a.groups.length === 0 || b.groups.length === 0) {
     const missing = a.groups.length === 0 ? a.configKey : b.configKey;
-    return { ok: false, reason: `config ${missing} has no stored test predictions for every seed` };
+    return { ok: false, reason: `config ${missing} lacks stored test predictions of some seed` };
   }
   if (a.numClasses !== b.numClasses) {
     return {
@@ -75,8 +75,10 @@ export function alignPair(a: ConfigPredictions, b: ConfigPredictions): Pairing {
       reason: `configs ${a.configKey} and ${b.configKey} have no predicted sample (seed, sample id) in common`,
     };
   }
-  const firstIds = JSON.stringify(groupsA[0]?.sampleIds);
-  const shared = groupsA.every((group) => JSON.stringify(group.sampleIds) === firstIds);
+  // One shared test set when every seed has the same images with the same labels.
+  const testSetOf = (group: SeedPredictions) => JSON.stringify([group.sampleIds, group.labels]);
+  const first = testSetOf(groupsA[0] as SeedPredictions);
+  const shared = groupsA.every((group) => testSetOf(group) === first);
   return { ok: true, pair: { groupsA, groupsB, shared } };
 }
 

@@ -28,7 +28,6 @@ import { differencesWith } from './paired.js';
 import {
   buildGridTables,
   type ComparedPair,
-  configsByGrid,
   type Objective,
   orderGrids,
   pairKey,
@@ -46,8 +45,9 @@ interface CachedSweep {
   comparisons: Map<string, PairedDifference | string>;
   /** By test set. */
   trivial: Map<string, TrivialSummary[]>;
-  /** By grid. */
+  /** By grid, and the config keys of each grid. */
   tables: Map<string, ResultTable[]>;
+  gridMembers: Map<string, string[]>;
   /** The test sets of the configs (for their trivial classifiers). */
   testSets: Set<string>;
 }
@@ -100,6 +100,7 @@ export class SweepSummaries {
       trivial: cached?.trivial ?? new Map(),
       tables: cached?.tables ?? new Map(),
       testSets: cached?.testSets ?? new Set(),
+      gridMembers: cached?.gridMembers ?? new Map(),
     };
     // The grids whose tables change: those of the configs summarised again, or all of them
     // when the Sweep's spec (its objective) changed.
@@ -110,6 +111,7 @@ export class SweepSummaries {
       : new Map(statements.sweepConfigs.all(namespace, sweep).map((row) => [row.config_key, row]));
     // A new array (the cached summary stays as callers got it), kept in config key order.
     const configs = state.summary.configs.slice();
+    let resultCount = state.summary.resultCount;
     for (const [key, seeds] of stored.flatMap((byConfig) => [...byConfig])) {
       const { summary, predictions } = summarizeConfig(key, seeds, { confidence });
       const first =
@@ -120,8 +122,18 @@ export class SweepSummaries {
         ...summary,
       };
       const index = configIndex(configs, key);
-      if (configs[index]?.config.configKey === key) configs[index] = updated;
-      else configs.splice(index, 0, updated);
+      if (configs[index]?.config.configKey === key) {
+        resultCount -= (configs[index] as ConfigSummary).seeds.length;
+        configs[index] = updated;
+      } else {
+        configs.splice(index, 0, updated);
+        for (const grid of updated.config.grids) {
+          const members = state.gridMembers.get(grid);
+          if (members) members.push(key);
+          else state.gridMembers.set(grid, [key]);
+        }
+      }
+      resultCount += updated.seeds.length;
       state.predictions.set(key, predictions);
       if (updated.testSet !== '') state.testSets.add(updated.testSet);
       for (const grid of updated.config.grids) touched.add(grid);
@@ -170,21 +182,18 @@ export class SweepSummaries {
     };
     const inputs = { objective, compare, trivialOf };
     const gridOrder = gridNamesOf(specJson);
-    if (!cached || cached.specJson !== specJson) {
-      state.tables.clear();
-      for (const [grid, members] of configsByGrid(configs, gridOrder)) {
-        state.tables.set(grid, buildGridTables(grid, members, inputs));
-      }
-    } else {
-      for (const grid of touched) {
-        const members = configs.filter((c) => c.config.grids.includes(grid));
-        state.tables.set(grid, buildGridTables(grid, members, inputs));
-      }
+    const rebuild = !cached || cached.specJson !== specJson ? state.gridMembers.keys() : touched;
+    for (const grid of [...rebuild]) {
+      // In config key order, as a fresh summary has them.
+      const members = [...(state.gridMembers.get(grid) ?? [])]
+        .sort()
+        .map((key) => configs[configIndex(configs, key)] as ConfigSummary);
+      state.tables.set(grid, buildGridTables(grid, members, inputs));
     }
     state.summary = {
       namespace,
       sweep,
-      resultCount: configs.reduce((sum, config) => sum + config.seeds.length, 0),
+      resultCount,
       configs,
       tables: orderGrids(state.tables.keys(), gridOrder).flatMap(
         (grid) => state.tables.get(grid) as ResultTable[],

@@ -239,9 +239,19 @@ export function distinctLabels(entries: readonly LabelledConfig[]): LabelledConf
   });
 }
 
+/**
+ * Parsed and flattened configs, kept while their summary is: a sweep's tables are laid out
+ * again after every result, a config's JSON does not change.
+ */
+const parsedConfigs = new WeakMap<TrialConfig, Record<string, unknown>>();
+const flattenedConfigs = new WeakMap<TrialConfig, Map<string, string>>();
+
 /** The config's JSON as path -> value (arrays are values); the seed left out. */
 function flatten(config: TrialConfig): Map<string, string> {
+  const known = flattenedConfigs.get(config);
+  if (known) return known;
   const fields = new Map<string, string>();
+  flattenedConfigs.set(config, fields);
   const walk = (value: unknown, path: string) => {
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
       for (const [key, child] of Object.entries(value)) walk(child, path ? `${path}.${key}` : key);
@@ -262,12 +272,18 @@ function augmentationOf(config: TrialConfig): string {
 }
 
 function parseConfig(config: TrialConfig): Record<string, unknown> {
-  try {
-    const parsed = JSON.parse(config.configJson) as unknown;
-    return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    return {};
+  let parsed = parsedConfigs.get(config);
+  if (!parsed) {
+    try {
+      const value = JSON.parse(config.configJson) as unknown;
+      parsed =
+        value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+    } catch {
+      parsed = {};
+    }
+    parsedConfigs.set(config, parsed);
   }
+  return parsed;
 }
 
 function stableStringify(value: unknown): string {

@@ -49,27 +49,6 @@ export interface ComparedPair {
 /** The key of a pair in the map `compare` returns. */
 export const pairKey = (pair: ComparedPair): string => `${pair.row}\u0000${pair.reference}`;
 
-/**
- * The configs of each grid they name, grids in `gridOrder` (the Sweep's) first, then by
- * name.
- */
-export function configsByGrid(
-  configs: readonly ConfigSummary[],
-  gridOrder: readonly string[],
-): Map<string, ConfigSummary[]> {
-  const byGrid = new Map<string, ConfigSummary[]>();
-  for (const config of configs) {
-    for (const grid of config.config?.grids ?? []) {
-      const members = byGrid.get(grid);
-      if (members) members.push(config);
-      else byGrid.set(grid, [config]);
-    }
-  }
-  return new Map(
-    orderGrids(byGrid.keys(), gridOrder).map((grid) => [grid, byGrid.get(grid) as ConfigSummary[]]),
-  );
-}
-
 /** Grid names in `gridOrder` (the Sweep's) first, then by name. */
 export function orderGrids(grids: Iterable<string>, gridOrder: readonly string[]): string[] {
   const named = new Set(grids);
