@@ -38,6 +38,22 @@ export const DatasetSource = Type.Object(
           count: Type.Integer({ minimum: 4, default: 200 }),
           seed: Type.Integer({ minimum: 0, default: 0 }),
           positiveFraction: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.5 }),
+          lesionRadius: Type.Optional(
+            Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 1 }), {
+              minItems: 2,
+              maxItems: 2,
+              description:
+                "[low, high] of each lesion's radius, as a fraction of the brain's smaller semi-axis (default [0.08, 0.16])",
+            }),
+          ),
+          lesionContrast: Type.Optional(
+            Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 1 }), {
+              minItems: 2,
+              maxItems: 2,
+              description:
+                '[low, high] of the gray level each lesion adds to the brain tissue at its centre (tissue ~0.45, noise 0.015; default [0.35, 0.45])',
+            }),
+          ),
         },
         {
           additionalProperties: false,

@@ -271,6 +271,35 @@ describe('an invalid Sweep', () => {
     expect(problemsOf(raw, { checkData: false })).toEqual([]);
   });
 
+  it("names a phantom's lesion range given high before low or out of (0, 1], and keeps names without one", () => {
+    const phantom = (lesions: Record<string, unknown>) =>
+      minimal({
+        datasets: {
+          pretrain: { phantom: { count: 20 } },
+          downstream: { phantom: { count: 20, seed: 1, ...lesions } },
+          imageSize: 64,
+        },
+      });
+    expect(problemsOf(phantom({ lesionRadius: [0.3, 0.2] }))).toEqual([
+      'spec.datasets.downstream.phantom.lesionRadius: range must be [low, high], got [0.3, 0.2]',
+    ]);
+    expect(problemsOf(phantom({ lesionContrast: [0, 1.5] }))).toEqual([
+      expect.stringMatching(/^spec\.datasets\.downstream\.phantom\.lesionContrast\[0\]: /),
+      expect.stringMatching(/^spec\.datasets\.downstream\.phantom\.lesionContrast\[1\]: /),
+    ]);
+    expect(problemsOf(phantom({ lesionRadius: [0.2] }))).toEqual([
+      expect.stringMatching(/^spec\.datasets\.downstream\.phantom\.lesionRadius: /),
+    ]);
+    const subtle = phantom({ lesionRadius: [0.2, 0.3], lesionContrast: [0.05, 0.1] });
+    expect(problemsOf(subtle)).toEqual([]);
+    // No defaults are written into the spec: Sweeps without the fields keep their trial names.
+    const [plain] = expandSweep(validateSweep(minimal()));
+    expect(plain?.config.data.downstream.phantom).not.toHaveProperty('lesionRadius');
+    const [changed] = expandSweep(validateSweep(subtle));
+    expect(changed?.pretrainKey).toBe(plain?.pretrainKey);
+    expect(changed?.name).not.toBe(plain?.name);
+  });
+
   it('names unknown fields, wrong augmentation parameters, bad splits and both data sources', () => {
     const raw = minimal({
       grids: [

@@ -233,6 +233,15 @@ function datasetProblem(
   if ((source.path === undefined) === (source.phantom === undefined)) {
     return { keys: [], text: 'give exactly one of path or phantom' };
   }
+  for (const key of ['lesionRadius', 'lesionContrast'] as const) {
+    const range = source.phantom?.[key];
+    if (range && (range[0] as number) > (range[1] as number)) {
+      return {
+        keys: ['phantom', key],
+        text: `range must be [low, high], got [${range.join(', ')}]`,
+      };
+    }
+  }
   if (source.path === undefined || !options.checkData) return undefined;
   const folder = resolve(options.baseDir ?? '.', source.path);
   if (!existsSync(folder) || !statSync(folder).isDirectory()) {

@@ -45,7 +45,9 @@ export {
   SUSPECT_REASON,
 } from './labels.js';
 export {
+  LESION_DEFAULTS,
   type LesionCenter,
+  type LesionOptions,
   PHANTOM_CLASS_NAMES,
   type Phantom,
   type PhantomDatasetOptions,

@@ -57,6 +57,40 @@ describe('renderPhantom', () => {
     }
   });
 
+  it('draws lesions of the given contrast over the tissue, in the same places for any contrast', () => {
+    for (const seed of [1, 2, 3]) {
+      const render = (lesionContrast?: [number, number]) =>
+        renderPhantom(new Random(seed), { size: 128, lesions: 2, lesionContrast });
+      const without = renderPhantom(new Random(seed), { size: 128, lesions: 0 });
+      const faint = render([0.06, 0.06]);
+      const bright = render();
+      expect(faint.lesionCenters).toEqual(bright.lesionCenters);
+      const rise = (image: Float32Array) =>
+        meanInDiscs(image, 128, faint.lesionCenters) -
+        meanInDiscs(without.image.data, 128, faint.lesionCenters);
+      // 0.06 at the centre, 80 % of it at the rim: the inner 70 % of a disc rises by 0.05-0.06.
+      expect(rise(faint.image.data)).toBeGreaterThan(0.045);
+      expect(rise(faint.image.data)).toBeLessThan(0.062);
+      expect(rise(bright.image.data)).toBeGreaterThan(0.25);
+    }
+  });
+
+  it('draws each lesion radius from the range, as a share of the brain', () => {
+    const radii = (lesionRadius: [number, number]) =>
+      renderPhantom(new Random(9), { size: 128, lesions: 3, lesionRadius }).lesionCenters.map(
+        (lesion) => lesion.radius,
+      );
+    const small = radii([0.1, 0.1]);
+    const large = radii([0.3, 0.3]);
+    expect(new Set(small).size).toBe(1);
+    // the brain's smaller semi-axis of a 128-px slice is 32-45 px
+    expect(small[0]).toBeGreaterThan(3.2);
+    expect(small[0]).toBeLessThan(4.5);
+    for (const [k, radius] of large.entries()) expect(radius).toBeCloseTo(3 * (small[k] as number));
+    // a lesion too large to miss the ventricles still finds a place
+    expect(radii([0.9, 1])).toHaveLength(3);
+  });
+
   it('varies the head from seed to seed and repeats it for the same seed', () => {
     const a = renderPhantom(new Random(7), { size: 48, lesions: 1 });
     const b = renderPhantom(new Random(7), { size: 48, lesions: 1 });
@@ -72,6 +106,12 @@ describe('renderPhantom', () => {
     expect(() => renderPhantom(new Random(1), { size: 32, lesions: -1 })).toThrow(
       /lesions must be/,
     );
+    expect(() =>
+      renderPhantom(new Random(1), { size: 32, lesions: 1, lesionRadius: [0.3, 0.2] }),
+    ).toThrow(/lesionRadius must be \[low, high\] with 0 < low <= high <= 1, got \[0\.3, 0\.2\]/);
+    expect(() =>
+      renderPhantom(new Random(1), { size: 32, lesions: 0, lesionContrast: [0, 0.1] }),
+    ).toThrow(/lesionContrast must be/);
   });
 });
 
@@ -127,5 +167,13 @@ describe('writePhantomDataset', () => {
     await expect(
       writePhantomDataset(join(dir, 'x'), { count: 4, size: 32, seed: 1, positiveFraction: 1.5 }),
     ).rejects.toThrow(/positiveFraction/);
+    await expect(
+      writePhantomDataset(join(dir, 'x'), {
+        count: 4,
+        size: 32,
+        seed: 1,
+        lesionContrast: [0.2, 2],
+      }),
+    ).rejects.toThrow(/lesionContrast/);
   });
 });

@@ -4,7 +4,23 @@ import { deriveSeed, Random } from '@masksweep/random';
 import { encodeGrayPng } from './decode.js';
 import { blankGrayImage, type GrayImage } from './gray-image.js';
 
-export interface PhantomOptions {
+/** How a phantom's lesions look; each lesion draws its radius and contrast from these ranges. */
+export interface LesionOptions {
+  /** Radius as a fraction of the brain's smaller semi-axis, [low, high]. @default [0.08, 0.16] */
+  lesionRadius?: readonly [number, number];
+  /**
+   * Brightness added to the brain tissue at a lesion's centre (gray levels; tissue is about
+   * 0.45, noise 0.015), [low, high]; the rim gets 80 % of it. @default [0.35, 0.45]
+   */
+  lesionContrast?: readonly [number, number];
+}
+
+export const LESION_DEFAULTS = {
+  lesionRadius: [0.08, 0.16],
+  lesionContrast: [0.35, 0.45],
+} as const satisfies Required<LesionOptions>;
+
+export interface PhantomOptions extends LesionOptions {
   /** Width and height in pixels (at least 16). */
   size: number;
   /** Number of bright round lesions (0 for a normal slice). */
@@ -26,7 +42,6 @@ export interface Phantom {
 const BACKGROUND = 0.03;
 const SKULL = 0.95;
 const VENTRICLE = 0.12;
-const LESION = 0.82;
 
 /**
  * A synthetic axial head CT slice: dark background, a bright elliptical skull, grey brain
@@ -45,10 +60,15 @@ export function renderPhantom(rng: Random, options: PhantomOptions): Phantom {
   if (!Number.isInteger(lesions) || lesions < 0) {
     throw new RangeError(`phantom lesions must be an integer >= 0, got ${lesions}`);
   }
+  const { lesionRadius, lesionContrast } = checkLesionOptions(options);
   const head = drawHead(new Random(rng.uint32()), size);
   const lesionRng = new Random(rng.uint32());
   const noiseRng = new Random(rng.uint32());
-  const lesionShapes = Array.from({ length: lesions }, () => drawLesion(lesionRng, head));
+  const lesionShapes = Array.from({ length: lesions }, (_, k) => ({
+    ...drawLesion(lesionRng, head, lesionRadius),
+    // A sub-stream of its own: the contrast range leaves the lesions' places and sizes alone.
+    contrast: lesionRng.fork('contrast', k).uniform(...lesionContrast),
+  }));
 
   const image = blankGrayImage(size, size);
   const cos = Math.cos(head.angle);
@@ -92,9 +112,9 @@ function brainValue(head: Head, lesions: readonly Lesion[], u: number, v: number
   for (const lesion of lesions) {
     const distance = Math.sqrt((u - lesion.u) ** 2 + (v - lesion.v) ** 2);
     if (distance > lesion.radius + 1) continue;
-    // Slightly brighter towards the centre, like an enhancing mass.
-    const level = LESION + 0.1 * (1 - distance / lesion.radius);
-    value += (level - value) * coverage(distance - lesion.radius);
+    // On top of the tissue's texture, slightly brighter towards the centre like an enhancing mass.
+    const rise = lesion.contrast * (1 - 0.2 * (distance / lesion.radius));
+    value += rise * coverage(distance - lesion.radius);
   }
   return value;
 }
@@ -103,6 +123,25 @@ interface Lesion {
   u: number;
   v: number;
   radius: number;
+  contrast: number;
+}
+
+/** The lesion options with defaults filled in; a RangeError names a bad one. */
+export function checkLesionOptions(options: LesionOptions): Required<LesionOptions> {
+  const { lesionRadius = LESION_DEFAULTS.lesionRadius } = options;
+  const { lesionContrast = LESION_DEFAULTS.lesionContrast } = options;
+  checkRange('lesionRadius', lesionRadius);
+  checkRange('lesionContrast', lesionContrast);
+  return { lesionRadius, lesionContrast };
+}
+
+function checkRange(name: string, range: readonly number[]): void {
+  const [low, high] = range as [number, number];
+  if (!(range.length === 2 && low > 0 && low <= high && high <= 1)) {
+    throw new RangeError(
+      `phantom ${name} must be [low, high] with 0 < low <= high <= 1, got [${range.join(', ')}]`,
+    );
+  }
 }
 
 interface Head {
@@ -160,9 +199,13 @@ function drawHead(rng: Random, size: number): Head {
 }
 
 /** A lesion well inside the brain and clear of the ventricles (in the head frame). */
-function drawLesion(rng: Random, head: Head): Lesion {
-  const radius = Math.min(head.brainX, head.brainY) * rng.uniform(0.08, 0.16);
-  for (;;) {
+function drawLesion(
+  rng: Random,
+  head: Head,
+  radiusRange: readonly [number, number],
+): Omit<Lesion, 'contrast'> {
+  const radius = Math.min(head.brainX, head.brainY) * rng.uniform(...radiusRange);
+  for (let attempt = 0; ; attempt++) {
     const u = rng.uniform(-0.7, 0.7) * head.brainX;
     const v = rng.uniform(-0.7, 0.7) * head.brainY;
     const insideBrain = (u / head.brainX) ** 2 + (v / head.brainY) ** 2 < 0.55;
@@ -170,9 +213,15 @@ function drawLesion(rng: Random, head: Head): Lesion {
       (ventricle) =>
         Math.sqrt((u - ventricle.u) ** 2 + (v - ventricle.v) ** 2) > radius + ventricle.radiusV,
     );
-    if (insideBrain && clearOfVentricles) return { u, v, radius };
+    // A lesion too large to miss the ventricles (a third of the brain or more) may cover them.
+    if (insideBrain && (clearOfVentricles || attempt >= LESION_PLACEMENT_ATTEMPTS)) {
+      return { u, v, radius };
+    }
   }
 }
+
+/** Draws of a lesion's centre clear of the ventricles before it may overlap them. */
+const LESION_PLACEMENT_ATTEMPTS = 200;
 
 /** Approximate signed distance in pixels to an ellipse's edge (negative inside). */
 function ellipseDistance(u: number, v: number, radiusU: number, radiusV: number): number {
@@ -190,7 +239,7 @@ function rotate(u: number, v: number, angle: number): { u: number; v: number } {
   return { u: cos * u + sin * v, v: -sin * u + cos * v };
 }
 
-export interface PhantomDatasetOptions {
+export interface PhantomDatasetOptions extends LesionOptions {
   count: number;
   size: number;
   seed: number;
@@ -222,6 +271,7 @@ export async function writePhantomDataset(
   if (!Number.isInteger(patients) || patients < 1 || patients > count) {
     throw new RangeError(`patients must be an integer in [1, ${count}], got ${patients}`);
   }
+  checkLesionOptions(options);
   const positives = Math.round(count * positiveFraction);
   const digits = String(count - 1).length;
   const lines = ['path,label,class_name,patient'];
@@ -231,7 +281,12 @@ export async function writePhantomDataset(
     const label = index < positives ? 1 : 0;
     const className = PHANTOM_CLASS_NAMES[label] as string;
     const lesions = label === 1 ? rng.int(1, 3) : 0;
-    const { image } = renderPhantom(rng, { size, lesions });
+    const { image } = renderPhantom(rng, {
+      size,
+      lesions,
+      lesionRadius: options.lesionRadius,
+      lesionContrast: options.lesionContrast,
+    });
     const path = `images/${className}/${String(index).padStart(digits, '0')}.png`;
     await encodeGrayPng(image, join(folder, path));
     const patient = `p${String(Math.floor((index * patients) / count)).padStart(3, '0')}`;

@@ -43,4 +43,24 @@ describe('loadTrialData', () => {
     );
     expect(data.pretrain.every((image) => image.source === undefined)).toBe(true);
   });
+
+  it("draws phantoms with the source's lesion options: the same slices, fainter lesions", async () => {
+    const load = async (lesionContrast?: [number, number]) => {
+      const phantom = { phantom: { count: 8, seed: 3, positiveFraction: 0.5, lesionContrast } };
+      const splits = { train: 0.5, val: 0.25, test: 0.25 };
+      const datasets = { pretrain: phantom, downstream: phantom, imageSize: 32 };
+      return loadTrialData({ ...datasets, resize: 'stretch', splits, splitSeed: 0 }, dir);
+    };
+    const [bright, faint] = [await load(), await load([0.05, 0.05])];
+    const total = (image: { data: Float32Array }) => image.data.reduce((a, b) => a + b, 0);
+    bright.pretrain.forEach((image, i) => {
+      const other = faint.pretrain[i] as typeof image;
+      // a slice without lesions is the same; one with lesions is darker where they are
+      if (total(image) === total(other)) expect(other.data).toEqual(image.data);
+      else expect(total(other)).toBeLessThan(total(image) - 1);
+    });
+    expect(
+      bright.pretrain.some((image, i) => total(image) !== total(faint.pretrain[i] as typeof image)),
+    ).toBe(true);
+  });
 });

@@ -33,11 +33,16 @@ const PHANTOM_SLICES_PER_PATIENT = 4;
  */
 function phantomSet(spec: NonNullable<DatasetSourceSpec['phantom']>, size: number) {
   const rng = new Random(spec.seed);
+  const lesionOptions = {
+    lesionRadius: spec.lesionRadius as [number, number] | undefined,
+    lesionContrast: spec.lesionContrast as [number, number] | undefined,
+  };
   const samples: Sample[] = [];
   const images: GrayImage[] = [];
   for (let i = 0; i < spec.count; i++) {
     const label = rng.bernoulli(spec.positiveFraction) ? 1 : 0;
-    images.push(renderPhantom(rng, { size, lesions: label ? rng.int(1, 3) : 0 }).image);
+    const lesions = label ? rng.int(1, 3) : 0;
+    images.push(renderPhantom(rng, { ...lesionOptions, size, lesions }).image);
     const id = `phantom-${i}`;
     samples.push({
       id,

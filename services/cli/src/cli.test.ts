@@ -135,6 +135,26 @@ describe('masksweep masks', () => {
   });
 });
 
+describe('masksweep data phantom', () => {
+  it('writes phantoms with the lesion options and refuses a bad range with exit code 2', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'phantom-'));
+    const written = await run(
+      'data phantom --count 4 --size 32 --lesion-radius 0.2,0.3 --lesion-contrast 0.05,0.1 --out',
+      out,
+    );
+    expect(written).toMatchObject({ code: 0, stdout: `wrote 4 phantom slices of 32 px to ${out}` });
+    expect(readFileSync(join(out, 'labels.csv'), 'utf8').split('\n')).toHaveLength(6);
+    const reversed = await run('data phantom --lesion-radius 0.3,0.2 --out', out);
+    expect(reversed.code).toBe(2);
+    expect(reversed.stderr).toMatch(/^masksweep: phantom lesionRadius must be \[low, high\]/);
+    const malformed = await run('data phantom --lesion-contrast 0.1 --out', out);
+    expect(malformed).toMatchObject({ code: 2 });
+    expect(malformed.stderr).toMatch(
+      /--lesion-contrast takes low,high \(two numbers\), got '0\.1'/,
+    );
+  });
+});
+
 describe.skipIf(!existsSync(sharedData))('masksweep data inspect on the real CT sets', () => {
   it('reports head-ct-hemorrhage: 100 + 100, sizes per class', async () => {
     const { code, stdout } = await run('data', 'inspect', join(sharedData, 'head-ct-hemorrhage'));

@@ -21,6 +21,17 @@ export function parseNumber(name: string) {
   };
 }
 
+/** `low,high`: two numbers, as a Sweep's [low, high] ranges (their bounds are checked where used). */
+export function parseRange(name: string) {
+  return (text: string): [number, number] => {
+    const parts = text.split(',');
+    const values = parts.map(Number);
+    if (parts.length !== 2 || parts.some((p) => p.trim() === '') || !values.every(Number.isFinite))
+      throw new UsageError(`${name} takes low,high (two numbers), got '${text}'`);
+    return values as [number, number];
+  };
+}
+
 /** `--option key=value`, repeatable; values that parse as JSON (numbers, true) are typed. */
 export function collectOption(
   text: string,

@@ -1,11 +1,12 @@
 import {
   type DatasetReport,
   inspectDataset,
+  LESION_DEFAULTS,
   type SizeSummary,
   writePhantomDataset,
 } from '@masksweep/data';
 import { Command } from 'commander';
-import { parseFormat, parseInteger, parseNumber } from '../options.js';
+import { parseFormat, parseInteger, parseNumber, parseRange, UsageError } from '../options.js';
 import { table } from '../table.js';
 
 export function dataCommand(): Command {
@@ -46,6 +47,18 @@ export function dataCommand(): Command {
       parseNumber('--positive-fraction'),
       0.5,
     )
+    .option(
+      '--lesion-radius <low,high>',
+      "each lesion's radius, as a fraction of the brain's smaller semi-axis",
+      parseRange('--lesion-radius'),
+      [...LESION_DEFAULTS.lesionRadius],
+    )
+    .option(
+      '--lesion-contrast <low,high>',
+      'gray level each lesion adds to the tissue at its centre (tissue ~0.45)',
+      parseRange('--lesion-contrast'),
+      [...LESION_DEFAULTS.lesionContrast],
+    )
     .action(
       async (options: {
         out: string;
@@ -53,8 +66,16 @@ export function dataCommand(): Command {
         size: number;
         seed: number;
         positiveFraction: number;
+        lesionRadius: [number, number];
+        lesionContrast: [number, number];
       }) => {
-        await writePhantomDataset(options.out, options);
+        try {
+          await writePhantomDataset(options.out, options);
+        } catch (error) {
+          // Its options are checked by the phantom writer, which names the one at fault.
+          if (error instanceof RangeError) throw new UsageError(error.message);
+          throw error;
+        }
         console.log(
           `wrote ${options.count} phantom slices of ${options.size} px to ${options.out}`,
         );
