@@ -280,6 +280,14 @@ export const Model = Type.Object(
         }),
         dropPath: Type.Number({ minimum: 0, maximum: 1, default: 0.2 }),
         decoderWidth: Type.Integer({ minimum: 16, default: 512 }),
+        layerScaleInit: Type.Optional(
+          Type.Number({
+            exclusiveMinimum: 0,
+            maximum: 1,
+            description:
+              "each block's layer scale at initialisation (default ConvNeXt's 1e-6, made for deep networks; a network of a few blocks learns sooner with 1)",
+          }),
+        ),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -220,4 +220,24 @@ describe('ConvNeXt classifier', () => {
     const b = classifier.namedWeights().get(name) as tf.Variable;
     expect(b.dataSync()).toEqual(a.dataSync());
   });
+
+  it("starts every block's layer scale at the config's layerScaleInit, else at 1e-6", () => {
+    const gammas = (network: ConvNeXtClassifier | SparKNetwork) =>
+      [...network.namedWeights()]
+        // A block's layer scale is `<block>.gamma`; a LayerNorm's is `<block>.norm.gamma`.
+        .filter(([name]) => name.endsWith('.gamma') && !name.endsWith('.norm.gamma'))
+        .flatMap(([, weight]) => [...weight.dataSync()]);
+    const scaled = [
+      new ConvNeXtClassifier({ ...SMALL, layerScaleInit: 1, numClasses: 2, seed: 12 }),
+      new SparKNetwork({ ...SMALL, layerScaleInit: 1, sparse: true, seed: 11 }),
+    ];
+    for (const network of scaled) {
+      expect(gammas(network).length).toBeGreaterThan(0);
+      expect(new Set(gammas(network))).toEqual(new Set([1]));
+      network.dispose();
+    }
+    const standard = new ConvNeXtClassifier({ ...SMALL, numClasses: 2, seed: 12 });
+    expect(new Set(gammas(standard))).toEqual(new Set([Math.fround(1e-6)]));
+    standard.dispose();
+  });
 });

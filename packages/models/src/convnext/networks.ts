@@ -10,6 +10,8 @@ export interface ConvNeXtConfig {
   widths: number[];
   dropPath: number;
   decoderWidth: number;
+  /** Each block's layer scale at initialisation. @default 1e-6 */
+  layerScaleInit?: number;
 }
 
 /** The total stride of ConvNeXt, hence SparK's patch size. */
