@@ -3,7 +3,7 @@ import { request } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyCrds, type KubeApiServer, startKubeApiServer } from './kube-apiserver.js';
 
-// A small valid Sweep, from examples/quick.yaml, in the namespace of the test.
+// A small valid Sweep (the old examples/quick.yaml), in the namespace of the test.
 const quickSweep = (name: string, grids: string) => `
 apiVersion: masksweep.io/v1alpha1
 kind: Sweep
