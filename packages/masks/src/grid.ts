@@ -5,6 +5,12 @@
  */
 export type MaskGrid = Uint8Array;
 
+/**
+ * The largest patch grid a mask is drawn on (imageSize 1024 / stride 32): the bound that
+ * keeps per-cell work in validation and generation small (docs/design.md#bounds).
+ */
+export const MAX_GRID_SIDE = 32;
+
 export function maskedCount(mask: MaskGrid): number {
   let count = 0;
   for (const cell of mask) count += cell;

@@ -8,8 +8,15 @@ for (const pattern of [randomPattern, meshPattern, squarePattern, blockwisePatte
   registerMaskPattern(pattern);
 
 export { MaskOptionError, type MaskProblem } from './errors.js';
-export { gridSizeFor, type MaskGrid, maskAllBut, maskedCount, toRows } from './grid.js';
-export { parityClasses } from './patterns/mesh.js';
+export {
+  gridSizeFor,
+  MAX_GRID_SIDE,
+  type MaskGrid,
+  maskAllBut,
+  maskedCount,
+  toRows,
+} from './grid.js';
+export { parityClasses, smallestParityClass } from './patterns/mesh.js';
 export { visibleCount } from './patterns/visible-count.js';
 export {
   createMaskGenerator,

@@ -9,6 +9,7 @@ import {
   maskTypes,
   parityClasses,
   resolveMaskSetting,
+  smallestParityClass,
   toRows,
 } from './index.js';
 
@@ -133,6 +134,27 @@ describe('mesh mask', () => {
     expect(even).toHaveLength(25);
     expect(odd).toHaveLength(24);
     expect(parityClasses(G, 'flatIndex')).toEqual([even, odd]);
+  });
+
+  it('counts the smaller parity class arithmetically, as listing the cells would', () => {
+    for (let gridSize = 1; gridSize <= 12; gridSize++) {
+      for (const rule of ['checkerboard', 'flatIndex'] as const) {
+        const sizes = parityClasses(gridSize, rule).map((c) => c.length);
+        expect(smallestParityClass(gridSize)).toBe(Math.min(...sizes));
+      }
+    }
+  });
+
+  it('checks a ratio on a huge grid without a per-cell allocation (a Sweep could give one)', () => {
+    const gridSize = 100_000_000 / 32;
+    const before = process.memoryUsage().heapUsed;
+    const started = performance.now();
+    expect(() => resolveMaskSetting({ type: 'mesh', ratio: 0.4 }, gridSize)).toThrow(
+      /parity class of the 3125000x3125000 grid has only 4882812500000 cells/,
+    );
+    expect(resolveMaskSetting({ type: 'mesh', ratio: 0.6 }, gridSize).ratio).toBe(0.6);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(50e6);
   });
 
   it('keeps visible cells of one parity only, never edge-adjacent', () => {

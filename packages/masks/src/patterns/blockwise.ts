@@ -1,7 +1,7 @@
 import type { Random } from '@masksweep/random';
 import { Type } from '@sinclair/typebox';
 import type { MaskProblem } from '../errors.js';
-import type { MaskGrid } from '../grid.js';
+import { MAX_GRID_SIDE, type MaskGrid } from '../grid.js';
 import type { MaskPattern, MaskSetting } from '../registry.js';
 import { type Rounding, roundCount, roundingOption } from '../rounding.js';
 
@@ -127,12 +127,14 @@ export const blockwisePattern: MaskPattern = {
     rounding: roundingOption('how the masked count round(r G^2) is rounded'),
     minPatches: Type.Integer({
       minimum: 1,
+      maximum: MAX_GRID_SIDE ** 2,
       default: 4,
       description: 'smallest rectangle area in patches (BEiT: 4)',
     }),
     maxPatches: Type.Optional(
       Type.Integer({
         minimum: 1,
+        maximum: MAX_GRID_SIDE ** 2,
         description: 'largest rectangle area in patches; default: the whole target',
       }),
     ),

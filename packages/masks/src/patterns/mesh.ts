@@ -26,15 +26,23 @@ export function parityClasses(gridSize: number, rule: ParityRule): [number[], nu
   return classes;
 }
 
+/**
+ * The size of the smaller parity class, without listing cells: a checkerboard of G x G
+ * splits ceil(G²/2) and floor(G²/2); the flat-index rule is the checkerboard on an odd grid
+ * and column stripes (G * G/2 each) on an even one. Either way floor(G²/2).
+ */
+export function smallestParityClass(gridSize: number): number {
+  return Math.floor((gridSize * gridSize) / 2);
+}
+
 function meshProblems(setting: MaskSetting, gridSize: number): MaskProblem[] {
   const ratio = setting.ratio as number;
   const rounding = setting.rounding as Rounding;
   const countProblems = checkVisibleCount(ratio, gridSize, rounding);
   if (countProblems.length > 0 || setting.overflow !== 'error') return countProblems;
   const keep = visibleCount(ratio, gridSize, rounding);
-  const smallest = Math.min(
-    ...parityClasses(gridSize, setting.parityRule as ParityRule).map((c) => c.length),
-  );
+  // Arithmetic, not parityClasses: validation must not allocate per cell of the grid.
+  const smallest = smallestParityClass(gridSize);
   if (keep <= smallest) return [];
   return [
     {
