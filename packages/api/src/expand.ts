@@ -1,7 +1,9 @@
 import { getMaskPattern, type MaskSetting, resolveMaskSetting } from '@masksweep/masks';
 import { AUGMENTATIONS, type AugmentationSetting } from './augmentations.js';
+import { type SweepProblem, SweepValidationError } from './errors.js';
 import { gridName } from './grids.js';
-import { stableHash } from './hash.js';
+import { canonicalJson, stableHash } from './hash.js';
+import { LIMITS } from './limits.js';
 import { METHODS, type Method } from './methods.js';
 import type {
   AugmentationSpec,
@@ -64,55 +66,192 @@ interface PerMethodBudgets {
 }
 
 /**
- * The trials of a validated Sweep: the union of its grids (each a cross-product of methods,
- * mask settings, augmentations and seeds), de-duplicated, in a stable order.
+ * The trials of a validated Sweep that run: the union of its grids (each a cross-product of
+ * methods, mask settings, augmentations and seeds), de-duplicated, in a stable order, up to
+ * `spec.maxTrials`. Only those are built: a grid of millions capped by maxTrials costs what
+ * maxTrials costs.
  */
 export function expandSweep(sweep: SweepResource): Trial[] {
+  return expandSweepCounted(sweep).trials;
+}
+
+export interface CountedExpansion {
+  /** The trials that run (at most `spec.maxTrials`). */
+  trials: Trial[];
+  /** What the grids give before duplicates are removed (countTrials). */
+  counted: number;
+  /** Whether maxTrials left trials of the grids out. */
+  truncated: boolean;
+}
+
+/**
+ * expandSweep with what it left out. Refuses (SweepValidationError on spec.grids) a Sweep
+ * whose grids give more than LIMITS.trials trials without a maxTrials; validation refuses
+ * it first, so this guards callers that did not validate.
+ */
+export function expandSweepCounted(sweep: SweepResource): CountedExpansion {
   const { spec } = sweep;
-  const gridSize = spec.datasets.imageSize / 32;
+  const counted = countTrials(spec);
+  const problem = trialLimitProblem(spec, counted);
+  if (problem) throw new SweepValidationError(sweep.metadata.name, [problem]);
+  const limit = spec.maxTrials ?? Number.POSITIVE_INFINITY;
+  const grids = distinctAxes(spec);
+  // Trials by combination (method, mask id, augmentation id, seed), which decides the config:
+  // a duplicate costs a lookup, not a hash. Each grid's combinations are distinct, so a grid
+  // meets at most as many duplicates as trials exist: under maxTrials the loop makes at most
+  // 2 x maxTrials turns per grid, whatever the grids' product.
   const trials = new Map<string, Trial>();
-  for (const [g, grid] of spec.grids.entries()) {
-    const ofGrid = gridName(grid, g);
-    const masks = grid.masks.flatMap((entry) => maskSettings(entry, gridSize));
+  const combinations = new Map<Trial, Combination>();
+  let truncated = false;
+  expansion: for (const grid of grids) {
     for (const method of grid.methods) {
-      // The schema gives a method without pre-training (scratch) no `pretrain` overrides.
-      const overrides = spec.budgets.perMethod?.[method] as PerMethodBudgets | undefined;
-      for (const mask of METHODS[method].usesMask ? masks : [null]) {
-        for (const augmentationSpec of grid.augmentations) {
+      for (const mask of METHODS[method].usesMask ? grid.masks : [NO_MASK]) {
+        for (const augmentation of grid.augmentations) {
           for (const seed of spec.seeds) {
-            const config: TrialConfig = {
-              method,
-              mask,
-              augmentation: resolveAugmentation(augmentationSpec),
-              seed,
-              data: spec.datasets,
-              model: spec.model[METHODS[method].model],
-              pretrain: METHODS[method].pretrains
-                ? { ...spec.budgets.pretrain, ...overrides?.pretrain }
-                : null,
-              finetune: { ...spec.budgets.finetune, ...overrides?.finetune },
-            };
-            const name = `${sweep.metadata.name}-${stableHash(config)}`;
-            const known = trials.get(name);
+            const combination = `${method}/${mask.id}/${augmentation.id}/${seed}`;
+            const known = trials.get(combination);
             if (known) {
-              if (!known.grids.includes(ofGrid)) known.grids.push(ofGrid);
+              if (!known.grids.includes(grid.name)) known.grids.push(grid.name);
               continue;
             }
+            if (trials.size >= limit) {
+              truncated = true;
+              break expansion;
+            }
+            const config = trialConfig(spec, method, mask.setting, augmentation.setting, seed);
             const key = pretrainKey(config);
-            trials.set(name, {
-              name,
+            const trial: Trial = {
+              name: `${sweep.metadata.name}-${stableHash(config)}`,
               seed,
               ...(key !== undefined && { pretrainKey: key }),
               configKey: configKey(config),
               config,
-              grids: [ofGrid],
-            });
+              grids: [grid.name],
+            };
+            trials.set(combination, trial);
+            combinations.set(trial, { method, maskId: mask.id, augmentationId: augmentation.id });
           }
         }
       }
     }
   }
-  return [...trials.values()];
+  const built = [...trials.values()];
+  // The loop stopped early: later grids may produce these configs too, so ask each grid.
+  if (truncated) {
+    for (const trial of built) {
+      const { method, maskId, augmentationId } = combinations.get(trial) as Combination;
+      trial.grids = grids
+        .filter(
+          (grid) =>
+            grid.methods.includes(method) &&
+            (maskId === NO_MASK.id || grid.masks.some((m) => m.id === maskId)) &&
+            grid.augmentations.some((a) => a.id === augmentationId),
+        )
+        .map((grid) => grid.name);
+    }
+  }
+  return { trials: built, counted, truncated };
+}
+
+interface Identified<T> {
+  /** The same for equal settings in any grid of the Sweep. */
+  id: number;
+  setting: T;
+}
+
+/** A grid's methods, mask settings and augmentations, each without repeats. */
+interface DistinctAxes {
+  name: string;
+  methods: Method[];
+  masks: Identified<MaskSetting>[];
+  augmentations: Identified<AugmentationSetting>[];
+}
+
+interface Combination {
+  method: Method;
+  maskId: number;
+  augmentationId: number;
+}
+
+/** The mask of a method that takes none (its trials have mask null in every grid). */
+const NO_MASK: Identified<null> = { id: -1, setting: null };
+
+function distinctAxes(spec: SweepResource['spec']): DistinctAxes[] {
+  const gridSize = spec.datasets.imageSize / 32;
+  const ids = new Map<string, number>();
+  function identify<T>(kind: string, settings: T[]): Identified<T>[] {
+    const seen = new Set<number>();
+    return settings.flatMap((setting) => {
+      const key = `${kind}:${canonicalJson(setting)}`;
+      const id = ids.get(key) ?? ids.size;
+      ids.set(key, id);
+      if (seen.has(id)) return [];
+      seen.add(id);
+      return [{ id, setting }];
+    });
+  }
+  return spec.grids.map((grid, g) => ({
+    name: gridName(grid, g),
+    methods: [...new Set(grid.methods)],
+    masks: identify(
+      'mask',
+      grid.masks.flatMap((entry) => maskSettings(entry, gridSize)),
+    ),
+    augmentations: identify('augmentation', grid.augmentations.map(resolveAugmentation)),
+  }));
+}
+
+/**
+ * The trials a Sweep's grids give before duplicates are removed, counted without building
+ * any: per grid, (mask values for each method that takes a mask, else 1) x augmentations x
+ * seeds. An upper bound of the expansion.
+ */
+export function countTrials(spec: SweepResource['spec']): number {
+  let total = 0;
+  for (const grid of spec.grids) {
+    const maskValues = grid.masks.reduce((sum, entry) => sum + axisValues(entry).length, 0);
+    const perCombination = grid.methods.reduce(
+      (sum, method) => sum + (METHODS[method].usesMask ? maskValues : 1),
+      0,
+    );
+    total += perCombination * grid.augmentations.length * spec.seeds.length;
+  }
+  return total;
+}
+
+/** The problem of a Sweep whose grids give more trials than a Sweep may have, if it is one. */
+export function trialLimitProblem(
+  spec: SweepResource['spec'],
+  counted = countTrials(spec),
+): SweepProblem | undefined {
+  if (counted <= LIMITS.trials || spec.maxTrials !== undefined) return undefined;
+  return {
+    path: 'spec.grids',
+    message: `the grids give ${counted} trials (methods x mask values x augmentations x seeds), over the limit of ${LIMITS.trials} per Sweep; split the study or set spec.maxTrials`,
+  };
+}
+
+function trialConfig(
+  spec: SweepResource['spec'],
+  method: Method,
+  mask: MaskSetting | null,
+  augmentation: AugmentationSetting,
+  seed: number,
+): TrialConfig {
+  // The schema gives a method without pre-training (scratch) no `pretrain` overrides.
+  const overrides = spec.budgets.perMethod?.[method] as PerMethodBudgets | undefined;
+  return {
+    method,
+    mask,
+    augmentation,
+    seed,
+    data: spec.datasets,
+    model: spec.model[METHODS[method].model],
+    pretrain: METHODS[method].pretrains
+      ? { ...spec.budgets.pretrain, ...overrides?.pretrain }
+      : null,
+    finetune: { ...spec.budgets.finetune, ...overrides?.finetune },
+  };
 }
 
 /**
@@ -163,12 +302,17 @@ export function configKey(config: TrialConfig): string {
   return `cfg-${stableHash(rest)}`;
 }
 
+/** The entry's swept values: its `ratios` or its `sizes`, as its pattern's axis says. */
+function axisValues(entry: MaskEntrySpec): number[] {
+  const axis = getMaskPattern(entry.type).axis;
+  return (axis === 'ratio' ? entry.ratios : entry.sizes) ?? [];
+}
+
 function maskSettings(entry: MaskEntrySpec, gridSize: number): MaskSetting[] {
-  const { type, ratios, sizes, ...options } = entry;
-  const pattern = getMaskPattern(type);
-  const values = (pattern.axis === 'ratio' ? ratios : sizes) ?? [];
-  return values.map((value) =>
-    resolveMaskSetting({ type, [pattern.axis]: value, ...options }, gridSize),
+  const { type, ratios: _ratios, sizes: _sizes, ...options } = entry;
+  const axis = getMaskPattern(type).axis;
+  return axisValues(entry).map((value) =>
+    resolveMaskSetting({ type, [axis]: value, ...options }, gridSize),
   );
 }
 

@@ -18,8 +18,11 @@ export {
 export { crdFiles, sweepCrd, toStructuralSchema, trialCrd } from './crd.js';
 export { formatPath, formatProblem, type SweepProblem, SweepValidationError } from './errors.js';
 export {
+  type CountedExpansion,
   configKey,
+  countTrials,
   expandSweep,
+  expandSweepCounted,
   hasPretraining,
   type PretrainedTrial,
   pretrainKey,
@@ -30,6 +33,7 @@ export {
 } from './expand.js';
 export { gridName } from './grids.js';
 export { canonicalJson, stableHash } from './hash.js';
+export { LIMITS } from './limits.js';
 export { METHOD_NAMES, METHODS, type Method } from './methods.js';
 export {
   Condition,

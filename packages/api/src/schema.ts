@@ -1,6 +1,7 @@
 import { getMaskPattern, maskTypes } from '@masksweep/masks';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { AUGMENTATION_TYPES } from './augmentations.js';
+import { LIMITS } from './limits.js';
 import { METHOD_NAMES, METHODS } from './methods.js';
 
 /**
@@ -35,8 +36,8 @@ export const DatasetSource = Type.Object(
     phantom: Type.Optional(
       Type.Object(
         {
-          count: Type.Integer({ minimum: 4, default: 200 }),
-          seed: Type.Integer({ minimum: 0, default: 0 }),
+          count: Type.Integer({ minimum: 4, maximum: LIMITS.phantomCount, default: 200 }),
+          seed: Type.Integer({ minimum: 0, maximum: LIMITS.seed, default: 0 }),
           positiveFraction: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.5 }),
           lesionRadius: Type.Optional(
             Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 1 }), {
@@ -80,6 +81,7 @@ export const Datasets = Type.Object(
     downstream: DatasetSource,
     imageSize: Type.Integer({
       minimum: 32,
+      maximum: LIMITS.imageSize,
       multipleOf: 32,
       default: 224,
       description: 'square input size in px; the patch grid is imageSize / 32',
@@ -89,7 +91,7 @@ export const Datasets = Type.Object(
       { train: Fraction, val: Fraction, test: Fraction },
       { additionalProperties: false, default: { train: 0.8, val: 0.1, test: 0.1 } },
     ),
-    splitSeed: Type.Integer({ minimum: 0, default: 0 }),
+    splitSeed: Type.Integer({ minimum: 0, maximum: LIMITS.seed, default: 0 }),
   },
   { additionalProperties: false },
 );
@@ -119,9 +121,17 @@ function maskEntrySchema() {
     {
       type: stringEnum(maskTypes()),
       ratios: Type.Optional(
-        Type.Array(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), { minItems: 1 }),
+        Type.Array(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), {
+          minItems: 1,
+          maxItems: LIMITS.axisValues,
+        }),
       ),
-      sizes: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1 })),
+      sizes: Type.Optional(
+        Type.Array(Type.Integer({ minimum: 1, maximum: LIMITS.maskSize }), {
+          minItems: 1,
+          maxItems: LIMITS.axisValues,
+        }),
+      ),
       ...options,
     },
     { additionalProperties: false },
@@ -151,9 +161,20 @@ export const Grid = Type.Object(
           "unique in the Sweep (default grid-<position>); each trial lists its grids' names, which are not part of its name or keys",
       }),
     ),
-    methods: Type.Array(stringEnum(METHOD_NAMES), { minItems: 1 }),
-    masks: Type.Array(MaskEntry, { minItems: 1, default: [{ type: 'random', ratios: [0.6] }] }),
-    augmentations: Type.Array(Augmentation, { minItems: 1, default: [{ type: 'none' }] }),
+    methods: Type.Array(stringEnum(METHOD_NAMES), {
+      minItems: 1,
+      maxItems: METHOD_NAMES.length,
+    }),
+    masks: Type.Array(MaskEntry, {
+      minItems: 1,
+      maxItems: LIMITS.masksPerGrid,
+      default: [{ type: 'random', ratios: [0.6] }],
+    }),
+    augmentations: Type.Array(Augmentation, {
+      minItems: 1,
+      maxItems: LIMITS.augmentationsPerGrid,
+      default: [{ type: 'none' }],
+    }),
   },
   { additionalProperties: false },
 );
@@ -170,8 +191,12 @@ function stageSchema(defaults: {
 }) {
   return Type.Object(
     {
-      epochs: Type.Integer({ minimum: 1, default: defaults.epochs }),
-      batchSize: Type.Integer({ minimum: 1, default: defaults.batchSize }),
+      epochs: Type.Integer({ minimum: 1, maximum: LIMITS.epochs, default: defaults.epochs }),
+      batchSize: Type.Integer({
+        minimum: 1,
+        maximum: LIMITS.batchSize,
+        default: defaults.batchSize,
+      }),
       optimizer: stringEnum(OPTIMIZERS, { default: defaults.optimizer }),
       lr: Type.Number({ exclusiveMinimum: 0, default: defaults.lr }),
       weightDecay: Type.Number({ minimum: 0, default: defaults.weightDecay }),
@@ -182,7 +207,11 @@ function stageSchema(defaults: {
             'weight decay at the last step, cosine-annealed from weightDecay (SparK: 0.04 to 0.2); constant when absent',
         }),
       ),
-      warmupEpochs: Type.Integer({ minimum: 0, default: defaults.warmupEpochs }),
+      warmupEpochs: Type.Integer({
+        minimum: 0,
+        maximum: LIMITS.epochs,
+        default: defaults.warmupEpochs,
+      }),
       schedule: stringEnum(['cosine', 'constant'] as const, { default: 'cosine' }),
       gradClip: Type.Optional(
         Type.Number({ exclusiveMinimum: 0, description: 'max global gradient norm' }),
@@ -261,25 +290,22 @@ export const Budgets = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
-const Widths4 = Type.Array(Type.Integer({ minimum: 1 }), { minItems: 4, maxItems: 4 });
+const Width = Type.Integer({ minimum: 1, maximum: LIMITS.width });
+const Widths4 = Type.Array(Width, { minItems: 4, maxItems: 4 });
 
 /** Network sizes; defaults are the paper's (ConvNeXt-S, ResNet-50, ViT-B/16). */
 export const Model = Type.Object(
   {
     convnext: Type.Object(
       {
-        depths: Type.Array(Type.Integer({ minimum: 1 }), {
+        depths: Type.Array(Type.Integer({ minimum: 1, maximum: LIMITS.depth }), {
           minItems: 4,
           maxItems: 4,
           default: [3, 3, 27, 3],
         }),
-        widths: Type.Array(Type.Integer({ minimum: 1 }), {
-          minItems: 4,
-          maxItems: 4,
-          default: [96, 192, 384, 768],
-        }),
+        widths: Type.Array(Width, { minItems: 4, maxItems: 4, default: [96, 192, 384, 768] }),
         dropPath: Type.Number({ minimum: 0, maximum: 1, default: 0.2 }),
-        decoderWidth: Type.Integer({ minimum: 16, default: 512 }),
+        decoderWidth: Type.Integer({ minimum: 16, maximum: LIMITS.width, default: 512 }),
         layerScaleInit: Type.Optional(
           Type.Number({
             exclusiveMinimum: 0,
@@ -300,13 +326,13 @@ export const Model = Type.Object(
     ),
     vit: Type.Object(
       {
-        patchSize: Type.Integer({ minimum: 2, default: 16 }),
-        width: Type.Integer({ minimum: 8, default: 768 }),
-        depth: Type.Integer({ minimum: 1, default: 12 }),
-        heads: Type.Integer({ minimum: 1, default: 12 }),
-        decoderWidth: Type.Integer({ minimum: 8, default: 512 }),
-        decoderDepth: Type.Integer({ minimum: 1, default: 8 }),
-        decoderHeads: Type.Integer({ minimum: 1, default: 16 }),
+        patchSize: Type.Integer({ minimum: 2, maximum: LIMITS.vitPatchSize, default: 16 }),
+        width: Type.Integer({ minimum: 8, maximum: LIMITS.width, default: 768 }),
+        depth: Type.Integer({ minimum: 1, maximum: LIMITS.depth, default: 12 }),
+        heads: Type.Integer({ minimum: 1, maximum: LIMITS.heads, default: 12 }),
+        decoderWidth: Type.Integer({ minimum: 8, maximum: LIMITS.width, default: 512 }),
+        decoderDepth: Type.Integer({ minimum: 1, maximum: LIMITS.depth, default: 8 }),
+        decoderHeads: Type.Integer({ minimum: 1, maximum: LIMITS.heads, default: 16 }),
         maskRatio: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.75 }),
       },
       { additionalProperties: false, default: {} },
@@ -331,6 +357,7 @@ export const KubernetesWorkload = Type.Object(
     ),
     gpus: Type.Integer({
       minimum: 0,
+      maximum: LIMITS.gpus,
       default: 1,
       description: 'nvidia.com/gpu limit of each trial pod',
     }),
@@ -339,7 +366,11 @@ export const KubernetesWorkload = Type.Object(
     nodeSelector: Type.Optional(
       Type.Object(
         {},
-        { additionalProperties: Type.String(), description: 'labels the nodes must have' },
+        {
+          additionalProperties: Type.String(),
+          maxProperties: LIMITS.nodeSelectorLabels,
+          description: 'labels the nodes must have',
+        },
       ),
     ),
     tolerations: Type.Optional(
@@ -356,6 +387,7 @@ export const KubernetesWorkload = Type.Object(
           },
           { additionalProperties: false },
         ),
+        { maxItems: LIMITS.tolerations },
       ),
     ),
     serviceAccountName: Type.Optional(Type.String({ minLength: 1 })),
@@ -366,22 +398,37 @@ export const KubernetesWorkload = Type.Object(
 export const SweepSpec = Type.Object(
   {
     datasets: Datasets,
-    grids: Type.Array(Grid, { minItems: 1 }),
-    seeds: Type.Array(Type.Integer({ minimum: 0, maximum: 2 ** 32 - 1 }), {
+    grids: Type.Array(Grid, { minItems: 1, maxItems: LIMITS.grids }),
+    seeds: Type.Array(Type.Integer({ minimum: 0, maximum: LIMITS.seed }), {
       minItems: 1,
+      maxItems: LIMITS.seeds,
       default: [0],
     }),
     model: Model,
     budgets: Budgets,
-    parallelism: Type.Integer({ minimum: 1, default: 1, description: 'trials running at once' }),
+    parallelism: Type.Integer({
+      minimum: 1,
+      maximum: LIMITS.parallelism,
+      default: 1,
+      description: 'trials running at once',
+    }),
     maxTrials: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'stop creating trials after this many' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: LIMITS.trials,
+        description: `stop creating trials after this many; a grid over ${LIMITS.trials} trials needs it`,
+      }),
     ),
     maxFailedTrials: Type.Optional(
-      Type.Integer({ minimum: 0, description: 'the sweep fails after this many' }),
+      Type.Integer({
+        minimum: 0,
+        maximum: LIMITS.trials,
+        description: 'the sweep fails after this many',
+      }),
     ),
     retries: Type.Integer({
       minimum: 0,
+      maximum: LIMITS.retries,
       default: 2,
       description: 'retries per stage after a failure',
     }),
@@ -402,23 +449,30 @@ export const SweepSpec = Type.Object(
           startupTrials: Type.Optional(
             Type.Integer({
               minimum: 0,
+              maximum: LIMITS.trials,
               description: 'median: no pruning before this many trials completed (5)',
             }),
           ),
           warmupSteps: Type.Optional(
             Type.Integer({
               minimum: 0,
+              maximum: LIMITS.pruneSteps,
               description: 'median: no pruning before this fine-tuning step (0)',
             }),
           ),
           minResource: Type.Optional(
             Type.Integer({
               minimum: 1,
+              maximum: LIMITS.pruneSteps,
               description: "asha: steps of the first rung (Optuna's auto when absent)",
             }),
           ),
           reductionFactor: Type.Optional(
-            Type.Integer({ minimum: 2, description: 'asha: keep the top 1/this at each rung (4)' }),
+            Type.Integer({
+              minimum: 2,
+              maximum: LIMITS.reductionFactor,
+              description: 'asha: keep the top 1/this at each rung (4)',
+            }),
           ),
         },
         { additionalProperties: false },

@@ -88,3 +88,20 @@ export function pretrainedTrial(trial: Trial | undefined): PretrainedTrial {
 export function tinySweepYaml(name: string, options: TinySweepOptions = {}): string {
   return stringify(tinySweep(name, options));
 }
+
+/**
+ * A Sweep inside every schema bound whose one grid gives 1,024,000 trials (32 mask entries
+ * of 32 ratios, 10 augmentations, 100 seeds): over the trial limit, so validation must
+ * count it, not build it.
+ */
+export function hugeGridSweep(name: string, spec: Record<string, unknown> = {}): SweepManifest {
+  const ratios = Array.from({ length: 32 }, (_, i) => 0.1 + i / 40);
+  const sweep = tinySweep(name, {
+    masks: Array.from({ length: 32 }, () => ({ type: 'random', ratios })),
+    augmentations: Array.from({ length: 10 }, (_, i) => ({ type: 'randomFlip', p: (i + 1) / 10 })),
+    seeds: Array.from({ length: 100 }, (_, i) => i),
+    spec,
+  });
+  (sweep.spec.datasets as { imageSize: number }).imageSize = 1024;
+  return sweep;
+}

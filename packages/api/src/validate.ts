@@ -7,6 +7,7 @@ import { Value } from '@sinclair/typebox/value';
 import { LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { AUGMENTATIONS } from './augmentations.js';
 import { formatPath, type SweepProblem, SweepValidationError } from './errors.js';
+import { trialLimitProblem } from './expand.js';
 import { gridName } from './grids.js';
 import { type DatasetSourceSpec, Sweep, type SweepResource } from './schema.js';
 
@@ -223,6 +224,9 @@ function semanticProblems(sweep: SweepResource, options: ValidateOptions): Sweep
       }
     });
   });
+  // Counted, not expanded: the grids' size must not cost validation what it would cost to build.
+  const overLimit = trialLimitProblem(spec);
+  if (overLimit) problems.push(overLimit);
   return problems;
 }
 

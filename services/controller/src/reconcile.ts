@@ -89,9 +89,9 @@ export interface ReconcileOptions {
   retryBackoffMs?: number;
 }
 
-/** The sweep's trials: the expansion, up to maxTrials. */
+/** The sweep's trials: the expansion, built only up to maxTrials. */
 export function sweepTrials(sweep: SweepState['sweep']): Trial[] {
-  return expandSweep(sweep).slice(0, sweep.spec.maxTrials ?? Number.POSITIVE_INFINITY);
+  return expandSweep(sweep);
 }
 
 /**

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { canonicalJson, expandSweep, loadSweepFile, validationMetricName } from '@masksweep/api';
+import { canonicalJson, loadSweepFile, validationMetricName } from '@masksweep/api';
 import {
   countSweep,
   LocalExecutor,
@@ -75,7 +75,7 @@ export function runCommand(): Command {
           namespace,
           sweep: name,
           specJson: canonicalJson(sweep),
-          trialCount: expandSweep(sweep).length,
+          trialCount: Object.keys(state.trials).length,
         });
         const counts = countSweep(state);
         log(

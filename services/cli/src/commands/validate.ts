@@ -1,4 +1,4 @@
-import { expandSweep, loadSweepFile, type Trial } from '@masksweep/api';
+import { type CountedExpansion, expandSweepCounted, loadSweepFile } from '@masksweep/api';
 import { maskLabel } from '@masksweep/masks';
 import { Command } from 'commander';
 import { parseFormat } from '../options.js';
@@ -12,7 +12,8 @@ export function validateCommand(): Command {
     .option('--no-check-data', 'do not look for dataset folders here (paths in a cluster volume)')
     .action((file: string, options: { format: 'text' | 'json'; checkData: boolean }) => {
       const { sweep } = loadSweepFile(file, { checkData: options.checkData });
-      const trials = expandSweep(sweep);
+      const expansion = expandSweepCounted(sweep);
+      const { trials } = expansion;
       if (options.format === 'json') {
         // A scratch trial has no pretrainKey: the field is left out, as the trial-runner reads it.
         const rows = trials.map(({ name, seed, pretrainKey, config }) => ({
@@ -25,7 +26,7 @@ export function validateCommand(): Command {
         return;
       }
       console.log(
-        summary(file, sweep.metadata.name, trials, sweep.spec.seeds, sweep.spec.maxTrials),
+        summary(file, sweep.metadata.name, expansion, sweep.spec.seeds, sweep.spec.maxTrials),
       );
       console.log();
       console.log(trialTable(trials));
@@ -35,24 +36,28 @@ export function validateCommand(): Command {
 function summary(
   file: string,
   name: string,
-  trials: Trial[],
+  { trials, counted, truncated }: CountedExpansion,
   seeds: number[],
   maxTrials?: number,
 ): string {
   const keys = new Set(trials.flatMap((t) => t.pretrainKey ?? [])).size;
+  const valid = `${file}: Sweep ${name} is valid`;
+  if (truncated) {
+    // The grids were counted, not built: only the trials that run exist.
+    return [
+      valid,
+      `the grids give ${counted} trials before duplicates are removed; maxTrials is ${maxTrials}: the first ${trials.length} run, with ${keys} pretraining keys`,
+    ].join('\n');
+  }
   const seedCount = `${seeds.length} seed${seeds.length > 1 ? 's' : ''}`;
   const perSeed = (count: number) => ` (${count / seeds.length} per seed, ${seedCount})`;
-  const lines = [
-    `${file}: Sweep ${name} is valid`,
+  return [
+    valid,
     `${trials.length} trials${perSeed(trials.length)}, ${keys} pretraining keys${perSeed(keys)}`,
-  ];
-  if (maxTrials !== undefined && maxTrials < trials.length) {
-    lines.push(`maxTrials is ${maxTrials}: only the first ${maxTrials} trials will run`);
-  }
-  return lines.join('\n');
+  ].join('\n');
 }
 
-function trialTable(trials: Trial[]): string {
+function trialTable(trials: CountedExpansion['trials']): string {
   return table(
     ['TRIAL', 'METHOD', 'MASK', 'AUGMENTATION', 'SEED', 'PRETRAIN KEY'],
     trials.map((t) => [

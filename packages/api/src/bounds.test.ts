@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import {
+  countTrials,
+  expandSweep,
+  expandSweepCounted,
+  findProblems,
+  LIMITS,
+  type SweepResource,
+  SweepValidationError,
+  validateSweep,
+} from './index.js';
+import { hugeGridSweep, tinySweep } from './sweep.test-support.js';
+
+function problemsOf(raw: unknown) {
+  return findProblems(raw).problems.map((p) => `${p.path}: ${p.message}`);
+}
+
+/** Heap growth and time of a call: a hostile Sweep must cost what its file costs. */
+function measure<T>(run: () => T): { value: T; ms: number; heapMb: number } {
+  const heapBefore = process.memoryUsage().heapUsed;
+  const started = performance.now();
+  const value = run();
+  return {
+    value,
+    ms: performance.now() - started,
+    heapMb: (process.memoryUsage().heapUsed - heapBefore) / 1e6,
+  };
+}
+
+describe('the bounds of a Sweep', () => {
+  it('refuses imageSize 100000000 with one problem naming the field, fast and small', () => {
+    const sweep = tinySweep('huge-image', { masks: [{ type: 'mesh', ratios: [0.6] }] });
+    (sweep.spec.datasets as { imageSize: number }).imageSize = 100_000_000;
+    const { value, ms, heapMb } = measure(() => problemsOf(sweep));
+    expect(value).toEqual([
+      `spec.datasets.imageSize: expected integer to be less or equal to ${LIMITS.imageSize}; got 100000000`,
+    ]);
+    expect(ms).toBeLessThan(1000);
+    expect(heapMb).toBeLessThan(50);
+  });
+
+  it('accepts every maximum and refuses one past it, naming the field', () => {
+    const atMaximum = tinySweep('at-max', {
+      seeds: Array.from({ length: LIMITS.seeds }, (_, i) => i),
+      epochs: { pretrain: LIMITS.epochs, finetune: LIMITS.epochs },
+      parallelism: LIMITS.parallelism,
+      masks: [{ type: 'square', sizes: [LIMITS.maskSize - 1] }],
+    });
+    (atMaximum.spec.datasets as { imageSize: number }).imageSize = LIMITS.imageSize;
+    expect(problemsOf(atMaximum)).toEqual([]);
+    const past = tinySweep('past-max', {
+      seeds: Array.from({ length: LIMITS.seeds + 1 }, (_, i) => i),
+      epochs: { finetune: LIMITS.epochs + 1 },
+      parallelism: LIMITS.parallelism + 1,
+      spec: { maxTrials: LIMITS.trials + 1 },
+    });
+    expect(problemsOf(past)).toEqual([
+      `spec.seeds: expected array length to be less or equal to ${LIMITS.seeds}; got ${JSON.stringify(past.spec.seeds)}`,
+      `spec.budgets.finetune.epochs: expected integer to be less or equal to ${LIMITS.epochs}; got ${LIMITS.epochs + 1}`,
+      `spec.parallelism: expected integer to be less or equal to ${LIMITS.parallelism}; got ${LIMITS.parallelism + 1}`,
+      `spec.maxTrials: expected integer to be less or equal to ${LIMITS.trials}; got ${LIMITS.trials + 1}`,
+    ]);
+  });
+
+  it('counts a 10^6-trial grid and refuses it on spec.grids without building a trial', () => {
+    const sweep = hugeGridSweep('huge-grid');
+    const { value, ms, heapMb } = measure(() => findProblems(sweep));
+    expect(value.problems).toEqual([
+      {
+        path: 'spec.grids',
+        message: `the grids give 1024000 trials (methods x mask values x augmentations x seeds), over the limit of ${LIMITS.trials} per Sweep; split the study or set spec.maxTrials`,
+      },
+    ]);
+    expect(countTrials(value.sweep.spec)).toBe(32 * 32 * 10 * 100);
+    expect(ms).toBeLessThan(1000);
+    expect(heapMb).toBeLessThan(50);
+    // A caller that skipped validation gets the same refusal from the expansion.
+    expect(() => expandSweep(value.sweep)).toThrow(SweepValidationError);
+  });
+
+  it('builds a 10^6-trial grid only up to maxTrials, fast', () => {
+    const sweep = validateSweep(hugeGridSweep('capped', { maxTrials: 5 }));
+    const { value, ms } = measure(() => expandSweepCounted(sweep));
+    expect(value.trials).toHaveLength(5);
+    expect(value).toMatchObject({ counted: 1_024_000, truncated: true });
+    expect(value.trials.map((t) => t.seed)).toEqual([0, 1, 2, 3, 4]);
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('gives under maxTrials the first trials of the whole expansion, grids included', () => {
+    // The trial of ratio 0.6 is in both grids; the cap stops before the second grid is read.
+    const whole = (maxTrials?: number) =>
+      validateSweep({
+        ...tinySweep('overlap'),
+        spec: {
+          ...tinySweep('overlap').spec,
+          grids: [
+            { name: 'low', methods: ['spark'], masks: [{ type: 'random', ratios: [0.5, 0.6] }] },
+            { name: 'high', methods: ['spark'], masks: [{ type: 'random', ratios: [0.6, 0.7] }] },
+          ],
+          ...(maxTrials !== undefined && { maxTrials }),
+        },
+      }) as SweepResource;
+    const full = expandSweep(whole());
+    expect(full.map((t) => t.grids)).toEqual([['low'], ['low', 'high'], ['high']]);
+    const capped = expandSweepCounted(whole(2));
+    expect(capped.truncated).toBe(true);
+    expect(capped.trials).toEqual(full.slice(0, 2));
+    expect(expandSweepCounted(whole(3))).toMatchObject({ truncated: false, trials: full });
+  });
+});

@@ -1,0 +1,44 @@
+import { MAX_GRID_SIDE } from '@masksweep/masks';
+
+/**
+ * The maxima of a Sweep's sizes, counts and list lengths (docs/design.md#bounds). They are
+ * generous for research and keep what validation, expansion and the controller do with a
+ * Sweep bounded: a Sweep can neither ask for an image nobody can train on nor expand to
+ * more trials than a cluster can hold. They are schema `maximum`/`maxItems`, so the CRDs
+ * enforce them too; they are not part of any config, so no trial name depends on them.
+ */
+export const LIMITS = {
+  /** Trials one Sweep may expand to (before duplicates across grids are removed). */
+  trials: 10_000,
+  /** 32 px per patch: the largest patch grid, 32x32. */
+  imageSize: MAX_GRID_SIDE * 32,
+  /** Phantom images generated in memory (a CT study has a few thousand slices). */
+  phantomCount: 10_000,
+  /** Largest seed of any generator (the seeded generator takes 32 bits). */
+  seed: 2 ** 32 - 1,
+  epochs: 10_000,
+  batchSize: 4096,
+  /** Seeds of a Sweep (the controller bench reaches 10,000 trials with 400). */
+  seeds: 1000,
+  grids: 64,
+  masksPerGrid: 32,
+  augmentationsPerGrid: 32,
+  /** Values of one mask entry's `ratios` or `sizes`. */
+  axisValues: 32,
+  /** Largest square mask side, in patches. */
+  maskSize: MAX_GRID_SIDE,
+  /** Channels of any layer (ConvNeXt and ResNet stages, ViT, decoders). */
+  width: 4096,
+  /** Blocks of a stage or transformer (ConvNeXt stage depths, ViT and decoder depths). */
+  depth: 64,
+  heads: 64,
+  vitPatchSize: 64,
+  parallelism: 1000,
+  retries: 100,
+  /** Fine-tuning steps named by the pruner (warmupSteps, minResource). */
+  pruneSteps: 1_000_000_000,
+  reductionFactor: 100,
+  gpus: 64,
+  tolerations: 64,
+  nodeSelectorLabels: 64,
+} as const;
