@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   countTrials,
@@ -5,6 +8,7 @@ import {
   expandSweepCounted,
   findProblems,
   LIMITS,
+  loadSweepFile,
   type SweepResource,
   SweepValidationError,
   validateSweep,
@@ -107,5 +111,24 @@ describe('the bounds of a Sweep', () => {
     expect(capped.truncated).toBe(true);
     expect(capped.trials).toEqual(full.slice(0, 2));
     expect(expandSweepCounted(whole(3))).toMatchObject({ truncated: false, trials: full });
+  });
+
+  it('lists the first 50 of 100,000 bad values and says there are more, fast', () => {
+    const sweep = tinySweep('many-bad', { seeds: Array.from({ length: 100_000 }, () => -1) });
+    const { value, ms } = measure(() => problemsOf(sweep));
+    expect(value).toHaveLength(50);
+    expect(value.at(-2)).toBe(
+      'spec.seeds[48]: expected integer to be greater or equal to 0; got -1',
+    );
+    expect(value.at(-1)).toBe(': and more problems, not listed');
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it('refuses a Sweep file over the size limit before parsing it, naming the file', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'bounds-')), 'big.yaml');
+    writeFileSync(file, `# ${'x'.repeat(LIMITS.sweepFileBytes)}\n`);
+    expect(() => loadSweepFile(file)).toThrow(
+      `${file}: ${LIMITS.sweepFileBytes + 3} bytes is over the limit of ${LIMITS.sweepFileBytes} bytes for a Sweep file`,
+    );
   });
 });

@@ -8,6 +8,11 @@ import { MAX_GRID_SIDE } from '@masksweep/masks';
  * enforce them too; they are not part of any config, so no trial name depends on them.
  */
 export const LIMITS = {
+  /**
+   * Bytes of a Sweep file (the paper's is 4 kB): the YAML parser costs some 20 µs a node, so
+   * a file of 128 KiB is parsed in well under a second whatever it holds.
+   */
+  sweepFileBytes: 128 * 1024,
   /** Trials one Sweep may expand to (before duplicates across grids are removed). */
   trials: 10_000,
   /** 32 px per patch: the largest patch grid, 32x32. */

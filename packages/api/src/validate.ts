@@ -9,6 +9,7 @@ import { AUGMENTATIONS } from './augmentations.js';
 import { formatPath, type SweepProblem, SweepValidationError } from './errors.js';
 import { trialLimitProblem } from './expand.js';
 import { gridName } from './grids.js';
+import { LIMITS } from './limits.js';
 import { type DatasetSourceSpec, Sweep, type SweepResource } from './schema.js';
 
 type Keys = Array<string | number>;
@@ -55,8 +56,19 @@ export interface LoadedSweep {
 export function loadSweepFile(file: string, options: { checkData?: boolean } = {}): LoadedSweep {
   let text: string;
   try {
+    // Checked before reading: the parser's cost grows with the file, whatever it holds.
+    const { size } = statSync(file);
+    if (size > LIMITS.sweepFileBytes) {
+      throw new SweepValidationError(file, [
+        {
+          path: '',
+          message: `${size} bytes is over the limit of ${LIMITS.sweepFileBytes} bytes for a Sweep file`,
+        },
+      ]);
+    }
     text = readFileSync(file, 'utf8');
   } catch (error) {
+    if (error instanceof SweepValidationError) throw error;
     throw new SweepValidationError(file, [
       { path: '', message: `cannot read: ${(error as Error).message}` },
     ]);
@@ -122,18 +134,37 @@ function parsePath(path: string): Keys {
   return keys;
 }
 
+/**
+ * The schema problems listed at most: a file of a million bad values gets the first ones
+ * (and a line saying there are more), not a million lines, and costs what its size costs.
+ */
+const MAX_SCHEMA_PROBLEMS = 50;
+
 function schemaProblems(schema: TSchema, value: unknown): SweepProblem[] {
   const problems = new Map<string, SweepProblem>();
+  let more = false;
   for (const error of Value.Errors(schema, value)) {
     const keys = error.path.split('/').slice(1).map(decodePointer);
     const path = formatPath(keys);
-    if (!problems.has(path)) problems.set(path, { path, message: describeError(error) });
+    if (problems.has(path)) continue;
+    if (problems.size === MAX_SCHEMA_PROBLEMS) {
+      more = true;
+      break;
+    }
+    problems.set(path, { path, message: describeError(error) });
   }
   // A problem inside a field makes a problem reported at its parent redundant.
   const paths = [...problems.keys()];
-  return [...problems.values()].filter(
+  const listed = [...problems.values()].filter(
     (p) => !paths.some((other) => other.startsWith(`${p.path}.`) || other.startsWith(`${p.path}[`)),
   );
+  if (more) {
+    listed.push({
+      path: '',
+      message: 'and more problems, not listed',
+    });
+  }
+  return listed;
 }
 
 function decodePointer(segment: string): string | number {
