@@ -2,7 +2,7 @@ import { getMaskPattern, type MaskSetting, resolveMaskSetting } from '@masksweep
 import { AUGMENTATIONS, type AugmentationSetting } from './augmentations.js';
 import { type SweepProblem, SweepValidationError } from './errors.js';
 import { gridName } from './grids.js';
-import { canonicalJson, stableHash } from './hash.js';
+import { type CanonicalMemo, canonicalJson, stableHash } from './hash.js';
 import { LIMITS } from './limits.js';
 import { METHODS, type Method } from './methods.js';
 import type {
@@ -96,6 +96,9 @@ export function expandSweepCounted(sweep: SweepResource): CountedExpansion {
   if (problem) throw new SweepValidationError(sweep.metadata.name, [problem]);
   const limit = spec.maxTrials ?? Number.POSITIVE_INFINITY;
   const grids = distinctAxes(spec);
+  // The configs share their data, network and budgets: each is written out for hashing once.
+  const memo: CanonicalMemo = new WeakMap();
+  const budgets = new Map<Method, Budget>();
   // Trials by combination (method, mask id, augmentation id, seed), which decides the config:
   // a duplicate costs a lookup, not a hash. Each grid's combinations are distinct, so a grid
   // meets at most as many duplicates as trials exist: under maxTrials the loop makes at most
@@ -118,13 +121,21 @@ export function expandSweepCounted(sweep: SweepResource): CountedExpansion {
               truncated = true;
               break expansion;
             }
-            const config = trialConfig(spec, method, mask.setting, augmentation.setting, seed);
-            const key = pretrainKey(config);
+            const config: TrialConfig = {
+              method,
+              mask: mask.setting,
+              augmentation: augmentation.setting,
+              seed,
+              data: spec.datasets,
+              model: spec.model[METHODS[method].model],
+              ...budgetOf(spec, method, budgets),
+            };
+            const key = pretrainKey(config, memo);
             const trial: Trial = {
-              name: `${sweep.metadata.name}-${stableHash(config)}`,
+              name: `${sweep.metadata.name}-${stableHash(config, undefined, memo)}`,
               seed,
               ...(key !== undefined && { pretrainKey: key }),
-              configKey: configKey(config),
+              configKey: configKey(config, memo),
               config,
               grids: [grid.name],
             };
@@ -231,27 +242,22 @@ export function trialLimitProblem(
   };
 }
 
-function trialConfig(
-  spec: SweepResource['spec'],
-  method: Method,
-  mask: MaskSetting | null,
-  augmentation: AugmentationSetting,
-  seed: number,
-): TrialConfig {
+type Budget = Pick<TrialConfig, 'pretrain' | 'finetune'>;
+
+/** A method's stages, made once per method and shared by its configs. */
+function budgetOf(spec: SweepResource['spec'], method: Method, made: Map<Method, Budget>): Budget {
+  const known = made.get(method);
+  if (known) return known;
   // The schema gives a method without pre-training (scratch) no `pretrain` overrides.
   const overrides = spec.budgets.perMethod?.[method] as PerMethodBudgets | undefined;
-  return {
-    method,
-    mask,
-    augmentation,
-    seed,
-    data: spec.datasets,
-    model: spec.model[METHODS[method].model],
+  const budget: Budget = {
     pretrain: METHODS[method].pretrains
       ? { ...spec.budgets.pretrain, ...overrides?.pretrain }
       : null,
     finetune: { ...spec.budgets.finetune, ...overrides?.finetune },
   };
+  made.set(method, budget);
+  return budget;
 }
 
 /**
@@ -260,11 +266,11 @@ function trialConfig(
  * augmentation are left out, so every fine-tuning trial that shares these reuses one run.
  * Undefined for a config without pre-training (scratch).
  */
-export function pretrainKey(config: TrialConfig): string | undefined {
+export function pretrainKey(config: TrialConfig, memo?: CanonicalMemo): string | undefined {
   const { method, mask, model, pretrain, seed, data } = config;
   if (pretrain === null) return undefined;
   const pretrainData = { source: data.pretrain, imageSize: data.imageSize, resize: data.resize };
-  return `pt-${stableHash({ method, mask, model, pretrain, seed, data: pretrainData })}`;
+  return `pt-${stableHash({ method, mask, model, pretrain, seed, data: pretrainData }, undefined, memo)}`;
 }
 
 /** The fields of a trial that tables, filters and printer columns show. */
@@ -297,9 +303,9 @@ export function trialSummary(trial: Pick<Trial, 'config' | 'pretrainKey'>): Tria
 }
 
 /** What a result is aggregated over seeds by: the whole config but its seed. */
-export function configKey(config: TrialConfig): string {
+export function configKey(config: TrialConfig, memo?: CanonicalMemo): string {
   const { seed: _seed, ...rest } = config;
-  return `cfg-${stableHash(rest)}`;
+  return `cfg-${stableHash(rest, undefined, memo)}`;
 }
 
 /** The entry's swept values: its `ratios` or its `sizes`, as its pattern's axis says. */
