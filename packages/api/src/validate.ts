@@ -123,7 +123,28 @@ export function parseSweepYaml(text: string, source = 'sweep'): { value: unknown
     }
     return undefined;
   };
-  return { value: document.toJS(), locate };
+  return { value: documentValue(document, source), locate };
+}
+
+/**
+ * The document as plain values. The yaml library refuses a file whose aliases expand more
+ * than 100 times (a "billion laughs" bomb) with a ReferenceError: that is the user's file,
+ * not a bug, so it is a one-line problem like any other.
+ */
+function documentValue(document: { toJS(): unknown }, source: string): unknown {
+  try {
+    return document.toJS();
+  } catch (error) {
+    if (error instanceof ReferenceError && /alias/i.test(error.message)) {
+      throw new SweepValidationError(source, [
+        {
+          path: '',
+          message: 'YAML aliases expand more than 100 times; write the values out instead',
+        },
+      ]);
+    }
+    throw error;
+  }
 }
 
 function parsePath(path: string): Keys {

@@ -17,7 +17,7 @@ const bin = fileURLToPath(new URL('../bin/masksweep.js', import.meta.url));
  */
 function validate(manifest: unknown) {
   const file = join(mkdtempSync(join(tmpdir(), 'hostile-')), 'sweep.yaml');
-  writeFileSync(file, stringify(manifest));
+  writeFileSync(file, typeof manifest === 'string' ? manifest : stringify(manifest));
   const started = performance.now();
   const result = spawnSync(
     process.execPath,
@@ -57,6 +57,21 @@ describe('masksweep validate on a hostile Sweep', () => {
     ]);
     expect(status).toBe(1);
     expect(ms).toBeLessThan(10_000);
+  });
+
+  it('refuses a YAML alias bomb in one line, no stack', () => {
+    // Each level doubles the last: 2^20 expansions of one small list.
+    const levels = Array.from(
+      { length: 20 },
+      (_, i) => `  l${i + 1}: &l${i + 1} [*l${i}, *l${i}]`,
+    ).join('\n');
+    const bomb = `apiVersion: masksweep.io/v1alpha1\nkind: Sweep\nmetadata:\n  name: bomb\nspec:\n  l0: &l0 [a, b]\n${levels}\n`;
+    const { status, stdout, stderr, file } = validate(bomb);
+    expect(stdout).toBe('');
+    expect(stderr.trimEnd().split('\n')).toEqual([
+      `masksweep: ${file}: YAML aliases expand more than 100 times; write the values out instead`,
+    ]);
+    expect(status).toBe(1);
   });
 
   it('lists only the first maxTrials trials of a 10^6-trial grid, and says so', () => {
