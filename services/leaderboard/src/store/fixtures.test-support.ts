@@ -88,7 +88,7 @@ export function resultFixture(fixture: ResultFixture = {}): TrialResultInput {
       configJson: JSON.stringify(config),
       grids: fixture.grids ?? ['grid-1'],
     },
-    confusionMatrix: { numClasses: 2, counts: fixture.counts ?? [40, 5, 3, 12] },
+    confusionMatrix: { numClasses: 2, counts: fixture.counts ?? tallyOf(fixture.predictions) },
     metrics: fixture.metrics ?? { f1: 0.75, precision: 0.7, recall: 0.8, accuracy: 0.87 },
     valMetrics: fixture.valMetrics ?? { f1: 0.78, precision: 0.74, recall: 0.82, accuracy: 0.88 },
     predictions: fixture.predictions ?? [],
@@ -96,6 +96,14 @@ export function resultFixture(fixture: ResultFixture = {}): TrialResultInput {
     finishedAtMs: fixture.finishedAtMs ?? 1_750_000_000_000,
     durationSeconds: 120,
   };
+}
+
+/** The counts of the predictions' (label, predicted) pairs, as the store checks them. */
+function tallyOf(predictions: TrialResultInput['predictions']): number[] {
+  if (!predictions || predictions.length === 0) return [40, 5, 3, 12];
+  const counts = [0, 0, 0, 0];
+  for (const { label, predicted } of predictions) counts[label * 2 + predicted] += 1;
+  return counts;
 }
 
 const METHODS = ['spark', 'simclr', 'mff'];

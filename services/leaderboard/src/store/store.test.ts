@@ -182,6 +182,18 @@ describe('insertMetricEvents', () => {
     expect(store.metricCurve({ namespace: 'default', trial: 't1' })).toEqual([]);
   });
 
+  it('refuses a wall time past 9999-12-31 and an attempt of 4294967295 (a uint32 -1)', () => {
+    const late = { ...event(0, { loss: 1 }), wallTimeMs: 8.64e15 + 1 };
+    expect(refusal(() => store.insertMetricEvents([late])).field).toBe('events[0].wall_time_ms');
+    const negative = { ...event(0, { loss: 1 }), attempt: 2 ** 32 - 1 };
+    expect(refusal(() => store.insertMetricEvents([negative])).field).toBe('events[0].attempt');
+    const reserved = event(0, JSON.parse('{"loss": 1, "__proto__": 2}'));
+    expect(refusal(() => store.insertMetricEvents([reserved])).message).toMatch(
+      /events\[0\]\.values: refused metric names "__proto__"/,
+    );
+    expect(store.metricCurve({ namespace: 'default', trial: 't1' })).toEqual([]);
+  });
+
   it('lists the trials of a sweep by their latest point', () => {
     store.insertMetricEvents([event(0, { loss: 1 }, 'a'), event(0, { loss: 1 }, 'b')]);
     store.insertMetricEvents([event(1, { loss: 1 }, 'a')]);

@@ -89,7 +89,7 @@ describe('reportResult validation', () => {
       'a metric name with a quote',
       (r) => (r.metrics = { 'f1"': 0.5 }),
       'result.metrics',
-      /got "f1\\""/,
+      /refused metric names "f1\\""/,
     ],
     [
       'a validation metric that is not finite',
@@ -104,6 +104,58 @@ describe('reportResult validation', () => {
       /non-empty string, got ""/,
     ],
     ['a negative attempt', (r) => (r.attempt = -1), 'result.attempt', /got -1/],
+    [
+      'an attempt of -1 sent as uint32',
+      (r) => (r.attempt = 2 ** 32 - 1),
+      'result.attempt',
+      /\[0, 1000\], got 4294967295/,
+    ],
+    [
+      'a finish time past what a date can say',
+      (r) => (r.finishedAtMs = 8.64e15 + 1),
+      'result.finished_at_ms',
+      /\[0, 253402300799999\].*got 8640000000000001/,
+    ],
+    [
+      'a finish time of 2^53 - 1',
+      (r) => (r.finishedAtMs = Number.MAX_SAFE_INTEGER),
+      'result.finished_at_ms',
+      /up to 9999-12-31/,
+    ],
+    ['an F1 of 7', (r) => (r.metrics = { f1: 7 }), 'result.metrics.f1', /\[0, 1\], got 7/],
+    [
+      'a validation macro F1 of -3',
+      (r) => (r.valMetrics = { macro_f1: -3 }),
+      'result.val_metrics.macro_f1',
+      /\[0, 1\], got -3/,
+    ],
+    [
+      'metric names that objects reserve, listed',
+      (r) => (r.metrics = JSON.parse('{"f1": 0.5, "__proto__": 0.5, "constructor": 1}')),
+      'result.metrics',
+      /refused metric names "__proto__", "constructor"/,
+    ],
+    [
+      'a probability above 1',
+      (r) => {
+        r.confusionMatrix = { numClasses: 2, counts: [0, 0, 1, 0] };
+        r.predictions = [{ sampleId: 'a', label: 1, predicted: 0, probabilities: [1.5, -0.5] }];
+      },
+      'result.predictions[0].probabilities[0]',
+      /probability in \[0, 1\], got 1.5/,
+    ],
+    [
+      'a confusion matrix that disagrees with the predictions',
+      (r) => {
+        r.confusionMatrix = { numClasses: 2, counts: [1, 0, 0, 1] };
+        r.predictions = [
+          { sampleId: 'a', label: 1, predicted: 0, probabilities: [] },
+          { sampleId: 'b', label: 1, predicted: 1, probabilities: [] },
+        ];
+      },
+      'result.confusion_matrix.counts[0]',
+      /0 predictions have label 0 and predicted 0, the matrix says 1/,
+    ],
     [
       'a negative duration',
       (r) => (r.durationSeconds = -3),
@@ -120,6 +172,21 @@ describe('reportResult validation', () => {
     expect(error.message).toMatch(message);
     expect(error.message.startsWith(`${field}: `)).toBe(true);
     expect(store.listResults({ namespace: 'default' }).totalCount).toBe(0);
+  });
+
+  it('keeps metrics that are not fractions (a loss) as they are, and a matrix that tallies the predictions', () => {
+    const result = resultFixture({
+      trial: 'tallied',
+      metrics: { f1: 1, loss: 7.5 },
+      counts: [1, 0, 0, 1],
+      predictions: [
+        { sampleId: 'a', label: 0, predicted: 0, probabilities: [0.9, 0.1] },
+        { sampleId: 'b', label: 1, predicted: 1, probabilities: [0, 1] },
+      ],
+      finishedAtMs: Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+    });
+    expect(store.reportResult(result).stored).toBe(true);
+    expect(store.getResult('default', 'tallied')?.metrics).toEqual({ f1: 1, loss: 7.5 });
   });
 
   it('keeps a result reported without validation metrics or grids (an older trial-runner)', () => {

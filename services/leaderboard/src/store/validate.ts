@@ -3,7 +3,9 @@
  * with indices and map keys) and the value, so a client can find what it sent wrong.
  */
 
+import { metricName } from '@masksweep/api';
 import { type MetricEvent, MetricKind, type RegisterSweepRequest, Stage } from '@masksweep/proto';
+import { METRIC_NAMES } from '@masksweep/stats';
 import {
   InvalidMetricEventError,
   InvalidRequestError,
@@ -16,6 +18,23 @@ import type { TrialResult, TrialResultInput } from './types.js';
 export const MAX_NAME_LENGTH = 253;
 /** Metric names go into JSON paths (quoted), so they keep to a plain alphabet. */
 export const METRIC_NAME = /^[A-Za-z0-9_.:/-]{1,100}$/;
+
+/**
+ * The latest time a timestamp may name: 9999-12-31T23:59:59.999Z, the last instant an ISO
+ * date writes with a four-digit year (JavaScript dates end at 8.64e15 ms, in year 275760).
+ * Timestamps are milliseconds since 1970-01-01 UTC, from 0 to this.
+ */
+export const MAX_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/**
+ * The highest attempt number a result or event may carry. A trial is retried a handful of
+ * times; a bound keeps a uint32 of -1 (4294967295 on the wire) from shadowing every real
+ * attempt, since a stored attempt is only replaced by a later one.
+ */
+export const MAX_ATTEMPT = 1000;
+/** Names a metric may not have: JavaScript objects give them a meaning of their own. */
+const RESERVED_METRIC_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+/** Metrics scored from a confusion matrix (accuracy, f1, macro_f1, ...): fractions in [0, 1]. */
+const FRACTION_METRICS = new Set<string>(METRIC_NAMES.map(metricName));
 
 type ErrorClass = new (field: string, message: string) => LeaderboardError;
 
@@ -58,6 +77,21 @@ function finite(Refusal: ErrorClass, field: string, value: unknown, min = -Infin
   return value;
 }
 
+function timestamp(Refusal: ErrorClass, field: string, value: unknown): number {
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < 0 ||
+    value > MAX_TIMESTAMP_MS
+  ) {
+    throw new Refusal(
+      field,
+      `must be milliseconds since 1970-01-01 UTC in [0, ${MAX_TIMESTAMP_MS}] (up to 9999-12-31), got ${show(value)}`,
+    );
+  }
+  return value;
+}
+
 function jsonObject(Refusal: ErrorClass, field: string, value: unknown): string {
   const source = optionalText(Refusal, field, value);
   let parsed: unknown;
@@ -87,10 +121,46 @@ function list<T>(Refusal: ErrorClass, field: string, value: T[] | null | undefin
 }
 
 export function checkMetricName(Refusal: ErrorClass, field: string, name: string): string {
-  if (!METRIC_NAME.test(name)) {
+  if (!METRIC_NAME.test(name) || RESERVED_METRIC_NAMES.has(name)) {
     throw new Refusal(field, `must match ${METRIC_NAME.source}, got ${show(name)}`);
   }
   return name;
+}
+
+/** Refuses a map whose keys include bad metric names, listing every one of them. */
+function checkMetricNames(Refusal: ErrorClass, field: string, names: readonly string[]): void {
+  const refused = names.filter(
+    (name) => !METRIC_NAME.test(name) || RESERVED_METRIC_NAMES.has(name),
+  );
+  if (refused.length > 0) {
+    throw new Refusal(
+      field,
+      `refused metric names ${refused.map(show).join(', ')}: a name matches ${METRIC_NAME.source} and is not ${[...RESERVED_METRIC_NAMES].join(', ')}`,
+    );
+  }
+}
+
+/**
+ * When predictions are sent, the confusion matrix is their tally (row = label, column =
+ * predicted), so the figures scored from either agree.
+ */
+function checkMatrixMatchesPredictions(
+  numClasses: number,
+  counts: readonly number[],
+  predictions: ReadonlyArray<{ label: number; predicted: number }>,
+): void {
+  const tally = new Array<number>(numClasses * numClasses).fill(0);
+  for (const { label, predicted } of predictions) {
+    tally[label * numClasses + predicted] = (tally[label * numClasses + predicted] as number) + 1;
+  }
+  const cell = tally.findIndex((count, index) => count !== counts[index]);
+  if (cell === -1) return;
+  const label = Math.floor(cell / numClasses);
+  const predicted = cell % numClasses;
+  throw new InvalidResultError(
+    `result.confusion_matrix.counts[${cell}]`,
+    `disagrees with result.predictions: ${tally[cell]} predictions have label ${label} and predicted ${predicted}, the matrix says ${counts[cell]}`,
+  );
 }
 
 /** A reported result, checked and with absent lists and maps filled in (sequence is 0). */
@@ -102,7 +172,7 @@ export function validateResult(input: TrialResultInput): TrialResult {
   const namespace = text(E, 'result.namespace', input.namespace);
   const sweep = text(E, 'result.sweep', input.sweep);
   const trial = text(E, 'result.trial', input.trial);
-  const attempt = integer(E, 'result.attempt', input.attempt, 0, 2 ** 32 - 1);
+  const attempt = integer(E, 'result.attempt', input.attempt, 0, MAX_ATTEMPT);
 
   const config = input.config;
   if (config === null || config === undefined || typeof config !== 'object') {
@@ -143,10 +213,19 @@ export function validateResult(input: TrialResultInput): TrialResult {
   });
 
   const metricMap = (field: string, values: unknown): Record<string, number> => {
+    const entries = Object.entries(record(E, field, values));
+    checkMetricNames(
+      E,
+      field,
+      entries.map(([name]) => name),
+    );
     const checked: Record<string, number> = {};
-    for (const [name, value] of Object.entries(record(E, field, values))) {
-      checkMetricName(E, field, name);
-      checked[name] = finite(E, `${field}.${name}`, value);
+    for (const [name, value] of entries) {
+      const number = finite(E, `${field}.${name}`, value);
+      if (FRACTION_METRICS.has(name) && !(number >= 0 && number <= 1)) {
+        throw new E(`${field}.${name}`, `must be in [0, 1], got ${number}`);
+      }
+      checked[name] = number;
     }
     return checked;
   };
@@ -169,7 +248,12 @@ export function validateResult(input: TrialResultInput): TrialResult {
       );
     }
     probabilities.forEach((p, k) => {
-      finite(E, `${field}.probabilities[${k}]`, p);
+      if (typeof p !== 'number' || !(p >= 0 && p <= 1)) {
+        throw new E(
+          `${field}.probabilities[${k}]`,
+          `must be a probability in [0, 1], got ${show(p)}`,
+        );
+      }
     });
     return {
       sampleId,
@@ -178,6 +262,8 @@ export function validateResult(input: TrialResultInput): TrialResult {
       probabilities,
     };
   });
+
+  if (predictions.length > 0) checkMatrixMatchesPredictions(numClasses, counts, predictions);
 
   const artifacts = list(E, 'result.artifacts', input.artifacts).map((artifact, i) => ({
     name: text(E, `result.artifacts[${i}].name`, artifact?.name, 1000),
@@ -196,7 +282,7 @@ export function validateResult(input: TrialResultInput): TrialResult {
     valMetrics,
     predictions,
     artifacts,
-    finishedAtMs: integer(E, 'result.finished_at_ms', input.finishedAtMs),
+    finishedAtMs: timestamp(E, 'result.finished_at_ms', input.finishedAtMs),
     durationSeconds: finite(E, 'result.duration_seconds', input.durationSeconds, 0),
     sequence: 0,
   };
@@ -220,7 +306,7 @@ export function validateMetricEvents(events: readonly MetricEvent[]): void {
     text(E, `${field}.namespace`, event.namespace);
     text(E, `${field}.sweep`, event.sweep);
     text(E, `${field}.trial`, event.trial);
-    integer(E, `${field}.attempt`, event.attempt, 0, 2 ** 32 - 1);
+    integer(E, `${field}.attempt`, event.attempt, 0, MAX_ATTEMPT);
     if (!stages.has(event.stage)) {
       throw new E(
         `${field}.stage`,
@@ -232,9 +318,14 @@ export function validateMetricEvents(events: readonly MetricEvent[]): void {
     }
     integer(E, `${field}.step`, event.step);
     integer(E, `${field}.epoch`, event.epoch, 0, 2 ** 32 - 1);
-    integer(E, `${field}.wall_time_ms`, event.wallTimeMs);
-    for (const [name, value] of Object.entries(record(E, `${field}.values`, event.values))) {
-      checkMetricName(E, `${field}.values`, name);
+    timestamp(E, `${field}.wall_time_ms`, event.wallTimeMs);
+    const values = Object.entries(record(E, `${field}.values`, event.values));
+    checkMetricNames(
+      E,
+      `${field}.values`,
+      values.map(([name]) => name),
+    );
+    for (const [name, value] of values) {
       // NaN and infinities are kept: a diverged run's curve should show them.
       if (typeof value !== 'number') {
         throw new E(`${field}.values.${name}`, `must be a number, got ${show(value)}`);
