@@ -223,7 +223,11 @@ const benchmark: Benchmark = {
       );
       const afterNewResult: number[] = [];
       for (let i = 0; i < Math.min(repeats, 100); i++) {
-        store.reportResult(syntheticResult(resultCount + i, { sweep, configCount, seeds, rng }));
+        // A later attempt of a stored trial: a sweep has one trial per (config, seed).
+        store.reportResult({
+          ...syntheticResult(i, { sweep, configCount, seeds, rng }),
+          attempt: 2,
+        });
         afterNewResult.push(timed(() => store.getSweepSummary(base)).ms);
       }
       samples.push(...warm, ...afterNewResult);

@@ -32,3 +32,11 @@ export class InvalidRequestError extends LeaderboardError {
 export class NotFoundError extends LeaderboardError {
   override readonly name = 'NotFoundError';
 }
+
+/**
+ * A write that contradicts what is stored: another result for the same trial and attempt,
+ * or a second trial of the same config and seed (gRPC: ALREADY_EXISTS).
+ */
+export class ConflictError extends LeaderboardError {
+  override readonly name = 'ConflictError';
+}

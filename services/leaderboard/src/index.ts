@@ -7,6 +7,7 @@ export {
 } from './analysis/table-rows.js';
 export { ConfigError, leaderboardConfig } from './config.js';
 export {
+  ConflictError,
   InvalidMetricEventError,
   InvalidRequestError,
   InvalidResultError,

@@ -14,7 +14,7 @@ export class Metrics {
   });
   readonly resultsIgnored = new Counter({
     name: 'masksweep_leaderboard_results_ignored_total',
-    help: 'Reported results not stored: a duplicate of the stored attempt, or an earlier one.',
+    help: 'Reported results not stored: a duplicate of the stored attempt, an earlier one, a conflict with the stored attempt or a seed stored under another trial.',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

@@ -42,9 +42,13 @@ export interface TrialReporterOptions {
   log?: (line: string) => void;
 }
 
-/** Answers that a retry cannot change. */
+/**
+ * Answers that a retry cannot change: a refused result (INVALID_ARGUMENT) or one that
+ * conflicts with what is stored (ALREADY_EXISTS) stays so for ten minutes of retries.
+ */
 const PERMANENT = new Set([
   grpc.status.INVALID_ARGUMENT,
+  grpc.status.ALREADY_EXISTS,
   grpc.status.UNAUTHENTICATED,
   grpc.status.PERMISSION_DENIED,
   grpc.status.FAILED_PRECONDITION,
@@ -129,8 +133,10 @@ export class TrialReporter {
   ): Promise<void> {
     if (this.client) {
       const message = resultMessage(this.options.attempt, trial, result, details);
-      await this.#retry('ReportResult', () =>
-        this.client?.reportResult({ result: message }, { metadata: this.#metadata() }),
+      await retryUntilFinal(
+        `ReportResult to ${this.options.leaderboard}`,
+        () => this.client?.reportResult({ result: message }, { metadata: this.#metadata() }),
+        { timeoutMs: this.options.reportTimeoutMs ?? 600_000, log: this.options.log },
       );
     }
     this.#lifecycle({ finished: { objective: details.objective } });
@@ -173,23 +179,29 @@ export class TrialReporter {
     if (this.options.token) metadata.set('authorization', `Bearer ${this.options.token}`);
     return metadata;
   }
+}
 
-  async #retry(what: string, call: () => Promise<unknown> | undefined): Promise<void> {
-    const deadline = Date.now() + (this.options.reportTimeoutMs ?? 600_000);
-    for (let delay = 200; ; delay = Math.min(delay * 2, 10_000)) {
-      try {
-        await call();
-        return;
-      } catch (error) {
-        const code = (error as grpc.ServiceError).code;
-        if (PERMANENT.has(code) || Date.now() + delay > deadline) {
-          throw new Error(
-            `${what} to ${this.options.leaderboard} failed: ${(error as Error).message}`,
-          );
-        }
-        this.options.log?.(`${what} failed (${(error as Error).message}); retrying in ${delay} ms`);
-        await new Promise((resolve) => setTimeout(resolve, delay));
+/**
+ * Calls until the call succeeds, with doubling delays up to 10 s, for at most `timeoutMs`;
+ * a permanent answer (a refusal, a conflict, no credentials) ends it at once.
+ */
+export async function retryUntilFinal(
+  what: string,
+  call: () => Promise<unknown> | undefined,
+  options: { timeoutMs: number; log?: (line: string) => void },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (let delay = 200; ; delay = Math.min(delay * 2, 10_000)) {
+    try {
+      await call();
+      return;
+    } catch (error) {
+      const code = (error as grpc.ServiceError).code;
+      if (PERMANENT.has(code) || Date.now() + delay > deadline) {
+        throw new Error(`${what} failed: ${(error as Error).message}`);
       }
+      options.log?.(`${what} failed (${(error as Error).message}); retrying in ${delay} ms`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
 }

@@ -103,6 +103,63 @@ describe('the leaderboard over gRPC on a real port', () => {
     expect(malformed.field).toBe('result.confusion_matrix.counts');
   });
 
+  it('refuses results that do not add up with INVALID_ARGUMENT naming the field', async () => {
+    const refused = async (
+      fixture: Parameters<typeof resultFixture>[0],
+      spoil = (_r: MessageInit<TrialResult>) => {},
+    ) => {
+      const result = resultFixture({ trial: 'study-bad', seed: 9, ...fixture });
+      spoil(result);
+      return refusal(client.reportResult({ result }, writer()));
+    };
+    const cases = [
+      [await refused({ finishedAtMs: 8.64e15 + 1 }), 'result.finished_at_ms'],
+      // A uint32 sent as -1 by another client arrives as 4294967295.
+      [await refused({ attempt: 2 ** 32 - 1 }), 'result.attempt'],
+      [await refused({ metrics: { f1: 7 } }), 'result.metrics.f1'],
+      [await refused({ metrics: JSON.parse('{"f1": 0.5, "__proto__": 1}') }), 'result.metrics'],
+      [
+        await refused({
+          counts: [1, 0, 0, 0],
+          predictions: [{ sampleId: 'a', label: 1, predicted: 1, probabilities: [0.2, 0.8] }],
+        }),
+        'result.confusion_matrix.counts[0]',
+      ],
+      [
+        await refused({
+          predictions: [{ sampleId: 'a', label: 1, predicted: 1, probabilities: [-1, 2] }],
+        }),
+        'result.predictions[0].probabilities[0]',
+      ],
+    ] as const;
+    for (const [answer, field] of cases) {
+      expect(answer.code, field).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(answer.field).toBe(field);
+    }
+    expect(cases[3][0].details).toMatch(/refused metric names "__proto__"/);
+  });
+
+  it('answers ALREADY_EXISTS, saying what differs, to a conflicting duplicate and to a second trial of a seed', async () => {
+    const result = resultFixture({ trial: 'study-e', seed: 7, metrics: { f1: 0.4 } });
+    expect((await client.reportResult({ result }, writer())).stored).toBe(true);
+    expect((await client.reportResult({ result }, writer())).stored).toBe(false);
+    const conflict = await refusal(
+      client.reportResult(
+        { result: resultFixture({ trial: 'study-e', seed: 7, metrics: { f1: 0.9 } }) },
+        writer(),
+      ),
+    );
+    expect(conflict.code).toBe(grpc.status.ALREADY_EXISTS);
+    expect(conflict.field).toBe('result.metrics');
+    expect(conflict.details).toMatch(/other values of result\.metrics;/);
+    const sameSeed = await refusal(
+      client.reportResult({ result: resultFixture({ trial: 'study-f', seed: 7 }) }, writer()),
+    );
+    expect(sameSeed.code).toBe(grpc.status.ALREADY_EXISTS);
+    expect(sameSeed.field).toBe('result.config.seed');
+    expect(sameSeed.details).toMatch(/stored as trial "study-e"/);
+  });
+
   it('refuses writes without the token (or with a wrong one) as UNAUTHENTICATED', async () => {
     const result = resultFixture({ trial: 'study-c' });
     expect((await refusal(client.reportResult({ result }))).code).toBe(grpc.status.UNAUTHENTICATED);

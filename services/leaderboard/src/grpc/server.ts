@@ -13,7 +13,7 @@ import {
   type LeaderboardServer,
   LeaderboardService,
 } from '@masksweep/proto';
-import { LeaderboardError, NotFoundError } from '../errors.js';
+import { ConflictError, LeaderboardError, NotFoundError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 
@@ -196,13 +196,18 @@ function withNamespace<T extends { namespace: string }>(request: T): T {
   return request.namespace ? request : { ...request, namespace: DEFAULT_NAMESPACE };
 }
 
-/** Store errors name the field: INVALID_ARGUMENT or NOT_FOUND with `field` in the trailers. */
+/** Store errors name the field: INVALID_ARGUMENT, NOT_FOUND or ALREADY_EXISTS with `field` in the trailers. */
 function toServiceError(error: unknown): grpc.StatusObject {
   if (error instanceof LeaderboardError) {
     const metadata = new grpc.Metadata();
     metadata.set('field', error.field);
     return {
-      code: error instanceof NotFoundError ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT,
+      code:
+        error instanceof NotFoundError
+          ? grpc.status.NOT_FOUND
+          : error instanceof ConflictError
+            ? grpc.status.ALREADY_EXISTS
+            : grpc.status.INVALID_ARGUMENT,
       details: error.message,
       metadata,
     };

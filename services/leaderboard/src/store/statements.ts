@@ -133,6 +133,9 @@ export function prepareStatements(db: Database.Database) {
       [string, string],
       { id: number; attempt: number; sweep: string; config_key: string }
     >('SELECT id, attempt, sweep, config_key FROM results WHERE namespace = ? AND trial = ?'),
+    otherTrialOfSeed: prepare<[string, string, string, number, string], { trial: string }>(
+      'SELECT trial FROM results WHERE namespace = ? AND sweep = ? AND config_key = ? AND seed = ? AND trial != ? LIMIT 1',
+    ),
     deleteResult: prepare('DELETE FROM results WHERE id = ?'),
     nextSequence: prepare<[], { value: number }>(
       "UPDATE counters SET value = value + 1 WHERE name = 'result_sequence' RETURNING value",

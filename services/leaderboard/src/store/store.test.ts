@@ -99,6 +99,38 @@ describe('reportResult idempotency and attempts', () => {
     expect(store.getResult('default', 't1')?.attempt).toBe(1);
   });
 
+  it('refuses another result under a stored (trial, attempt) as a conflict naming what differs', () => {
+    const original = resultFixture({
+      trial: 't1',
+      predictions: [prediction('b', 1), prediction('a', 0)],
+    });
+    original.predictions?.[0]?.probabilities.splice(0, 2, 0.1, 0.9);
+    store.reportResult(original);
+    // A faithful retry (probabilities as sent, before their float32 storage) is no conflict.
+    expect(store.reportResult(structuredClone(original))).toEqual({ stored: false });
+    const changed = resultFixture({
+      trial: 't1',
+      metrics: { f1: 0.5 },
+      finishedAtMs: 1_760_000_000_000,
+      predictions: original.predictions,
+    });
+    const error = refusal(() => store.reportResult(changed));
+    expect(error.name).toBe('ConflictError');
+    expect(error.field).toBe('result.metrics');
+    expect(error.message).toMatch(/other values of result\.metrics, result\.finished_at_ms;/);
+    expect(store.getResult('default', 't1')?.metrics.f1).toBe(0.75);
+  });
+
+  it('keeps one trial per (config, seed) of a sweep: a second trial of a stored seed is a conflict', () => {
+    store.reportResult(resultFixture({ trial: 't1', seed: 4 }));
+    const error = refusal(() => store.reportResult(resultFixture({ trial: 't2', seed: 4 })));
+    expect(error).toMatchObject({ name: 'ConflictError', field: 'result.config.seed' });
+    expect(error.message).toMatch(/seed 4 of sweep "study" is stored as trial "t1"/);
+    expect(store.reportResult(resultFixture({ trial: 't2', seed: 5 }))).toEqual({ stored: true });
+    const summary = store.getSweepSummary({ namespace: 'default', sweep: 'study' });
+    expect(summary.configs[0]?.seeds).toEqual([4, 5]);
+  });
+
   it('round-trips every field of a result', () => {
     const input = resultFixture({
       trial: 't1',
@@ -126,9 +158,9 @@ describe('reportResult idempotency and attempts', () => {
     });
     store.reportResult(resultFixture({ trial: 't1' }));
     store.reportResult(resultFixture({ trial: 't1' }));
-    store.reportResult(resultFixture({ trial: 't2' }));
+    store.reportResult(resultFixture({ trial: 't2', seed: 2 }));
     unsubscribe();
-    store.reportResult(resultFixture({ trial: 't3' }));
+    store.reportResult(resultFixture({ trial: 't3', seed: 3 }));
     expect(changes).toEqual([
       { type: 'result', namespace: 'default', sweep: 'study', trial: 't1', sequence: 1 },
       { type: 'result', namespace: 'default', sweep: 'study', trial: 't2', sequence: 2 },
