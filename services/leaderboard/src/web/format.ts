@@ -29,14 +29,26 @@ export function pValue(value: number | undefined): string {
   return value < 0.01 ? value.toPrecision(1) : value.toFixed(2);
 }
 
+/** A confidence level as a percentage: 0.95 is `95`, 0.975 is `97.5`. */
+export function percent(level: number): string {
+  return String(Number((level * 100).toPrecision(10)));
+}
+
+/**
+ * A time as `2026-01-31 12:00:00 UTC`. A value no date can hold (past 8.64e15 ms, stored
+ * before the store refused such times) is shown as its number, so the page still renders.
+ */
 export function timestamp(ms: number): string {
-  return new Date(ms)
+  const date = new Date(ms);
+  if (Number.isNaN(date.getTime())) return `${ms} ms (not a date)`;
+  return date
     .toISOString()
     .replace('T', ' ')
     .replace(/\.\d+Z$/, ' UTC');
 }
 
 export function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return DASH;
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
   if (seconds < 3600) return `${(seconds / 60).toFixed(1)} min`;
   return `${(seconds / 3600).toFixed(2)} h`;

@@ -25,7 +25,7 @@ import type {
   TrialResult,
 } from '../store/types.js';
 import type { ChartSpec, WirePoint } from './client/contract.js';
-import { duration, interval, points, pValue, score, timestamp } from './format.js';
+import { duration, interval, percent, points, pValue, score, timestamp } from './format.js';
 import { html, query, type SafeHtml, segment } from './html.js';
 import { layout, sweepLink, trialLink } from './layout.js';
 import { gridSections, metricLabel } from './sweep-tables.js';
@@ -220,7 +220,7 @@ export function sweepPage(model: SweepPageModel, nonce: string): SafeHtml {
 <p>Namespace ${namespace} · <span id="result-count">${summary.resultCount}</span> results of ${sweep.trialCount} trials in ${summary.configs.length} configs · <span id="live">connecting</span></p>
 
 <h2>Ranking</h2>
-<p class="muted">Configs ordered by their mean validation ${metricLabel(summary.objective)} (the split every choice reads; click a column to order by another). Test metrics are reported only: mean over seeds [${Math.round(summary.confidence * 100)} % interval from the two-stage bootstrap over seeds and test images]; n is the number of seeds. The trivial classifiers below the configs are scored on the test labels and not ranked. Pick A and B to compare two configs.</p>
+<p class="muted">Configs ordered by their mean validation ${metricLabel(summary.objective)} (the split every choice reads; click a column to order by another). Test metrics are reported only: mean over seeds [${percent(summary.confidence)} % interval from the two-stage bootstrap over seeds and test images]; n is the number of seeds. The trivial classifiers below the configs are scored on the test labels and not ranked. Pick A and B to compare two configs.</p>
 <form method="get" action="/compare">
 <input type="hidden" name="ns" value="${namespace}">
 <input type="hidden" name="sweep" value="${sweep.sweep}">
@@ -248,7 +248,7 @@ ${chartFigures()}
 </table>
 
 <h2 id="tables">Tables by grid</h2>
-<p class="muted">Each table holds the configs of one grid, one row per config. Test columns: mean over seeds in percent [${Math.round(summary.confidence * 100)} % interval, two-stage bootstrap over seeds and test images]. The val column is the validation split: the row marked "chosen on val" has the table's best mean validation ${metricLabel(summary.objective)}. Reference rows: scratch (the same network without pre-training, with the row's augmentation) and the trivial classifiers. Δ: the paired difference with the scratch row (same seeds and images) in points, with its interval and Holm-adjusted p-value over the table's comparisons. Heat maps: test F1 means, one config per cell.</p>
+<p class="muted">Each table holds the configs of one grid, one row per config. Test columns: mean over seeds in percent [${percent(summary.confidence)} % interval, two-stage bootstrap over seeds and test images]. The val column is the validation split: the row marked "chosen on val" has the table's best mean validation ${metricLabel(summary.objective)}. Reference rows: scratch (the same network without pre-training, with the row's augmentation) and the trivial classifiers. Δ: the paired difference with the scratch row (same seeds and images) in points, with its interval and Holm-adjusted p-value over the table's comparisons. Heat maps: test F1 means, one config per cell.</p>
 ${gridSections(summary, model.grid)}
 `;
   return layout(sweep.sweep, nonce, body, {
@@ -368,6 +368,8 @@ export interface ComparePageModel {
   response: CompareConfigsResponse;
   resamples: number;
   seed: number;
+  /** The interval's confidence level, as asked (0.95 when not). */
+  confidence: number;
 }
 
 export function comparePage(model: ComparePageModel, nonce: string): SafeHtml {
@@ -386,7 +388,7 @@ export function comparePage(model: ComparePageModel, nonce: string): SafeHtml {
 <tr><th>Test images per seed</th><td class="num">${paired?.imagesPerSeed ?? '—'}${paired?.sharedTestSet ? ' (the same for every seed)' : ''}</td></tr>
 <tr><th>Paired samples</th><td class="num">${r.pairedSamples}</td></tr>
 <tr><th>test ${model.metric}(A) − test ${model.metric}(B)</th><td class="num">${points(r.difference)}</td></tr>
-<tr><th>95 % interval (paired two-stage bootstrap)</th><td class="num">[${points(r.ciLow)}, ${points(r.ciHigh)}]</td></tr>
+<tr><th>${percent(model.confidence)} % interval (paired two-stage bootstrap)</th><td class="num">[${points(r.ciLow)}, ${points(r.ciHigh)}]</td></tr>
 <tr><th>p-value (two-sided, bootstrap)</th><td class="num">${pValue(paired?.pValue)}</td></tr>
 <tr><th>Smallest difference detected (80 % power)</th><td class="num">${score(paired?.detectableDifference)}</td></tr>
 <tr><th>Per seed, A − B</th><td class="num">${paired ? paired.perSeed.map((d, i) => `${paired.seeds[i]}: ${points(d)}`).join(' · ') : '—'}</td></tr>

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricKind, Stage } from '@masksweep/proto';
 import { Random } from '@masksweep/random';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../metrics.js';
 import {
@@ -251,6 +252,16 @@ describe('pages', () => {
     expect(page.text).toMatch(/McNemar exact p \(pooled pairs\)<\/th><td class="num">0.500</);
     expect(page.text).toMatch(/Common seeds<\/th><td class="num">0</);
     expect(page.text).toMatch(/p-value \(two-sided, bootstrap\)<\/th><td class="num">0?\.\d+</);
+    expect(page.text).toContain('<th>95 % interval (paired two-stage bootstrap)</th>');
+    // The interval is at the level asked, and says so.
+    const asked = await get(
+      `/compare?ns=default&sweep=study&a=${key('random')}&b=${key('mesh')}&confidence=0.8`,
+    );
+    expect(asked.text).toContain('<th>80 % interval (paired two-stage bootstrap)</th>');
+    const odd = await get(
+      `/compare?ns=default&sweep=study&a=${key('random')}&b=${key('mesh')}&confidence=0.975`,
+    );
+    expect(odd.text).toContain('<th>97.5 % interval');
     const unknown = await get(`/compare?ns=default&sweep=study&a=nope&b=${key('mesh')}`);
     expect(unknown.status).toBe(404);
     expect(unknown.text).toContain('config_key_a');
@@ -398,6 +409,29 @@ describe('live updates', () => {
     const results = events.filter((e) => e.event === 'result').map((e) => JSON.parse(e.data).html);
     expect(results).toHaveLength(1);
     expect(results[0]).toContain('missed');
+  });
+
+  it('renders a time no date can hold (stored before the store refused it) on the pages and in the stream', async () => {
+    store.reportResult(resultFixture({ trial: 'far', seed: 1 }));
+    const db = new Database(join(dir, 'leaderboard.db'));
+    db.prepare("UPDATE results SET finished_at_ms = ? WHERE trial = 'far'").run(2 ** 53 - 1);
+    db.close();
+    const sweep = await get('/sweeps/default/study');
+    expect(sweep.status).toBe(200);
+    expect(sweep.text).toContain('9007199254740991 ms (not a date)');
+    const trial = await get('/trials/default/far');
+    expect(trial.status).toBe(200);
+    expect(trial.text).toContain('finished 9007199254740991 ms (not a date)');
+    const events = await readEvents(
+      '/events/default/study',
+      { 'Last-Event-ID': '0.0' },
+      () => {
+        setTimeout(() => store.reportResult(resultFixture({ trial: 'near', seed: 2 })), 50);
+      },
+      (seen) => seen.filter((e) => e.event === 'result').length >= 2,
+    );
+    const results = events.filter((e) => e.event === 'result').map((e) => JSON.parse(e.data).html);
+    expect(results.map((html) => /far|near/.exec(html)?.[0])).toEqual(['far', 'near']);
   });
 });
 

@@ -6,6 +6,7 @@ import { rankingOrder } from '../analysis/table-rows.js';
 import { NotFoundError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { ConfigSummary, MetricPoint, SweepSummary, TrialResult } from '../store/types.js';
+import { requireConfidence } from '../store/validate.js';
 import {
   type ComparePageModel,
   CURVE_CHARTS,
@@ -127,6 +128,7 @@ export function createViewModels(store: Store) {
         response,
         resamples: request.resamples,
         seed: request.seed,
+        confidence: requireConfidence('confidence', request.confidence),
       };
     },
   };
