@@ -186,6 +186,13 @@ describe('the leaderboard over gRPC on a real port', () => {
     stream.cancel();
   });
 
+  it('refuses an unknown sort_by with INVALID_ARGUMENT listing the accepted names', async () => {
+    const unknown = await refusal(client.listResults({ sweep: 'study', sortBy: 'f2' }));
+    expect(unknown.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(unknown.field).toBe('sort_by');
+    expect(unknown.details).toMatch(/must be one of val_f1, .*, trial, finished_at, got "f2"/);
+  });
+
   it('summarises over seeds and compares two configs on the same samples', async () => {
     const summary = await client.getSweepSummary({ sweep: 'study' });
     expect(summary.resultCount).toBeGreaterThan(0);

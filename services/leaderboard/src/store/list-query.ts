@@ -4,11 +4,12 @@
  * next page starts after that row through the sort index, whatever was stored meanwhile.
  */
 import { createHash } from 'node:crypto';
-import { validatedMetricOf, validationMetricName } from '@masksweep/api/contracts';
+import { metricName, validatedMetricOf, validationMetricName } from '@masksweep/api/contracts';
+import { METRIC_NAMES } from '@masksweep/stats';
 import { InvalidRequestError } from '../errors.js';
 import { configPathExpression, INDEXED_METRIC_COLUMNS } from './schema.js';
 import type { ListResultsInput } from './types.js';
-import { checkMetricName, requireInteger, requireName } from './validate.js';
+import { requireInteger, requireName } from './validate.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;
@@ -45,6 +46,20 @@ interface PageCursor {
 export const DEFAULT_SORT = validationMetricName('f1');
 
 /**
+ * What a listing sorts by: the trial name, the finish time, a scored test metric by its
+ * name (f1, macro_f1, ...) or its validation value (val_f1, ...). Anything else is refused
+ * rather than sorting every row as if it lacked the metric.
+ */
+export const SORT_NAMES: readonly string[] = [
+  DEFAULT_SORT,
+  ...METRIC_NAMES.map(validationMetricName).filter((name) => name !== DEFAULT_SORT),
+  ...METRIC_NAMES.map(metricName),
+  'trial',
+  'finished_at',
+];
+const SORTABLE = new Set(SORT_NAMES);
+
+/**
  * A sort name's key: `val_<metric>` is a validation metric, another metric name a test
  * metric; `@sortPath` is the metric's JSON path when it has no indexed column.
  */
@@ -57,7 +72,12 @@ function sortKey(sortBy: string): SortKey & { path?: string } {
       type: 'number',
     };
   }
-  checkMetricName(InvalidRequestError, 'sort_by', sortBy);
+  if (!SORTABLE.has(sortBy)) {
+    throw new InvalidRequestError(
+      'sort_by',
+      `must be one of ${SORT_NAMES.join(', ')}, got ${JSON.stringify(sortBy)}`,
+    );
+  }
   const validated = validatedMetricOf(sortBy);
   const column = validated === undefined ? 'metrics_json' : 'val_metrics_json';
   // Other metrics are read from the JSON: correct, but without an index.

@@ -425,6 +425,12 @@ describe('listResults', () => {
       "config_filter.mask.type') OR 1=1 --",
     );
     expect(refusal(list({ sortBy: 'f1"; DROP TABLE results' })).field).toBe('sort_by');
+    // A metric no result has would sort every row as if it lacked it: refused, listing the names.
+    const unknown = refusal(list({ sortBy: 'f2' }));
+    expect(unknown.field).toBe('sort_by');
+    expect(unknown.message).toMatch(
+      /^sort_by: must be one of val_f1, val_accuracy, .*macro_f1, trial, finished_at, got "f2"$/,
+    );
 
     for (let i = 0; i < 3; i++) store.reportResult(resultFixture({ trial: `t${i}`, seed: i }));
     const { nextPageToken } = store.listResults({ namespace: 'default', pageSize: 1 });
