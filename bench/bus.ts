@@ -32,6 +32,8 @@ import { median, peakRssMiB, percentile, processCpuSeconds } from './measure.js'
 
 /** Publishes not yet acknowledged per publisher: below the publisher's buffer capacity. */
 const OUTSTANDING = 5000;
+/** A write token as long as the leaderboard asks (32 bytes in hex); nothing writes with it. */
+const BENCH_TOKEN = 'be'.repeat(32);
 
 interface PublisherShare {
   url: string;
@@ -189,7 +191,7 @@ async function leaderboardRuns(events: number, publishers: number, runs: number)
     const server = await startNatsServer();
     const leaderboard = await startLeaderboard({
       database: join(mkdtempSync(join(tmpdir(), 'bench-bus-')), 'lb.db'),
-      token: 'bench',
+      token: BENCH_TOKEN,
       natsUrl: server.url,
     });
     try {
@@ -237,7 +239,7 @@ async function leaderboardRuns(events: number, publishers: number, runs: number)
       // reads the full stream (as when the publishers are GPU pods on other machines).
       const reader = await startLeaderboard({
         database: join(mkdtempSync(join(tmpdir(), 'bench-bus-')), 'lb.db'),
-        token: 'bench',
+        token: BENCH_TOKEN,
         natsUrl: server.url,
         durable: 'bench-reader',
       });

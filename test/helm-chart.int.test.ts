@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { leaderboardConfig } from '@masksweep/leaderboard';
+import { leaderboardConfig, writeTokenProblem } from '@masksweep/leaderboard';
 import {
   type KubeApiServer,
   type RenderedDocument,
@@ -25,7 +25,7 @@ const chartCrdDir = `${chartDir}files/crds/`;
 const RELEASE = 'ms';
 const NAMESPACE = 'masksweep-system';
 const WATCHED = 'research';
-const TOKEN = 'a-long-random-write-token';
+const TOKEN = 'a-long-random-write-token-of-at-least-43-characters';
 const PREFIX = `${RELEASE}-masksweep`;
 
 interface Container {
@@ -497,6 +497,17 @@ describe('the masksweep chart, rendered', () => {
     expect(() => render({ leaderboard: { token: '' } })).toThrow(
       "leaderboard.token: set the leaderboard's write token",
     );
+    // 32 random bytes at least, as the leaderboard checks at start-up.
+    for (const token of ['x', 'c0ffee'.repeat(8), 'y'.repeat(42)]) {
+      expect(() => render({ leaderboard: { token } }), token).toThrow(
+        'leaderboard.token: too short; it needs 32 random bytes: 64 hex digits (openssl rand -hex 32)',
+      );
+      expect(writeTokenProblem(token)).toBeDefined();
+    }
+    for (const token of ['c0ffee00'.repeat(8), 'y'.repeat(43)]) {
+      expect(render({ leaderboard: { token } }).length).toBeGreaterThan(0);
+      expect(writeTokenProblem(token)).toBeUndefined();
+    }
     const existing = render({
       leaderboard: { token: '', existingSecret: 'my-token', existingSecretKey: 'write' },
     });

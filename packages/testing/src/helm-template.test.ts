@@ -87,6 +87,10 @@ describe('renderTemplate', () => {
       ['{{ printf "%s-%d-%v-%q-%%" "a" 7 true "q" }}', 'a-7-true-"q"-%'],
       ['{{ "token" | b64enc }}', 'dG9rZW4='],
       ['{{ contains "mask" "masksweep" }}', 'true'],
+      ['{{ len "tokén" }}', '6'],
+      ['{{ lt (len "abc") 4 }}', 'true'],
+      ['{{ regexMatch "^[0-9a-f]+$" "c0ffee" }}', 'true'],
+      ['{{ regexMatch "^[0-9a-f]+$" "coffee" }}', 'false'],
       ['{{ "a\\nb" | indent 2 }}', '  a\n  b'],
       ['{{ "a" | nindent 4 }}', '\n    a'],
     ];
@@ -143,6 +147,9 @@ describe('renderTemplate', () => {
     expect(() =>
       renderTemplate('a\n{{ required "token: set it" .Values.token }}', { file: 'secret.yaml' }),
     ).toThrow('secret.yaml:2: execution error: token: set it');
+    expect(() => renderTemplate('{{ fail "token: too short" }}', { file: 'secret.yaml' })).toThrow(
+      'secret.yaml:1: execution error: token: too short',
+    );
   });
 
   it('refuses what it does not support, naming the file, the line and the construct', () => {

@@ -1059,6 +1059,24 @@ const FUNCTIONS: Record<string, TemplateFunction> = {
     );
   },
   printf: (args, where) => sprintf(args, where),
+  // Go's len: of a string, its bytes.
+  len: (args, where) => {
+    arity('len', args, 1, 1, where);
+    const [value] = args;
+    if (typeof value === 'string') return BigInt(Buffer.byteLength(value, 'utf8'));
+    if (Array.isArray(value)) return BigInt(value.length);
+    if (isMap(value)) return BigInt(Object.keys(value).length);
+    return fail(where, `len of ${goKind(value)}`);
+  },
+  fail: (args, where) => {
+    arity('fail', args, 1, 1, where);
+    return fail(where, `execution error: ${stringArgument('fail', args[0], where)}`);
+  },
+  regexMatch: (args, where) => {
+    arity('regexMatch', args, 2, 2, where);
+    const pattern = stringArgument('regexMatch', args[0], where);
+    return new RegExp(pattern).test(stringArgument('regexMatch', args[1], where));
+  },
   b64enc: (args, where) => {
     arity('b64enc', args, 1, 1, where);
     return Buffer.from(stringArgument('b64enc', args[0], where), 'utf8').toString('base64');

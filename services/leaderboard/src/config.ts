@@ -1,6 +1,7 @@
 /** The leaderboard service's settings, read from the environment in this one place. */
 import { readFileSync } from 'node:fs';
 import type { LeaderboardOptions } from './leaderboard.js';
+import { writeTokenProblem } from './token.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -8,7 +9,8 @@ export class ConfigError extends Error {
 
 /**
  * MASKSWEEP_LEADERBOARD_DB (SQLite file, default /data/leaderboard.db),
- * MASKSWEEP_LEADERBOARD_TOKEN or MASKSWEEP_LEADERBOARD_TOKEN_FILE (required),
+ * MASKSWEEP_LEADERBOARD_TOKEN or MASKSWEEP_LEADERBOARD_TOKEN_FILE (required, 32 random bytes
+ * at least: token.ts),
  * MASKSWEEP_LEADERBOARD_GRPC (host:port, default 0.0.0.0:50051),
  * MASKSWEEP_LEADERBOARD_HTTP_PORT (default 8080), MASKSWEEP_LEADERBOARD_HTTP_HOST (default 0.0.0.0),
  * MASKSWEEP_LEADERBOARD_TLS_CERT and _TLS_KEY (PEM files, both or neither),
@@ -24,12 +26,18 @@ export function leaderboardConfig(env: NodeJS.ProcessEnv): LeaderboardOptions {
       throw new ConfigError(`${name}: cannot read ${file}: ${(error as Error).message}`);
     }
   };
+  const tokenSource =
+    env.MASKSWEEP_LEADERBOARD_TOKEN !== undefined
+      ? 'MASKSWEEP_LEADERBOARD_TOKEN'
+      : 'MASKSWEEP_LEADERBOARD_TOKEN_FILE';
   const token =
     env.MASKSWEEP_LEADERBOARD_TOKEN ?? read('MASKSWEEP_LEADERBOARD_TOKEN_FILE')?.toString().trim();
   if (!token)
     throw new ConfigError(
       'MASKSWEEP_LEADERBOARD_TOKEN (or MASKSWEEP_LEADERBOARD_TOKEN_FILE): the write token is required',
     );
+  const weakness = writeTokenProblem(token);
+  if (weakness) throw new ConfigError(`${tokenSource}: ${weakness}`);
   const cert = read('MASKSWEEP_LEADERBOARD_TLS_CERT');
   const key = read('MASKSWEEP_LEADERBOARD_TLS_KEY');
   if (Boolean(cert) !== Boolean(key))

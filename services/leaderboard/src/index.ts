@@ -22,6 +22,7 @@ export { Metrics } from './metrics.js';
 export { SCHEMA_VERSION, SchemaTooNewError } from './store/schema.js';
 export { openStore, Store, type StoreListener, type StoreOptions } from './store/store.js';
 export * from './store/types.js';
+export { MIN_HEX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, writeTokenProblem } from './token.js';
 export { interval, points, pValue, score } from './web/format.js';
 export { type HeatMap, heatStep, maskHeatMaps } from './web/heat-maps.js';
 export { createWebServer, type WebServer, type WebServerOptions } from './web/server.js';

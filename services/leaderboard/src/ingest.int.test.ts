@@ -50,7 +50,7 @@ describe('metric curves through NATS into the leaderboard', () => {
     const nats = await startNatsServer();
     const env = {
       MASKSWEEP_LEADERBOARD_DB: join(dir, 'lb.db'),
-      MASKSWEEP_LEADERBOARD_TOKEN: 't',
+      MASKSWEEP_LEADERBOARD_TOKEN: 'ingest-test-token-of-43-characters-or-more!',
       MASKSWEEP_LEADERBOARD_GRPC: '127.0.0.1:0',
       MASKSWEEP_LEADERBOARD_HTTP_PORT: '0',
       MASKSWEEP_LEADERBOARD_HTTP_HOST: '127.0.0.1',

@@ -19,6 +19,8 @@ const sweep = validateSweep(
   }),
 );
 const [trial] = expandSweep(sweep);
+/** A write token as long as the leaderboard asks (32 bytes in hex). */
+const TOKEN = 'a1b2'.repeat(16);
 
 let nats: Awaited<ReturnType<typeof startNatsServer>>;
 beforeAll(async () => {
@@ -101,7 +103,7 @@ describe('masksweep-trial with --nats', () => {
     const root = mkdtempSync(join(tmpdir(), 'runner-'));
     const leaderboard = await startLeaderboard({
       database: join(root, 'lb.db'),
-      token: 'secret',
+      token: TOKEN,
       natsUrl: nats.url,
     });
     leaderboard.store.registerSweep({
@@ -111,7 +113,7 @@ describe('masksweep-trial with --nats', () => {
       trialCount: 1,
     });
     writeFileSync(join(root, 'trial.json'), JSON.stringify(trial));
-    process.env.MASKSWEEP_LEADERBOARD_TOKEN = 'secret';
+    process.env.MASKSWEEP_LEADERBOARD_TOKEN = TOKEN;
     try {
       const code = await main([
         '--config',

@@ -64,7 +64,7 @@ function report(
 beforeAll(async () => {
   leaderboard = await startLeaderboard({
     database: join(mkdtempSync(join(tmpdir(), 'cli-lb-')), 'lb.db'),
-    token: 't',
+    token: 'cli-test-write-token-of-at-least-43-characters',
   });
   server = `127.0.0.1:${leaderboard.grpcPort}`;
   leaderboard.store.registerSweep({

@@ -63,7 +63,7 @@ export function runCommand(): Command {
 
         const nats = options.nats ? undefined : await startLocalNats(join(workDir, 'nats'), log);
         const natsUrl = options.nats ?? nats?.url;
-        const token = randomBytes(24).toString('hex');
+        const token = randomBytes(32).toString('hex');
         const leaderboard = await startLeaderboard({
           database: join(workDir, 'leaderboard.db'),
           token,

@@ -23,7 +23,7 @@ const REPOSITORY = fileURLToPath(new URL('../../../../', import.meta.url));
 const PAPER = join(REPOSITORY, 'k8s/examples/paper.yaml');
 const TRIAL_RUNNER = join(REPOSITORY, 'services/trial-runner/bin/masksweep-trial.js');
 const DATA_MOUNT = '/data';
-const TOKEN = 'paper-token';
+const TOKEN = 'paper-test-write-token-of-at-least-43-characters';
 
 let server: KubeApiServer;
 let leaderboard: Leaderboard;

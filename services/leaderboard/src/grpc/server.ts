@@ -16,6 +16,7 @@ import {
 import { ConflictError, LeaderboardError, NotFoundError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
+import { writeTokenProblem } from '../token.js';
 
 export interface GrpcServerOptions {
   store: Store;
@@ -39,6 +40,8 @@ const DEFAULT_NAMESPACE = 'default';
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const { store, metrics } = options;
   if (!options.token) throw new Error('token: the leaderboard needs a write token');
+  const weakness = writeTokenProblem(options.token);
+  if (weakness) throw new Error(`token: ${weakness}`);
   const expected = Buffer.from(`Bearer ${options.token}`);
   const authorized = (call: grpc.ServerUnaryCall<unknown, unknown>) => {
     const given = Buffer.from(String(call.metadata.get('authorization')[0] ?? ''));
