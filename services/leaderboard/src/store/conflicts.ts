@@ -1,6 +1,9 @@
 /**
  * What a reported result has that the stored one of the same trial and attempt has not: a
  * retry sends the same message, so any difference is a conflict worth telling the sender.
+ * When it finished and how long it took are left out: an attempt run again after its
+ * runner was interrupted (`masksweep run` resumes the same attempt) ends with the same
+ * figures at another time, and is the same result.
  */
 import type { TrialResult } from './types.js';
 
@@ -31,8 +34,6 @@ export function differingFields(stored: TrialResult, reported: TrialResult): str
     ['result.val_metrics', sorted(stored.valMetrics), sorted(reported.valMetrics)],
     ['result.predictions', predictions(stored), predictions(reported)],
     ['result.artifacts', stored.artifacts, reported.artifacts],
-    ['result.finished_at_ms', stored.finishedAtMs, reported.finishedAtMs],
-    ['result.duration_seconds', stored.durationSeconds, reported.durationSeconds],
   ];
   return fields
     .filter(([, x, y]) => JSON.stringify(x) !== JSON.stringify(y))

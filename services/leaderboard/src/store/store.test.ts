@@ -108,16 +108,18 @@ describe('reportResult idempotency and attempts', () => {
     store.reportResult(original);
     // A faithful retry (probabilities as sent, before their float32 storage) is no conflict.
     expect(store.reportResult(structuredClone(original))).toEqual({ stored: false });
+    // The same attempt run again after an interruption: the same figures, another time.
+    const rerun = { ...structuredClone(original), finishedAtMs: 1_760_000_000_000 };
+    expect(store.reportResult({ ...rerun, durationSeconds: 7 })).toEqual({ stored: false });
     const changed = resultFixture({
       trial: 't1',
       metrics: { f1: 0.5 },
-      finishedAtMs: 1_760_000_000_000,
-      predictions: original.predictions,
+      predictions: original.predictions?.map((p) => ({ ...p, probabilities: [] })),
     });
     const error = refusal(() => store.reportResult(changed));
     expect(error.name).toBe('ConflictError');
     expect(error.field).toBe('result.metrics');
-    expect(error.message).toMatch(/other values of result\.metrics, result\.finished_at_ms;/);
+    expect(error.message).toMatch(/other values of result\.metrics, result\.predictions;/);
     expect(store.getResult('default', 't1')?.metrics.f1).toBe(0.75);
   });
 
