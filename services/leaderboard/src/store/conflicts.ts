@@ -5,7 +5,49 @@
  * runner was interrupted (`masksweep run` resumes the same attempt) ends with the same
  * figures at another time, and is the same result.
  */
+import { ConflictError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import { type Statements, toResult } from './statements.js';
 import type { TrialResult } from './types.js';
+
+/** A repeated (trial, attempt) must be a retry of the stored result: ConflictError if not. */
+export function checkSameResult(
+  statements: Statements,
+  result: TrialResult,
+  metrics: Metrics | undefined,
+): void {
+  const row = statements.resultByTrial.get(result.namespace, result.trial);
+  const stored = row && toResult(statements, row, true);
+  const differing = stored ? differingFields(stored, result) : [];
+  if (differing.length === 0) return;
+  metrics?.resultsIgnored.inc({ reason: 'conflict' });
+  throw new ConflictError(
+    differing[0] as string,
+    `trial ${JSON.stringify(result.trial)} attempt ${result.attempt} is stored with other values of ${differing.join(', ')}; a retry must send the same result, a new run a higher attempt`,
+  );
+}
+
+/** A sweep has one trial per (config, seed), so no seed counts twice in a summary. */
+export function checkOneTrialPerSeed(
+  statements: Statements,
+  result: TrialResult,
+  metrics: Metrics | undefined,
+): void {
+  const { namespace, sweep, trial, config } = result;
+  const other = statements.otherTrialOfSeed.get(
+    namespace,
+    sweep,
+    config.configKey,
+    config.seed,
+    trial,
+  );
+  if (!other) return;
+  metrics?.resultsIgnored.inc({ reason: 'seed_taken' });
+  throw new ConflictError(
+    'result.config.seed',
+    `config ${config.configKey} seed ${config.seed} of sweep ${JSON.stringify(sweep)} is stored as trial ${JSON.stringify(other.trial)}; trial ${JSON.stringify(trial)} would count the same seed twice`,
+  );
+}
 
 /** The proto fields whose values differ, in message order (empty for a faithful retry). */
 export function differingFields(stored: TrialResult, reported: TrialResult): string[] {

@@ -10,9 +10,9 @@ import type { CompareConfigsResponse, MetricEvent, RegisterSweepRequest } from '
 import Database from 'better-sqlite3';
 import { compareConfigs } from '../analysis/compare.js';
 import { SweepSummaries } from '../analysis/sweep-summary.js';
-import { ConflictError, InvalidResultError } from '../errors.js';
+import { InvalidResultError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import { differingFields } from './conflicts.js';
+import { checkOneTrialPerSeed, checkSameResult } from './conflicts.js';
 import { buildListQuery, encodeCursor } from './list-query.js';
 import { evictOldest } from './lru.js';
 import { type INDEXED_METRIC_COLUMNS, migrate } from './schema.js';
@@ -159,13 +159,13 @@ export class Store {
         const current = this.statements.currentAttempt.get(result.namespace, result.trial);
         if (current) {
           if (current.attempt === result.attempt) {
-            this.checkSameResult(result);
+            checkSameResult(this.statements, result, this.metrics);
             return { stored: false, reason: 'duplicate' };
           }
           if (current.attempt > result.attempt) return { stored: false, reason: 'earlier_attempt' };
           checkSameTrial(current, result);
         }
-        this.checkOneTrialPerSeed(result);
+        checkOneTrialPerSeed(this.statements, result, this.metrics);
         if (current) this.statements.deleteResult.run(current.id);
         return { stored: true, sequence: this.insertResult(result) };
       })
@@ -346,37 +346,6 @@ export class Store {
   /** The id of the last metric point stored (0 when there is none). */
   lastPointId(): number {
     return this.statements.lastPointId.get()?.id ?? 0;
-  }
-
-  /** A repeated (trial, attempt) must be a retry of the stored result: ConflictError if not. */
-  private checkSameResult(result: TrialResult): void {
-    const row = this.statements.resultByTrial.get(result.namespace, result.trial);
-    const stored = row && toResult(this.statements, row, true);
-    const differing = stored ? differingFields(stored, result) : [];
-    if (differing.length === 0) return;
-    this.metrics?.resultsIgnored.inc({ reason: 'conflict' });
-    throw new ConflictError(
-      differing[0] as string,
-      `trial ${JSON.stringify(result.trial)} attempt ${result.attempt} is stored with other values of ${differing.join(', ')}; a retry must send the same result, a new run a higher attempt`,
-    );
-  }
-
-  /** A sweep has one trial per (config, seed), so no seed counts twice in a summary. */
-  private checkOneTrialPerSeed(result: TrialResult): void {
-    const { namespace, sweep, trial, config } = result;
-    const other = this.statements.otherTrialOfSeed.get(
-      namespace,
-      sweep,
-      config.configKey,
-      config.seed,
-      trial,
-    );
-    if (!other) return;
-    this.metrics?.resultsIgnored.inc({ reason: 'seed_taken' });
-    throw new ConflictError(
-      'result.config.seed',
-      `config ${config.configKey} seed ${config.seed} of sweep ${JSON.stringify(sweep)} is stored as trial ${JSON.stringify(other.trial)}; trial ${JSON.stringify(trial)} would count the same seed twice`,
-    );
   }
 
   /** The id of an event's curve for one metric name, created on first use. */
