@@ -120,13 +120,6 @@ function list<T>(Refusal: ErrorClass, field: string, value: T[] | null | undefin
   return value;
 }
 
-export function checkMetricName(Refusal: ErrorClass, field: string, name: string): string {
-  if (!METRIC_NAME.test(name) || RESERVED_METRIC_NAMES.has(name)) {
-    throw new Refusal(field, `must match ${METRIC_NAME.source}, got ${show(name)}`);
-  }
-  return name;
-}
-
 /** Refuses a map whose keys include bad metric names, listing every one of them. */
 function checkMetricNames(Refusal: ErrorClass, field: string, names: readonly string[]): void {
   const refused = names.filter(
