@@ -212,8 +212,9 @@ export class SweepSummaries {
 }
 
 /**
- * Result rows (in config, seed order) with their predictions, as stored seeds by config.
- * Predictions arrive in result and sample id order.
+ * Result rows (in config, seed, id order) with their predictions, as stored seeds by
+ * config. Predictions arrive in result and sample id order. A seed counts once: of two
+ * trials of one (config, seed), stored before the store refused the second, the first is kept.
  */
 function storedSeeds(
   results: readonly SeedResultRow[],
@@ -232,8 +233,9 @@ function storedSeeds(
       labels: [],
       predictions: [],
     };
-    byId.set(id, stored);
     const seeds = byConfig.get(key);
+    if (seeds?.at(-1)?.seed === seed) continue;
+    byId.set(id, stored);
     if (seeds) seeds.push(stored);
     else byConfig.set(key, [stored]);
   }

@@ -187,10 +187,10 @@ export function prepareStatements(db: Database.Database) {
       'SELECT max(sequence) AS sequence FROM results WHERE namespace = ?',
     ),
     sweepSeedResults: prepareRaw<[string, string], SeedResultRow>(
-      `SELECT ${SEED_RESULT_COLUMNS} FROM results WHERE namespace = ? AND sweep = ? ORDER BY config_key, seed`,
+      `SELECT ${SEED_RESULT_COLUMNS} FROM results WHERE namespace = ? AND sweep = ? ORDER BY config_key, seed, id`,
     ),
     configSeedResults: prepareRaw<[string, string, string], SeedResultRow>(
-      `SELECT ${SEED_RESULT_COLUMNS} FROM results WHERE namespace = ? AND sweep = ? AND config_key = ? ORDER BY seed`,
+      `SELECT ${SEED_RESULT_COLUMNS} FROM results WHERE namespace = ? AND sweep = ? AND config_key = ? ORDER BY seed, id`,
     ),
     sweepSeedPredictions: prepareRaw<[string, string], SeedPredictionRow>(
       `${SEED_PREDICTIONS} ORDER BY r.config_key, r.seed, r.id, p.sample_id`,

@@ -1,4 +1,5 @@
 import { type MetricEvent, MetricKind, Stage } from '@masksweep/proto';
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '../metrics.js';
@@ -131,6 +132,22 @@ describe('reportResult idempotency and attempts', () => {
     expect(store.reportResult(resultFixture({ trial: 't2', seed: 5 }))).toEqual({ stored: true });
     const summary = store.getSweepSummary({ namespace: 'default', sweep: 'study' });
     expect(summary.configs[0]?.seeds).toEqual([4, 5]);
+  });
+
+  it('counts a seed stored twice (before the store refused it) once in a summary', () => {
+    store.reportResult(resultFixture({ trial: 't1', seed: 4, metrics: { f1: 0.2 } }));
+    store.reportResult(resultFixture({ trial: 't2', seed: 5, metrics: { f1: 0.8 } }));
+    store.close();
+    const db = new Database(path);
+    db.prepare("UPDATE results SET seed = 4 WHERE trial = 't2'").run();
+    db.close();
+    store = openStore({ path });
+    const [config] = store.getSweepSummary({ namespace: 'default', sweep: 'study' }).configs;
+    expect(config?.seeds).toEqual([4]);
+    expect(config?.trials).toEqual(['t1']);
+    expect(config?.metrics.f1?.n).toBe(1);
+    expect(config?.metrics.f1?.mean).toBe(0.2);
+    store.close();
   });
 
   it('round-trips every field of a result', () => {
