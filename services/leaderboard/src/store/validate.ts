@@ -26,9 +26,10 @@ export const METRIC_NAME = /^[A-Za-z0-9_.:/-]{1,100}$/;
  */
 export const MAX_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 /**
- * The highest attempt number a result or event may carry. A trial is retried a handful of
- * times; a bound keeps a uint32 of -1 (4294967295 on the wire) from shadowing every real
- * attempt, since a stored attempt is only replaced by a later one.
+ * The highest attempt number a result or event may carry, far above what a Sweep may ask
+ * (LIMITS.retries, 100, in @masksweep/api). It keeps a uint32 of -1 (4294967295 on the
+ * wire) from shadowing every real attempt, since a stored attempt is only replaced by a
+ * later one.
  */
 export const MAX_ATTEMPT = 1000;
 /** Names a metric may not have: JavaScript objects give them a meaning of their own. */
