@@ -1,4 +1,4 @@
-export { connectBus } from './connection.js';
+export { connectBus, connectBusWhenUp, type WaitingForBus } from './connection.js';
 export {
   type ConsumeEventsOptions,
   consumeEvents,

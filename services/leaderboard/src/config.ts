@@ -7,15 +7,26 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/**
- * MASKSWEEP_LEADERBOARD_DB (SQLite file, default /data/leaderboard.db),
- * MASKSWEEP_LEADERBOARD_TOKEN or MASKSWEEP_LEADERBOARD_TOKEN_FILE (required, 32 random bytes
- * at least: token.ts),
- * MASKSWEEP_LEADERBOARD_GRPC (host:port, default 0.0.0.0:50051),
- * MASKSWEEP_LEADERBOARD_HTTP_PORT (default 8080), MASKSWEEP_LEADERBOARD_HTTP_HOST (default 0.0.0.0),
- * MASKSWEEP_LEADERBOARD_TLS_CERT and _TLS_KEY (PEM files, both or neither),
- * MASKSWEEP_NATS_URL, MASKSWEEP_ARTIFACTS.
- */
+/** `masksweep-leaderboard --help`: the variables {@link leaderboardConfig} reads. */
+export const LEADERBOARD_USAGE = `Usage: masksweep-leaderboard
+
+The leaderboard service: gRPC, the web view and the NATS ingest of live metrics.
+It takes no arguments; the environment configures it:
+
+  MASKSWEEP_LEADERBOARD_TOKEN       the write token, 32 random bytes at least
+                                    (openssl rand -hex 32); required, or
+  MASKSWEEP_LEADERBOARD_TOKEN_FILE  a file holding it
+  MASKSWEEP_LEADERBOARD_DB          the SQLite file (default /data/leaderboard.db)
+  MASKSWEEP_LEADERBOARD_GRPC        gRPC host:port (default 0.0.0.0:50051)
+  MASKSWEEP_LEADERBOARD_HTTP_PORT   web view port (default 8080)
+  MASKSWEEP_LEADERBOARD_HTTP_HOST   web view host (default 0.0.0.0)
+  MASKSWEEP_LEADERBOARD_TLS_CERT    gRPC TLS: PEM files, both or neither
+  MASKSWEEP_LEADERBOARD_TLS_KEY
+  MASKSWEEP_NATS_URL                NATS to ingest live metrics from (waits for it at start-up)
+  MASKSWEEP_ARTIFACTS               the folder of trial artifacts the web view serves
+`;
+
+/** The service's options from the environment ({@link LEADERBOARD_USAGE} lists the variables). */
 export function leaderboardConfig(env: NodeJS.ProcessEnv): LeaderboardOptions {
   const read = (name: string) => {
     const file = env[name];

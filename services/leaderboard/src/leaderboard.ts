@@ -3,7 +3,7 @@
  * address, the durable consumer of metric curves. `masksweep run` starts it in-process;
  * `masksweep-leaderboard` (main.ts) starts it as a service.
  */
-import { connectBus, ensureStream } from '@masksweep/bus';
+import { connectBusWhenUp, ensureStream } from '@masksweep/bus';
 import type { Log } from '@masksweep/log';
 import type { NatsConnection } from 'nats';
 import { type GrpcServer, startGrpcServer } from './grpc/server.js';
@@ -63,7 +63,15 @@ export async function startLeaderboard(options: LeaderboardOptions): Promise<Lea
     });
     let stopIngest = async () => {};
     if (options.natsUrl) {
-      connection = await connectBus({ servers: options.natsUrl, name: 'leaderboard' });
+      const url = options.natsUrl;
+      // The web view and gRPC already answer; the curves wait for NATS, saying so.
+      connection = await connectBusWhenUp({ servers: url, name: 'leaderboard' }, (waiting) =>
+        options.log?.(
+          'warn',
+          `waiting for NATS at ${url} (${waiting.reason}); trying again in ${waiting.delayMs / 1000} s`,
+          { attempt: waiting.attempt },
+        ),
+      );
       await ensureStream(connection);
       const consumer = await ingestMetrics({
         connection,
