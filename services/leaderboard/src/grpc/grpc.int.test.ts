@@ -187,6 +187,38 @@ describe('the leaderboard over gRPC on a real port', () => {
     stream.cancel();
   });
 
+  it('answers bytes that are not a request with INVALID_ARGUMENT, not INTERNAL', async () => {
+    const raw = new grpc.Client(
+      `127.0.0.1:${leaderboard.grpcPort}`,
+      grpc.credentials.createInsecure(),
+    );
+    // A varint that never ends: no message decodes from it.
+    const garbage = Buffer.from([0xff, 0xff, 0xff]);
+    const call = (path: string, metadata: grpc.Metadata) =>
+      new Promise<grpc.ServiceError>((resolve, reject) =>
+        raw.makeUnaryRequest(
+          path,
+          (bytes: Buffer) => bytes,
+          (bytes: Buffer) => bytes,
+          garbage,
+          metadata,
+          (error) => (error ? resolve(error) : reject(new Error('the call was accepted'))),
+        ),
+      );
+    try {
+      for (const [path, metadata] of [
+        ['/masksweep.v1.Leaderboard/ListResults', new grpc.Metadata()],
+        ['/masksweep.v1.Leaderboard/ReportResult', writer().metadata],
+      ] as const) {
+        const error = await call(path, metadata);
+        expect(error.code, path).toBe(grpc.status.INVALID_ARGUMENT);
+        expect(error.details).toMatch(/^request: the bytes are not a \w+ request \(.+\)$/);
+      }
+    } finally {
+      raw.close();
+    }
+  });
+
   it('refuses an unknown sort_by with INVALID_ARGUMENT listing the accepted names', async () => {
     const unknown = await refusal(client.listResults({ sweep: 'study', sortBy: 'f2' }));
     expect(unknown.code).toBe(grpc.status.INVALID_ARGUMENT);

@@ -64,6 +64,11 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
           callback({ code, details: 'authorization: a bearer token is needed for writes' });
           return;
         }
+        if (call.request instanceof Undecodable) {
+          code = grpc.status.INVALID_ARGUMENT;
+          callback({ code, details: call.request.details(route) });
+          return;
+        }
         callback(null, handle(call.request));
       } catch (error) {
         const serviceError = toServiceError(error);
@@ -100,6 +105,13 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       store.compareConfigs(withNamespace(request)),
     ),
     watchResults: (call) => {
+      if (call.request instanceof Undecodable) {
+        call.emit('error', {
+          code: grpc.status.INVALID_ARGUMENT,
+          details: call.request.details('WatchResults'),
+        });
+        return;
+      }
       const request = withNamespace(call.request);
       let sequence = request.sinceSequence;
       if (sequence === 0 && request.sweep)
@@ -167,7 +179,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   };
 
   const server = new grpc.Server();
-  server.addService(LeaderboardService, leaderboard);
+  server.addService(decodingOrRefusing(LeaderboardService), leaderboard);
   server.addService(HealthService, health);
   const credentials = options.tls
     ? grpc.ServerCredentials.createSsl(null, [
@@ -194,6 +206,42 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       }),
   };
 }
+
+/**
+ * A request whose bytes are not the message: grpc-js answers a decoding failure with
+ * INTERNAL, which clients take for a server fault and retry; the handler answers this one
+ * INVALID_ARGUMENT instead.
+ */
+class Undecodable {
+  constructor(readonly reason: string) {}
+
+  details(route: string): string {
+    return `request: the bytes are not a ${route} request (${this.reason})`;
+  }
+}
+
+/** The service whose decoders give {@link Undecodable} instead of throwing. */
+function decodingOrRefusing<Service extends Record<string, { requestDeserialize: Decoder }>>(
+  service: Service,
+): Service {
+  return Object.fromEntries(
+    Object.entries(service).map(([name, definition]) => [
+      name,
+      {
+        ...definition,
+        requestDeserialize: (bytes: Buffer) => {
+          try {
+            return definition.requestDeserialize(bytes);
+          } catch (error) {
+            return new Undecodable((error as Error).message);
+          }
+        },
+      },
+    ]),
+  ) as Service;
+}
+
+type Decoder = (bytes: Buffer) => unknown;
 
 function withNamespace<T extends { namespace: string }>(request: T): T {
   return request.namespace ? request : { ...request, namespace: DEFAULT_NAMESPACE };

@@ -58,6 +58,14 @@ describe('reportResult validation', () => {
       /must be JSON/,
     ],
     [
+      'a config nested 1,001 levels deep',
+      (r) =>
+        ((r.config as { configJson: string }).configJson =
+          `${'{"a":'.repeat(1001)}1${'}'.repeat(1001)}`),
+      'result.config.config_json',
+      /nests 1001 levels deep; at most 64/,
+    ],
+    [
       'a label out of range',
       (r) => (r.predictions = [{ sampleId: 'a', label: 2, predicted: 0, probabilities: [] }]),
       'result.predictions[0].label',

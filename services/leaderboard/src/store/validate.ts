@@ -104,7 +104,31 @@ function jsonObject(Refusal: ErrorClass, field: string, value: unknown): string 
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new Refusal(field, 'must be a JSON object');
   }
+  const depth = nestingDepth(parsed);
+  if (depth > MAX_JSON_DEPTH) {
+    throw new Refusal(field, `nests ${depth} levels deep; at most ${MAX_JSON_DEPTH} are kept`);
+  }
   return source;
+}
+
+/**
+ * How deep a stored config may nest. A trial's config is a few levels deep; every reader
+ * of it (tables, labels, the web view) walks it recursively, so a deeper one is refused at
+ * the door rather than overflowing a stack later.
+ */
+const MAX_JSON_DEPTH = 64;
+
+/** The depth of objects and arrays in a parsed JSON value, walked without recursion. */
+function nestingDepth(value: unknown): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, depth] = next;
+    if (item === null || typeof item !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 function record(Refusal: ErrorClass, field: string, value: unknown): Record<string, unknown> {
