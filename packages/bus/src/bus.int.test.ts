@@ -17,11 +17,16 @@ import {
   type EventConsumer,
   type PoisonMessage,
 } from './consumer.js';
-import { InvalidOptionError, PublisherBufferFullError, PublisherClosedError } from './errors.js';
+import {
+  InvalidOptionError,
+  MisaddressedEventError,
+  PublisherBufferFullError,
+  PublisherClosedError,
+} from './errors.js';
 import { lifecycleEventId, metricEventId } from './event-ids.js';
 import { EventPublisher, MESSAGE_ID_HEADER } from './publisher.js';
 import { EVENTS_STREAM, ensureStream } from './stream.js';
-import { subjectFor } from './subjects.js';
+import { type EventAddress, subjectFor } from './subjects.js';
 
 function metric(step: number, trial = `trial-${step % 7}`): MessageInit<MetricEvent> {
   return {
@@ -452,6 +457,35 @@ describe('consumeEvents', () => {
     expect(step8.map((e) => e.deliveryCount)).toEqual([3]);
     expect(handled.filter((e) => e.kind === 'metric' && e.event.step === 7)).toHaveLength(1);
     await publisher.close();
+  }, 30_000);
+
+  it("terminates an event that names another trial than its subject's, and reports it", async () => {
+    const { connection } = await startBus();
+    const js = connection.jetstream();
+    const own = metric(3, 'trial-a');
+    // Published on trial-a's subject, but naming another sweep's trial in its payload.
+    const forged = { ...metric(4, 'trial-b'), sweep: 'other-sweep' };
+    const subject = subjectFor({ ...own, kind: 'metric' } as EventAddress);
+    await js.publish(subject, MetricEventBatch.encode({ events: [forged] }));
+    await js.publish(subject, MetricEventBatch.encode({ events: [own] }));
+
+    const poisoned: PoisonMessage[] = [];
+    const handled: DecodedEvent[] = [];
+    const consumer = await consumeEvents({
+      connection: await connect(),
+      durable: 'subject-bound',
+      handler: async (batch) => {
+        handled.push(...batch);
+      },
+      onPoison: (poison) => poisoned.push(poison),
+    });
+    await waitFor(() => handled.length === 1 && poisoned.length === 1, 'both messages');
+    await consumer.stop();
+    expect(handled.map((e) => [e.event.sweep, e.event.trial])).toEqual([['paper.v1', 'trial-a']]);
+    expect(poisoned[0]?.error).toBeInstanceOf(MisaddressedEventError);
+    expect(poisoned[0]?.error.message).toBe(
+      `the event's sweep is "other-sweep" but its subject ${subject} names "paper.v1"`,
+    );
   }, 30_000);
 
   it('terminates an event whose handler fails on every delivery, and reports it', async () => {

@@ -9,7 +9,7 @@ import {
   type NatsError,
   nanos,
 } from 'nats';
-import { checkInteger, InvalidOptionError } from './errors.js';
+import { checkInteger, InvalidOptionError, MisaddressedEventError } from './errors.js';
 import { MESSAGE_ID_HEADER } from './publisher.js';
 import { EVENTS_STREAM } from './stream.js';
 import { allEventsSubject, parseSubject } from './subjects.js';
@@ -272,16 +272,26 @@ function delivery(message: JsMsg): Delivery {
 
 /** The events of a message: a metric subject's MetricEventBatch, or one lifecycle event. */
 function decode(message: JsMsg): DecodedEvent[] {
-  const { kind } = parseSubject(message.subject);
+  const address = parseSubject(message.subject);
   const from = delivery(message);
-  if (kind === 'lifecycle') {
-    return [{ ...from, kind, event: LifecycleEvent.decode(message.data) }];
+  const events =
+    address.kind === 'lifecycle'
+      ? [LifecycleEvent.decode(message.data)]
+      : MetricEventBatch.decode(message.data).events;
+  // The subject is what NATS permissions can restrict, so it is the event's owner: an
+  // event naming another trial than its subject is refused, not filed under that trial.
+  for (const event of events) {
+    for (const field of ['namespace', 'sweep', 'trial'] as const) {
+      if (event[field] !== address[field]) {
+        throw new MisaddressedEventError(
+          `the event's ${field} is ${JSON.stringify(event[field])} but its subject ${message.subject} names ${JSON.stringify(address[field])}`,
+        );
+      }
+    }
   }
-  return MetricEventBatch.decode(message.data).events.map((event: MetricEvent) => ({
-    ...from,
-    kind,
-    event,
-  }));
+  return address.kind === 'lifecycle'
+    ? [{ ...from, kind: 'lifecycle', event: events[0] as LifecycleEvent }]
+    : events.map((event) => ({ ...from, kind: 'metric', event: event as MetricEvent }));
 }
 
 /** Creates the durable consumer, or updates the settings of an existing one. */

@@ -85,3 +85,8 @@ export function checkInteger(field: string, value: number, min: number): number 
   }
   return value;
 }
+
+/** An event whose namespace, sweep or trial is not its subject's: terminated as poison. */
+export class MisaddressedEventError extends Error {
+  override readonly name = 'MisaddressedEventError';
+}

@@ -10,6 +10,7 @@ export {
   EventRejectedError,
   InvalidOptionError,
   InvalidSubjectError,
+  MisaddressedEventError,
   PublisherBufferFullError,
   PublisherClosedError,
   PublisherFlushTimeoutError,
