@@ -274,13 +274,17 @@ function delivery(message: JsMsg): Delivery {
 function decode(message: JsMsg): DecodedEvent[] {
   const address = parseSubject(message.subject);
   const from = delivery(message);
-  const events =
+  const decoded: DecodedEvent[] =
     address.kind === 'lifecycle'
-      ? [LifecycleEvent.decode(message.data)]
-      : MetricEventBatch.decode(message.data).events;
+      ? [{ ...from, kind: 'lifecycle', event: LifecycleEvent.decode(message.data) }]
+      : MetricEventBatch.decode(message.data).events.map((event: MetricEvent) => ({
+          ...from,
+          kind: 'metric' as const,
+          event,
+        }));
   // The subject is what NATS permissions can restrict, so it is the event's owner: an
   // event naming another trial than its subject is refused, not filed under that trial.
-  for (const event of events) {
+  for (const { event } of decoded) {
     for (const field of ['namespace', 'sweep', 'trial'] as const) {
       if (event[field] !== address[field]) {
         throw new MisaddressedEventError(
@@ -289,9 +293,7 @@ function decode(message: JsMsg): DecodedEvent[] {
       }
     }
   }
-  return address.kind === 'lifecycle'
-    ? [{ ...from, kind: 'lifecycle', event: events[0] as LifecycleEvent }]
-    : events.map((event) => ({ ...from, kind: 'metric', event: event as MetricEvent }));
+  return decoded;
 }
 
 /** Creates the durable consumer, or updates the settings of an existing one. */
