@@ -24,7 +24,7 @@ import {
   ensureStream,
   metricEventId,
 } from '@masksweep/bus';
-import { startLeaderboard } from '@masksweep/leaderboard';
+import { openStore, startLeaderboard } from '@masksweep/leaderboard';
 import { MetricKind, Stage } from '@masksweep/proto';
 import { startNatsServer } from '@masksweep/testing';
 import { type Benchmark, positiveInteger } from './benchmark.js';
@@ -237,8 +237,18 @@ async function leaderboardRuns(events: number, publishers: number, runs: number)
       });
       // The leaderboard alone: a second one, with its own database and durable consumer,
       // reads the full stream (as when the publishers are GPU pods on other machines).
+      // Its database knows the sweep before it reads: curves of unregistered sweeps are refused.
+      const readerDatabase = join(mkdtempSync(join(tmpdir(), 'bench-bus-')), 'lb.db');
+      const registration = openStore({ path: readerDatabase });
+      registration.registerSweep({
+        namespace: 'bench',
+        sweep: 'bus',
+        specJson: '{}',
+        trialCount: 64,
+      });
+      registration.close();
       const reader = await startLeaderboard({
-        database: join(mkdtempSync(join(tmpdir(), 'bench-bus-')), 'lb.db'),
+        database: readerDatabase,
         token: BENCH_TOKEN,
         natsUrl: server.url,
         durable: 'bench-reader',

@@ -12,7 +12,7 @@ import {
 import { checkInteger, InvalidOptionError, MisaddressedEventError } from './errors.js';
 import { MESSAGE_ID_HEADER } from './publisher.js';
 import { EVENTS_STREAM } from './stream.js';
-import { allEventsSubject, parseSubject } from './subjects.js';
+import { allEventsSubject, type EventAddress, parseSubject } from './subjects.js';
 
 /** The message an event came in; the metric events of one batch share it. */
 interface Delivery {
@@ -37,6 +37,19 @@ export type DecodedEvent =
 export interface PoisonMessage extends Delivery {
   data: Uint8Array;
   error: Error;
+}
+
+/** What becomes of a message the screen looks at; see {@link ConsumeEventsOptions.screen}. */
+export type ScreenVerdict = 'accept' | 'later' | 'refuse';
+
+/** A decoded message as the screen sees it, before its events join a batch. */
+export interface ScreenedMessage extends Delivery {
+  /** Whose events it carries: its subject's address, which every event of it matches. */
+  address: EventAddress;
+  /** How many events it holds (a metric message is a batch). */
+  events: number;
+  /** When JetStream stored it, in ms since the epoch. */
+  storedAtMs: number;
 }
 
 export interface ConsumeEventsOptions {
@@ -71,6 +84,16 @@ export interface ConsumeEventsOptions {
    * process's lifetime, which must not outlive a process that died. @default kept forever
    */
   inactiveThresholdMs?: number;
+  /**
+   * Looks at each decoded message before its events join a batch: 'accept' lets them in;
+   * 'later' leaves the message unacknowledged, to come again after the retryDelaysMs pause
+   * of its delivery count (as after a handler failure), and refuses it on its maxDeliver-th
+   * delivery; 'refuse' terminates it (never delivered again) and tells onRefused.
+   * @default every message accepted
+   */
+  screen?: (message: ScreenedMessage) => ScreenVerdict;
+  /** Told of each message refused by the screen (terminated, not handled). */
+  onRefused?: (message: ScreenedMessage) => void;
   /** Gets each batch; its messages are acknowledged only when it resolves, redelivered when it throws. */
   handler: (batch: DecodedEvent[]) => Promise<void>;
   /** Told of each message that is terminated. */
@@ -81,8 +104,8 @@ export interface ConsumeEventsOptions {
 
 export interface EventConsumer {
   /**
-   * Settles when consumption ends: resolves after stop(); rejects when it failed (onPoison
-   * or onHandlerError threw, or the NATS subscription ended with an error).
+   * Settles when consumption ends: resolves after stop(); rejects when it failed (screen,
+   * onRefused, onPoison or onHandlerError threw, or the NATS subscription ended with an error).
    */
   readonly closed: Promise<void>;
   /**
@@ -116,6 +139,8 @@ export async function consumeEvents(options: ConsumeEventsOptions): Promise<Even
     retryDelaysMs = [1000, 5000, 15_000, 30_000, 60_000],
     stream = EVENTS_STREAM,
     inactiveThresholdMs,
+    screen = () => 'accept',
+    onRefused = () => {},
     handler,
     onPoison,
     onHandlerError,
@@ -155,6 +180,31 @@ export async function consumeEvents(options: ConsumeEventsOptions): Promise<Even
     onPoison({ ...delivery(message), data: message.data, error });
   };
 
+  const retryDelayMs = (deliveries: number) =>
+    retryDelaysMs[Math.min(deliveries, retryDelaysMs.length) - 1] ?? 0;
+
+  /** Whether the message's events may join a batch; settles it when they may not. */
+  const admit = (message: JsMsg, events: DecodedEvent[]): boolean => {
+    const screened: ScreenedMessage = {
+      ...delivery(message),
+      address: parseSubject(message.subject),
+      events: events.length,
+      storedAtMs: Math.floor(message.info.timestampNanos / 1e6),
+    };
+    let verdict = screen(screened);
+    if (verdict === 'later' && maxDeliver > 0 && screened.deliveryCount >= maxDeliver) {
+      verdict = 'refuse';
+    }
+    if (verdict === 'accept') return true;
+    if (verdict === 'later') {
+      message.nak(retryDelayMs(screened.deliveryCount));
+    } else {
+      message.term();
+      onRefused(screened);
+    }
+    return false;
+  };
+
   const handle = async (batch: DecodedMessage[]) => {
     const events = batch.flatMap((message) => message.events);
     try {
@@ -173,8 +223,7 @@ export async function consumeEvents(options: ConsumeEventsOptions): Promise<Even
             ),
           );
         } else {
-          const delay = retryDelaysMs[Math.min(deliveries, retryDelaysMs.length) - 1] ?? 0;
-          message.nak(delay);
+          message.nak(retryDelayMs(deliveries));
         }
       }
       return;
@@ -182,7 +231,7 @@ export async function consumeEvents(options: ConsumeEventsOptions): Promise<Even
     for (const { message } of batch) message.ack();
   };
 
-  const closed = readBatches(messages, batchSize, maxBatchWaitMs, poison, handle).then(
+  const closed = readBatches(messages, batchSize, maxBatchWaitMs, poison, admit, handle).then(
     (unhandled) => {
       if (connection.isClosed()) return;
       for (const message of unhandled) message.nak();
@@ -207,14 +256,16 @@ interface DecodedMessage {
 /**
  * Feeds `handle` batches of decoded messages: as many as hold `batchSize` events, or what
  * arrived when the consumer has caught up (nothing pending) or `maxWaitMs` after the first
- * message. A message that cannot be decoded goes to `poison` instead. Resolves, when the
- * messages end, with those fetched but not handled.
+ * message. A message that cannot be decoded goes to `poison` instead, one that `admit`
+ * settles otherwise is left out. Resolves, when the messages end, with those fetched but
+ * not handled.
  */
 async function readBatches(
   messages: ConsumerMessages,
   batchSize: number,
   maxWaitMs: number,
   poison: (message: JsMsg, error: Error) => void,
+  admit: (message: JsMsg, events: DecodedEvent[]) => boolean,
   handle: (batch: DecodedMessage[]) => Promise<void>,
 ): Promise<JsMsg[]> {
   const iterator = messages[Symbol.asyncIterator]();
@@ -239,12 +290,15 @@ async function readBatches(
     if (result.done) break;
     next = iterator.next();
     const message = result.value;
+    let decoded: DecodedEvent[] | undefined;
     try {
-      const decoded = decode(message);
-      batch.push({ message, events: decoded });
-      events += decoded.length;
+      decoded = decode(message);
     } catch (error) {
       poison(message, error as Error);
+    }
+    if (decoded && admit(message, decoded)) {
+      batch.push({ message, events: decoded });
+      events += decoded.length;
     }
     if (events >= batchSize || message.info.pending === 0) await handleBatch();
     else waited ??= delay(maxWaitMs);

@@ -5,6 +5,8 @@ export {
   type DecodedEvent,
   type EventConsumer,
   type PoisonMessage,
+  type ScreenedMessage,
+  type ScreenVerdict,
 } from './consumer.js';
 export {
   EventRejectedError,

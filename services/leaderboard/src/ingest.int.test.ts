@@ -13,6 +13,7 @@ import { MetricKind, Stage } from '@masksweep/proto';
 import { startNatsServer } from '@masksweep/testing';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openStore } from './store/store.js';
 
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
 const children: ChildProcess[] = [];
@@ -56,6 +57,15 @@ describe('metric curves through NATS into the leaderboard', () => {
       MASKSWEEP_LEADERBOARD_HTTP_HOST: '127.0.0.1',
       MASKSWEEP_NATS_URL: nats.url,
     };
+    // The leaderboard stores the curves of registered sweeps only.
+    const registration = openStore({ path: env.MASKSWEEP_LEADERBOARD_DB });
+    registration.registerSweep({
+      namespace: 'default',
+      sweep: 'load',
+      specJson: '{}',
+      trialCount: 150,
+    });
+    registration.close();
     let leaderboard = await startLeaderboardProcess(env);
 
     const publishers = 3;

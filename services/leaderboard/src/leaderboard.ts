@@ -77,6 +77,7 @@ export async function startLeaderboard(options: LeaderboardOptions): Promise<Lea
         connection,
         store,
         durable: options.durable,
+        metrics,
         log: options.log,
       });
       stopIngest = () => consumer.stop();

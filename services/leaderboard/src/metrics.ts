@@ -28,6 +28,12 @@ export class Metrics {
     help: 'Metric curve points received again and ignored.',
     registers: [this.registry],
   });
+  readonly metricEventsRefused = new Counter({
+    name: 'masksweep_leaderboard_metric_events_refused_total',
+    help: 'Metric events not stored and never delivered again, by reason (unregistered_sweep: their sweep was not registered within the grace period).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly requestDuration = new Histogram({
     name: 'masksweep_leaderboard_request_duration_seconds',
     help: 'Time to answer a request, by transport (http, grpc), route and status.',
