@@ -44,6 +44,10 @@ export default defineConfig({
         replacement: `${root}packages/api/src/sweep.test-support.ts`,
       },
       {
+        find: /^@masksweep\/bus\/test-support$/,
+        replacement: `${root}packages/bus/src/nats-auth.test-support.ts`,
+      },
+      {
         find: /^@masksweep\/backend\/test-support$/,
         replacement: `${root}packages/backend/src/wasm.test-support.ts`,
       },

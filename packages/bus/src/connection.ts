@@ -1,13 +1,26 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ConnectionOptions, connect, ErrorCode, type NatsConnection, NatsError } from 'nats';
+import { type BusCredentials, credentialOptions } from './credentials.js';
+
+export interface BusConnectionOptions extends ConnectionOptions {
+  /** Who connects (see busCredentialsFromEnv); anonymous without. */
+  credentials?: BusCredentials;
+}
 
 /**
  * A NATS connection for the bus: it reconnects for ever (every 500 ms) so that a NATS
  * restart never closes it; the publisher buffers and the consumer resumes meanwhile.
  * `options` override these defaults (e.g. `servers`, `name`, `waitOnFirstConnect`).
+ * Refused credentials reject with the server's AUTHORIZATION_VIOLATION.
  */
-export function connectBus(options: ConnectionOptions): Promise<NatsConnection> {
-  return connect({ maxReconnectAttempts: -1, reconnectTimeWait: 500, ...options });
+export async function connectBus(options: BusConnectionOptions): Promise<NatsConnection> {
+  const { credentials, ...natsOptions } = options;
+  return connect({
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    ...(await credentialOptions(credentials)),
+    ...natsOptions,
+  });
 }
 
 /** What a service hears while NATS is not up yet. */
@@ -34,7 +47,7 @@ const NOT_UP_YET = new Set<string>([
  * credentials) is thrown at once.
  */
 export async function connectBusWhenUp(
-  options: ConnectionOptions,
+  options: BusConnectionOptions,
   waiting: (state: WaitingForBus) => void,
   { maxDelayMs = 30_000, signal }: { maxDelayMs?: number; signal?: AbortSignal } = {},
 ): Promise<NatsConnection> {

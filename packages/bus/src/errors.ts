@@ -90,3 +90,21 @@ export function checkInteger(field: string, value: number, min: number): number 
 export class MisaddressedEventError extends Error {
   override readonly name = 'MisaddressedEventError';
 }
+
+/**
+ * NATS refused this connection's credentials an operation the publisher needs: publishing
+ * to an event's subject (another sweep's, say), or reading the acknowledgements' inbox.
+ * Final: the events concerned are rejected, not retried.
+ */
+export class PublishNotPermittedError extends Error {
+  override readonly name = 'PublishNotPermittedError';
+  constructor(
+    readonly operation: 'publish' | 'subscribe',
+    readonly subject: string,
+    reason: string,
+  ) {
+    super(
+      `NATS does not permit this connection to ${operation} ${operation === 'publish' ? 'to' : 'on'} ${subject} (${reason}): its credentials are for other subjects`,
+    );
+  }
+}

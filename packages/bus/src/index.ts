@@ -1,4 +1,9 @@
-export { connectBus, connectBusWhenUp, type WaitingForBus } from './connection.js';
+export {
+  type BusConnectionOptions,
+  connectBus,
+  connectBusWhenUp,
+  type WaitingForBus,
+} from './connection.js';
 export {
   type ConsumeEventsOptions,
   consumeEvents,
@@ -9,6 +14,12 @@ export {
   type ScreenVerdict,
 } from './consumer.js';
 export {
+  BUS_CREDENTIALS_ENV,
+  type BusCredentials,
+  busCredentialsFromEnv,
+  credentialOptions,
+} from './credentials.js';
+export {
   EventRejectedError,
   InvalidOptionError,
   InvalidSubjectError,
@@ -16,6 +27,7 @@ export {
   PublisherBufferFullError,
   PublisherClosedError,
   PublisherFlushTimeoutError,
+  PublishNotPermittedError,
 } from './errors.js';
 export {
   LIFECYCLE_EVENT_CASES,
@@ -24,6 +36,16 @@ export {
   lifecycleEventId,
   metricEventId,
 } from './event-ids.js';
+export {
+  createNatsAuthority,
+  type MintOptions,
+  mintUserCredentials,
+  type NatsAuthority,
+  type NatsUserRole,
+  natsServerAuthConfig,
+  trialInboxPrefix,
+  userPermissions,
+} from './nats-auth.js';
 export { EventPublisher, type EventPublisherOptions, MESSAGE_ID_HEADER } from './publisher.js';
 export {
   EVENTS_STREAM,

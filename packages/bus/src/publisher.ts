@@ -8,6 +8,7 @@ import {
 } from '@masksweep/proto';
 import {
   createInbox,
+  ErrorCode,
   Events,
   headers,
   type Msg,
@@ -16,12 +17,14 @@ import {
   type NatsError,
   type Subscription,
 } from 'nats';
+import { inboxPrefixOf } from './credentials.js';
 import {
   checkInteger,
   EventRejectedError,
   PublisherBufferFullError,
   PublisherClosedError,
   PublisherFlushTimeoutError,
+  PublishNotPermittedError,
 } from './errors.js';
 import { lifecycleEventId, metricEventId } from './event-ids.js';
 import { type EventKind, subjectFor } from './subjects.js';
@@ -123,7 +126,7 @@ export class EventPublisher {
   readonly #ackTimeoutMs: number;
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
-  readonly #inbox = createInbox();
+  readonly #inbox: string;
   readonly #acks: Subscription;
   readonly #timeoutSweep: NodeJS.Timeout;
 
@@ -148,6 +151,8 @@ export class EventPublisher {
   #flushWaiters: (() => void)[] = [];
   #closed = false;
   #sendScheduled = false;
+  /** Set when NATS refused this connection the acknowledgements' inbox: nothing can be published. */
+  #notPermitted: PublishNotPermittedError | undefined;
 
   constructor(options: EventPublisherOptions) {
     this.#connection = options.connection;
@@ -158,6 +163,7 @@ export class EventPublisher {
     this.#retryMinMs = checkInteger('retryMinMs', options.retryMinMs ?? 100, 1);
     this.#retryMaxMs = checkInteger('retryMaxMs', options.retryMaxMs ?? 5000, this.#retryMinMs);
     this.#retryDelayMs = this.#retryMinMs;
+    this.#inbox = createInbox(inboxPrefixOf(this.#connection));
     this.#acks = this.#connection.subscribe(`${this.#inbox}.*`, {
       callback: (error, message) => this.#onAnswer(error, message),
     });
@@ -233,6 +239,7 @@ export class EventPublisher {
     if (this.#closed) {
       return Promise.reject(new PublisherClosedError('event publisher: publish after close()'));
     }
+    if (this.#notPermitted) return Promise.reject(this.#notPermitted);
     if (this.pending >= this.capacity) {
       const awayMs = this.#awaySince === undefined ? 0 : Date.now() - this.#awaySince;
       return Promise.reject(new PublisherBufferFullError(this.capacity, awayMs, this.#lastProblem));
@@ -343,6 +350,11 @@ export class EventPublisher {
   #onAnswer(error: NatsError | null, answer: Msg): void {
     if (error) {
       this.#lastProblem = `acknowledgement subscription: ${error.message}`;
+      // No acknowledgement can ever come: every pending event fails, and so will new ones.
+      if (error.code === ErrorCode.PermissionsViolation) {
+        this.#notPermitted = new PublishNotPermittedError('subscribe', this.#inbox, error.message);
+        this.#failAll(this.#notPermitted);
+      }
       return;
     }
     const token = Number(answer.subject.slice(this.#inbox.length + 1));
@@ -428,7 +440,10 @@ export class EventPublisher {
     });
     for await (const status of this.#connection.status()) {
       if (this.#closed) break;
-      if (status.type === Events.Disconnect) {
+      const refused = status.permissionContext;
+      if (status.type === Events.Error && refused?.operation === 'publish') {
+        this.#failSubject(refused.subject, String(status.data));
+      } else if (status.type === Events.Disconnect) {
         this.#connected = false;
         this.#awaySince ??= Date.now();
         this.#lastProblem = `disconnected from ${String(status.data)}`;
@@ -441,6 +456,25 @@ export class EventPublisher {
         this.#sendWaiting();
       }
     }
+  }
+
+  /**
+   * NATS refused a publish to `subject` (a permissions violation, which it reports without
+   * saying which message): the messages sent there fail now instead of timing out for ever.
+   */
+  #failSubject(subject: string, reason: string): void {
+    const error = new PublishNotPermittedError('publish', subject, reason);
+    const refused = [...this.#inFlight.values(), ...this.#resend].filter(
+      (message) => message.subject === subject,
+    );
+    for (const message of refused) this.#inFlight.delete(message.token);
+    this.#resend = this.#resend.filter((message) => message.subject !== subject);
+    for (const message of refused) {
+      this.#pending -= message.events.length;
+      for (const event of message.events) event.reject(error);
+    }
+    this.#scheduleSend();
+    this.#resolveFlushWaiters();
   }
 
   #failAll(error: Error): void {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { type SweepResource, type SweepSpecType, validationMetricName } from '@masksweep/api';
 import {
+  type BusCredentials,
   connectBus,
   consumeEvents,
   EVENTS_STREAM,
@@ -77,10 +78,13 @@ export interface PruningWatch {
  */
 export class PruningStreams {
   readonly #natsUrl: string | undefined;
+  readonly #credentials: BusCredentials | undefined;
   #connection?: Promise<NatsConnection>;
 
-  constructor(natsUrl: string | undefined) {
+  /** `credentials`: a reader's (see @masksweep/bus nats-auth); anonymous without. */
+  constructor(natsUrl: string | undefined, credentials?: BusCredentials) {
     this.#natsUrl = natsUrl;
+    this.#credentials = credentials;
   }
 
   /**
@@ -134,7 +138,11 @@ export class PruningStreams {
   #connect(): Promise<NatsConnection> {
     if (this.#connection) return this.#connection;
     const pending = (async () => {
-      const connection = await connectBus({ servers: this.#natsUrl, name: 'controller' });
+      const connection = await connectBus({
+        servers: this.#natsUrl,
+        name: 'controller',
+        credentials: this.#credentials,
+      });
       try {
         await ensureStream(connection);
         return connection;

@@ -1,5 +1,6 @@
 /** The leaderboard service's settings, read from the environment in this one place. */
 import { readFileSync } from 'node:fs';
+import { busCredentialsFromEnv } from '@masksweep/bus';
 import type { LeaderboardOptions } from './leaderboard.js';
 import { writeTokenProblem } from './token.js';
 
@@ -23,6 +24,9 @@ It takes no arguments; the environment configures it:
   MASKSWEEP_LEADERBOARD_TLS_CERT    gRPC TLS: PEM files, both or neither
   MASKSWEEP_LEADERBOARD_TLS_KEY
   MASKSWEEP_NATS_URL                NATS to ingest live metrics from (waits for it at start-up)
+  MASKSWEEP_NATS_CREDS              its credentials file (a reader's), or
+  MASKSWEEP_NATS_USER               a user and password; anonymous without
+  MASKSWEEP_NATS_PASSWORD
   MASKSWEEP_ARTIFACTS               the folder of trial artifacts the web view serves
 `;
 
@@ -68,6 +72,7 @@ export function leaderboardConfig(env: NodeJS.ProcessEnv): LeaderboardOptions {
     httpHost: env.MASKSWEEP_LEADERBOARD_HTTP_HOST ?? '0.0.0.0',
     tls: cert && key ? { cert, key } : undefined,
     natsUrl: env.MASKSWEEP_NATS_URL,
+    natsCredentials: busCredentialsFromEnv(env),
     artifactsDir: env.MASKSWEEP_ARTIFACTS,
   };
 }

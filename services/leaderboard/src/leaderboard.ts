@@ -3,7 +3,7 @@
  * address, the durable consumer of metric curves. `masksweep run` starts it in-process;
  * `masksweep-leaderboard` (main.ts) starts it as a service.
  */
-import { connectBusWhenUp, ensureStream } from '@masksweep/bus';
+import { type BusCredentials, connectBusWhenUp, ensureStream } from '@masksweep/bus';
 import type { Log } from '@masksweep/log';
 import type { NatsConnection } from 'nats';
 import { type GrpcServer, startGrpcServer } from './grpc/server.js';
@@ -26,6 +26,8 @@ export interface LeaderboardOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** Metric curves are read from this NATS when given. */
   natsUrl?: string;
+  /** Who the leaderboard is to NATS (a reader). @default anonymous */
+  natsCredentials?: BusCredentials;
   /** The durable consumer of this store: one per database. @default 'leaderboard' */
   durable?: string;
   /** The artifact store, for Grad-CAM images in the web view. */
@@ -65,12 +67,15 @@ export async function startLeaderboard(options: LeaderboardOptions): Promise<Lea
     if (options.natsUrl) {
       const url = options.natsUrl;
       // The web view and gRPC already answer; the curves wait for NATS, saying so.
-      connection = await connectBusWhenUp({ servers: url, name: 'leaderboard' }, (waiting) =>
-        options.log?.(
-          'warn',
-          `waiting for NATS at ${url} (${waiting.reason}); trying again in ${waiting.delayMs / 1000} s`,
-          { attempt: waiting.attempt },
-        ),
+      const credentials = options.natsCredentials;
+      connection = await connectBusWhenUp(
+        { servers: url, name: 'leaderboard', credentials },
+        (waiting) =>
+          options.log?.(
+            'warn',
+            `waiting for NATS at ${url} (${waiting.reason}); trying again in ${waiting.delayMs / 1000} s`,
+            { attempt: waiting.attempt },
+          ),
       );
       await ensureStream(connection);
       const consumer = await ingestMetrics({

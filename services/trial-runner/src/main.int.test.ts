@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expandSweep, parseFinetuneTermination, validateSweep } from '@masksweep/api';
 import { tinySweep } from '@masksweep/api/test-support';
-import { connectBus, consumeEvents, type DecodedEvent } from '@masksweep/bus';
+import { connectBus, consumeEvents, type DecodedEvent, ensureStream } from '@masksweep/bus';
 import { startLeaderboard } from '@masksweep/leaderboard';
 import { MetricKind, Stage } from '@masksweep/proto';
 import { startNatsServer } from '@masksweep/testing';
@@ -25,6 +25,10 @@ const TOKEN = 'a1b2'.repeat(16);
 let nats: Awaited<ReturnType<typeof startNatsServer>>;
 beforeAll(async () => {
   nats = await startNatsServer();
+  // The stream is a reader's to make (the leaderboard's, the controller's), not a trial's.
+  const connection = await connectBus({ servers: nats.url });
+  await ensureStream(connection);
+  await connection.close();
 });
 afterAll(async () => {
   await nats?.stop();

@@ -8,6 +8,7 @@ import {
   type Trial,
 } from '@masksweep/api';
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from '@masksweep/backend';
+import { busCredentialsFromEnv } from '@masksweep/bus';
 import { createLogger } from '@masksweep/log';
 import {
   DivergedError,
@@ -82,9 +83,10 @@ export async function main(argv: string[]): Promise<number> {
         .default('1'),
     )
     .addOption(
-      new Option('--nats <url>', 'publish metric and lifecycle events to this NATS').env(
-        'MASKSWEEP_NATS_URL',
-      ),
+      new Option(
+        '--nats <url>',
+        'publish metric and lifecycle events to this NATS (credentials: MASKSWEEP_NATS_CREDS, or MASKSWEEP_NATS_USER and _PASSWORD)',
+      ).env('MASKSWEEP_NATS_URL'),
     )
     .addOption(
       new Option('--leaderboard <host:port>', 'report the result to this leaderboard (gRPC)').env(
@@ -154,6 +156,7 @@ export async function main(argv: string[]): Promise<number> {
     reporter = await TrialReporter.open({
       attempt,
       natsUrl: options.nats,
+      natsCredentials: busCredentialsFromEnv(),
       leaderboard: options.leaderboard,
       // The write token comes from the environment only: command lines are visible to others.
       token: process.env.MASKSWEEP_LEADERBOARD_TOKEN,

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { Trial } from '@masksweep/api';
-import { connectBus, EventPublisher, ensureStream } from '@masksweep/bus';
+import { type BusCredentials, connectBus, EventPublisher } from '@masksweep/bus';
 import {
   createLeaderboardClient,
   type LeaderboardClient,
@@ -27,6 +27,8 @@ export interface TrialReporterOptions {
   attempt: TrialAttempt;
   /** NATS server(s); no events are published without. */
   natsUrl?: string;
+  /** Who the trial is to NATS: its Sweep's trial user. @default anonymous */
+  natsCredentials?: BusCredentials;
   /** host:port of the leaderboard's gRPC server; no result is reported without. */
   leaderboard?: string;
   /** The leaderboard's bearer token for writes. */
@@ -72,8 +74,10 @@ export class TrialReporter {
       connection = await connectBus({
         servers: options.natsUrl,
         name: `trial ${options.attempt.trial}`,
+        credentials: options.natsCredentials,
       });
-      await ensureStream(connection);
+      // The stream is the readers' (leaderboard, controller): a trial's credentials may only
+      // publish. Until a reader has made it, the publisher holds the events and retries.
       publisher = new EventPublisher({ connection });
     }
     const client = options.leaderboard

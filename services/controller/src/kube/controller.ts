@@ -76,7 +76,7 @@ export class KubeController {
   constructor(options: KubeControllerOptions) {
     this.#options = compileControllerOptions(options);
     const { client, namespace, log } = this.#options;
-    this.#pruningStreams = new PruningStreams(this.#options.natsUrl);
+    this.#pruningStreams = new PruningStreams(this.#options.natsUrl, this.#options.natsCredentials);
     this.#queue = new WorkQueue({
       workers: this.#options.workers,
       handle: async (key) => {

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
+import { busCredentialsFromEnv } from '@masksweep/bus';
 import { acquireLeadership, loadKubeClient } from '@masksweep/kube';
 import { createLogger, logTo } from '@masksweep/log';
 import { Command, CommanderError, Option } from 'commander';
@@ -175,6 +176,7 @@ export async function main(argv: string[]): Promise<number> {
     namespace: flags.namespace,
     artifactsDir: flags.artifactsDir,
     natsUrl: flags.nats,
+    natsCredentials: busCredentialsFromEnv(),
     retryBackoffMs,
     jobs: {
       image: flags.image,

@@ -4,6 +4,7 @@
  * reads without a `??` at each use.
  */
 import type { SweepResource } from '@masksweep/api';
+import type { BusCredentials } from '@masksweep/bus';
 import type { KubeClient } from '@masksweep/kube';
 import type { Log } from '@masksweep/log';
 import type { EndReason } from '../state.js';
@@ -54,6 +55,8 @@ export interface KubeControllerOptions {
   registerSweep?: (sweep: SweepResource, trialCount: number) => Promise<void>;
   /** The NATS the trials publish to: Sweeps with `spec.pruner` are pruned from it. @default none */
   natsUrl?: string;
+  /** The controller's own NATS credentials (a reader's). @default anonymous */
+  natsCredentials?: BusCredentials;
   /** Called for each stage attempt that ended, with its reason. */
   onEnded?: (reason: EndReason) => void;
   /** Called when a reconcile pass failed (it is retried). */
@@ -62,10 +65,13 @@ export interface KubeControllerOptions {
 
 /** The options with every default filled in. */
 export interface CompiledControllerOptions
-  extends Required<Omit<KubeControllerOptions, 'namespace' | 'artifactsDir' | 'natsUrl'>> {
+  extends Required<
+    Omit<KubeControllerOptions, 'namespace' | 'artifactsDir' | 'natsUrl' | 'natsCredentials'>
+  > {
   namespace: string | undefined;
   artifactsDir: string | undefined;
   natsUrl: string | undefined;
+  natsCredentials: BusCredentials | undefined;
 }
 
 const nothing = () => {};
@@ -86,6 +92,7 @@ export function compileControllerOptions(
     onPass: options.onPass ?? nothing,
     registerSweep: options.registerSweep ?? (async () => {}),
     natsUrl: options.natsUrl,
+    natsCredentials: options.natsCredentials,
     onEnded: options.onEnded ?? nothing,
     onError: options.onError ?? nothing,
   };
