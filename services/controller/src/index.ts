@@ -5,6 +5,12 @@ export {
   type ReconcilePass,
 } from './kube/controller.js';
 export {
+  ensureNatsAuthority,
+  ensureTrialNatsCredentials,
+  NATS_AUTHORITY_KEYS,
+  type NatsIssuer,
+} from './kube/nats-credentials.js';
+export {
   type JobSettings,
   jobName,
   jobObject,

@@ -16,6 +16,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { type ControllerLog, KubeController } from './controller.js';
 import { leaderboardRegistrar } from './leaderboard-registration.js';
 import { ControllerMetrics } from './metrics.js';
+import {
+  ensureNatsAuthority,
+  ensureTrialNatsCredentials,
+  type NatsIssuer,
+} from './nats-credentials.js';
 
 const log: ControllerLog = logTo(createLogger());
 
@@ -36,6 +41,7 @@ interface ControllerFlags {
   healthAddress?: string;
   image: string;
   nats?: string;
+  natsAuthSecret?: string;
   leaderboard?: string;
   leaderboardTokenSecret?: string;
   leaderboardTokenSecretKey: string;
@@ -87,6 +93,12 @@ export async function main(argv: string[]): Promise<number> {
         .default('ghcr.io/masksweep/masksweep:0.1.0'),
     )
     .addOption(new Option('--nats <url>', 'NATS of the trial pods').env('MASKSWEEP_NATS_URL'))
+    .addOption(
+      new Option(
+        '--nats-auth-secret <name>',
+        "NATS authentication: the authority Secret in the controller's namespace (created when missing); trial pods get their Sweep's credentials",
+      ).env('MASKSWEEP_NATS_AUTH_SECRET'),
+    )
     .addOption(
       new Option('--leaderboard <host:port>', "the leaderboard's gRPC address for trial pods").env(
         'MASKSWEEP_LEADERBOARD',
@@ -170,17 +182,31 @@ export async function main(argv: string[]): Promise<number> {
     leaderboard?.close();
     return 1;
   }
+  let natsIssuer: NatsIssuer | undefined;
+  if (flags.natsAuthSecret) {
+    try {
+      natsIssuer = await ensureNatsAuthority(client, client.namespace, flags.natsAuthSecret);
+    } catch (error) {
+      process.stderr.write(
+        `masksweep-controller: --nats-auth-secret ${client.namespace}/${flags.natsAuthSecret}: ${(error as Error).message}\n`,
+      );
+      leaderboard?.close();
+      return 1;
+    }
+  }
+  const issuer = natsIssuer;
   const metrics = new ControllerMetrics();
   const controller = new KubeController({
     client,
     namespace: flags.namespace,
     artifactsDir: flags.artifactsDir,
     natsUrl: flags.nats,
-    natsCredentials: busCredentialsFromEnv(),
+    natsCredentials: issuer ? { creds: issuer.controllerCreds } : busCredentialsFromEnv(),
     retryBackoffMs,
     jobs: {
       image: flags.image,
       natsUrl: flags.nats,
+      natsCredentials: issuer !== undefined,
       leaderboard: flags.leaderboard,
       leaderboardTokenSecret: flags.leaderboardTokenSecret
         ? { name: flags.leaderboardTokenSecret, key: flags.leaderboardTokenSecretKey }
@@ -192,7 +218,11 @@ export async function main(argv: string[]): Promise<number> {
     },
     log,
     onPass: (pass) => metrics.observe(pass),
-    registerSweep: leaderboard?.register,
+    // Before a Sweep's first Job: its results are accepted, its trials may publish.
+    registerSweep: async (sweep, trialCount) => {
+      await leaderboard?.register(sweep, trialCount);
+      if (issuer) await ensureTrialNatsCredentials(client, issuer, sweep);
+    },
     onEnded: (reason) => metrics.workloadsEnded.inc({ reason }),
     onError: () => metrics.reconciles.inc({ result: 'error' }),
   });

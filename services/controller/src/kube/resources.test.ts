@@ -16,6 +16,9 @@ import {
   jobObject,
   LABELS,
   type PodObject,
+  TRIAL_NATS_CREDENTIALS_KEY,
+  TRIAL_NATS_CREDENTIALS_MOUNT,
+  trialNatsCredentialsSecretName,
   trialObject,
 } from './resources.js';
 
@@ -123,6 +126,37 @@ describe('jobObject', () => {
     expect(object.spec).not.toHaveProperty('pretrainKey');
     expect(object.spec).toMatchObject({ method: 'scratch', configKey: trial.configKey });
     expect(cachedTrial(object).spec).toEqual({});
+  });
+
+  it("mounts the Sweep's NATS credentials Secret and names the file, only when asked", () => {
+    const sweep = sweepObject();
+    const [trial] = expandSweep(sweep as never);
+    const work = { name: 'w', stage: 'pretrain' as const, trial: trial as never, attempt: 1 };
+    type PodSpec = {
+      volumes: Array<{ name: string; secret?: { secretName: string } }>;
+      containers: Array<{
+        env: Array<{ name: string; value?: string }>;
+        volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+      }>;
+    };
+    const podOf = (job: JobObject) => (job.spec as { template: { spec: PodSpec } }).template.spec;
+    const pod = podOf(jobObject(sweep, work, { image: 'i', natsCredentials: true }));
+    expect(pod.volumes).toContainEqual({
+      name: 'nats-credentials',
+      secret: { secretName: trialNatsCredentialsSecretName('placed') },
+    });
+    expect(pod.containers[0]?.volumeMounts).toContainEqual({
+      name: 'nats-credentials',
+      mountPath: TRIAL_NATS_CREDENTIALS_MOUNT,
+      readOnly: true,
+    });
+    expect(pod.containers[0]?.env).toContainEqual({
+      name: 'MASKSWEEP_NATS_CREDS',
+      value: `${TRIAL_NATS_CREDENTIALS_MOUNT}/${TRIAL_NATS_CREDENTIALS_KEY}`,
+    });
+    const anonymous = JSON.stringify(jobObject(sweep, work, { image: 'i' }));
+    expect(anonymous).not.toContain('nats-credentials');
+    expect(anonymous).not.toContain('MASKSWEEP_NATS_CREDS');
   });
 
   it('names Jobs within 63 characters, distinct per stage, subject and attempt', () => {

@@ -17,6 +17,7 @@ import {
   trialExitReason,
   trialSummary,
 } from '@masksweep/api';
+import { BUS_CREDENTIALS_ENV } from '@masksweep/bus';
 import type { KubeObject, OwnerReference } from '@masksweep/kube';
 import type { StageAttempt, Workload } from '../reconcile.js';
 import type { EndReason } from '../state.js';
@@ -68,7 +69,7 @@ export const paths = {
   pods: (namespace?: string) => `/api/v1${namespace ? `/namespaces/${namespace}` : ''}/pods`,
 };
 
-export function ownerReference(sweep: SweepObject): OwnerReference {
+export function ownerReference(sweep: Pick<SweepObject, 'metadata'>): OwnerReference {
   return {
     apiVersion: API_VERSION,
     kind: 'Sweep',
@@ -117,11 +118,23 @@ function trialSpecSummary(trial: Trial): TrialSpecSummary {
   return { ...rest, ...(maskType && { maskType }) };
 }
 
+/** The Secret of a Sweep's trial NATS credentials (see nats-credentials.ts). */
+export function trialNatsCredentialsSecretName(sweep: string): string {
+  return `${sweep}-nats-credentials`;
+}
+export const TRIAL_NATS_CREDENTIALS_KEY = 'user.creds';
+export const TRIAL_NATS_CREDENTIALS_MOUNT = '/var/run/masksweep/nats';
+
 /** Where the trial pods find their services and volumes: the controller's settings. */
 export interface JobSettings {
   /** The trial-runner image, unless the Sweep names one. */
   image: string;
   natsUrl?: string;
+  /**
+   * Trial pods authenticate to NATS with their Sweep's credentials Secret (which the
+   * controller creates before the Sweep's first Job), mounted read-only.
+   */
+  natsCredentials?: boolean;
   /** host:port of the leaderboard's gRPC server. */
   leaderboard?: string;
   /** The Secret with the leaderboard's write token, and its key. */
@@ -170,6 +183,14 @@ export function jobObject(
     { name: 'MASKSWEEP_ATTEMPT', value: String(workload.attempt) },
     { name: 'MASKSWEEP_TERMINATION_LOG', value: TERMINATION_LOG },
     ...(settings.natsUrl ? [{ name: 'MASKSWEEP_NATS_URL', value: settings.natsUrl }] : []),
+    ...(settings.natsCredentials
+      ? [
+          {
+            name: BUS_CREDENTIALS_ENV.credsFile,
+            value: `${TRIAL_NATS_CREDENTIALS_MOUNT}/${TRIAL_NATS_CREDENTIALS_KEY}`,
+          },
+        ]
+      : []),
     ...(settings.leaderboard
       ? [{ name: 'MASKSWEEP_LEADERBOARD', value: settings.leaderboard }]
       : []),
@@ -196,6 +217,17 @@ export function jobObject(
       persistentVolumeClaim: { claimName: settings.artifactsClaim },
     });
     volumeMounts.push({ name: 'artifacts', mountPath: ARTIFACTS_MOUNT });
+  }
+  if (settings.natsCredentials) {
+    volumes.push({
+      name: 'nats-credentials',
+      secret: { secretName: trialNatsCredentialsSecretName(sweep.metadata.name) },
+    });
+    volumeMounts.push({
+      name: 'nats-credentials',
+      mountPath: TRIAL_NATS_CREDENTIALS_MOUNT,
+      readOnly: true,
+    });
   }
   if (settings.dataClaim) {
     volumes.push({
