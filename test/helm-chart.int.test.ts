@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { NATS_AUTHORITY_KEYS } from '@masksweep/controller';
 import { leaderboardConfig, writeTokenProblem } from '@masksweep/leaderboard';
 import {
   type KubeApiServer,
@@ -244,6 +245,7 @@ describe('the masksweep chart, rendered', () => {
       ...['--health-address', ':8081'],
       ...['--image', 'ghcr.io/masksweep/masksweep:0.1.0'],
       ...['--nats', `nats://${RELEASE}-nats.${NAMESPACE}.svc:4222`],
+      ...['--nats-auth-secret', 'masksweep-nats-auth'],
       ...['--leaderboard', `${PREFIX}-leaderboard.${NAMESPACE}.svc:50051`],
       ...['--leaderboard-token-secret', `${PREFIX}-leaderboard-token`],
       ...['--leaderboard-token-secret-key', 'token'],
@@ -380,6 +382,7 @@ describe('the masksweep chart, rendered', () => {
       { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
     ]);
     const binding = find(defaults, 'ClusterRoleBinding', `${PREFIX}-controller`);
     expect(binding.roleRef).toMatchObject({ kind: 'ClusterRole', name: `${PREFIX}-controller` });
@@ -393,6 +396,62 @@ describe('the masksweep chart, rendered', () => {
       resources: ['leases'],
       verbs: ['get', 'list', 'watch', 'create', 'update'],
     });
+    // The NATS authority Secret lives in the release namespace.
+    expect(leases.rules).toContainEqual({
+      apiGroups: [''],
+      resources: ['secrets'],
+      verbs: ['get', 'create'],
+    });
+  });
+
+  it('authenticates NATS users unless natsAuth is off: the authority Secret, mounted where each reads it', () => {
+    // The NATS server loads auth.conf from the Secret the controller creates.
+    const values = parseYaml(readFileSync(`${chartDir}values.yaml`, 'utf8')) as {
+      natsAuth: { secretName: string };
+      nats: {
+        config: { merge: Record<string, string> };
+        container: { patch: Array<{ value: { name: string; mountPath: string } }> };
+        podTemplate: {
+          patch: Array<{
+            value: { name: string; secret: { secretName: string; items: { key: string }[] } };
+          }>;
+        };
+      };
+    };
+    const [volume] = values.nats.podTemplate.patch.map((p) => p.value);
+    const [mount] = values.nats.container.patch.map((p) => p.value);
+    expect(volume?.secret.secretName).toBe(values.natsAuth.secretName);
+    expect(volume?.secret.items.map((i) => i.key)).toEqual([NATS_AUTHORITY_KEYS.serverConfig]);
+    expect(mount?.name).toBe(volume?.name);
+    expect(`/etc/nats-config/${values.nats.config.merge.$include}`).toBe(
+      `${mount?.mountPath}/${NATS_AUTHORITY_KEYS.serverConfig}`,
+    );
+    // The leaderboard mounts its reader credentials only.
+    const deployment = find(defaults, 'Deployment', `${PREFIX}-leaderboard`);
+    const leaderboard = container(deployment);
+    const credsFile = leaderboard.env?.find((e) => e.name === 'MASKSWEEP_NATS_CREDS')?.value;
+    const credsMount = leaderboard.volumeMounts?.find((m) =>
+      credsFile?.startsWith(`${m.mountPath}/`),
+    );
+    const credsVolume = deployment.spec?.template?.spec.volumes?.find(
+      (v) => v.name === credsMount?.name,
+    ) as { secret?: { secretName: string; items: { key: string; path: string }[] } } | undefined;
+    expect(credsVolume?.secret).toEqual({
+      secretName: values.natsAuth.secretName,
+      items: [
+        { key: NATS_AUTHORITY_KEYS.leaderboardCreds, path: NATS_AUTHORITY_KEYS.leaderboardCreds },
+      ],
+    });
+    expect(credsFile).toBe(`${credsMount?.mountPath}/${NATS_AUTHORITY_KEYS.leaderboardCreds}`);
+
+    const open = render({ natsAuth: { enabled: false } });
+    expect(controllerArgs(open)).not.toContain('--nats-auth-secret');
+    expect(JSON.stringify(find(open, 'Deployment', `${PREFIX}-leaderboard`))).not.toContain(
+      'MASKSWEEP_NATS_CREDS',
+    );
+    expect(JSON.stringify(find(open, 'ClusterRole', `${PREFIX}-controller`))).not.toContain(
+      'secrets',
+    );
   });
 
   it('watching one namespace: a Role and RoleBinding there instead of cluster-wide ones', () => {
@@ -475,6 +534,7 @@ describe('the masksweep chart, rendered', () => {
       grpcAddress: '0.0.0.0:50051',
       httpPort: 8080,
       natsUrl: `nats://${RELEASE}-nats.${NAMESPACE}.svc:4222`,
+      natsCredentials: { credsFile: '/var/run/masksweep/nats/leaderboard.creds' },
       artifactsDir: '/artifacts',
     });
     expect(leaderboard.ports).toEqual([
@@ -706,7 +766,12 @@ describe('the masksweep chart, applied to kube-apiserver 1.20', () => {
       expect(await canI('create', 'jobs.batch', namespace)).toBe('yes');
       expect(await canI('get', 'pods/log', namespace)).toBe('yes');
       expect(await canI('delete', 'pods', namespace)).toBe('no');
-      expect(await canI('get', 'secrets', namespace)).toBe('no');
+      // Each Sweep's NATS credentials: it makes and reads them, lists or changes none.
+      expect(await canI('create', 'secrets', namespace)).toBe('yes');
+      expect(await canI('get', 'secrets', namespace)).toBe('yes');
+      expect(await canI('list', 'secrets', namespace)).toBe('no');
+      expect(await canI('update', 'secrets', namespace)).toBe('no');
+      expect(await canI('delete', 'secrets', namespace)).toBe('no');
     }
     expect(await canI('update', 'leases.coordination.k8s.io', NAMESPACE)).toBe('yes');
     expect(await canI('update', 'leases.coordination.k8s.io', WATCHED)).toBe('no');
