@@ -327,6 +327,21 @@ describe('an invalid Sweep', () => {
     ]);
   });
 
+  it('names a list given as a map and a map given as a list, instead of filling in the default', () => {
+    // TypeBox's Value.Default turned `seeds: {a: 1}` into the default [0] (with a key `a`), which
+    // passed; `masks: {constructor: 1}` passed the same way and then threw in the expansion.
+    expect(problemsOf(minimal({ seeds: { a: 1 } }))).toEqual([
+      'spec.seeds: expected array; got {"a":1}',
+    ]);
+    const masks = { constructor: 1 };
+    expect(
+      problemsOf(minimal({ grids: [{ methods: ['spark'], masks }] })).map((p) => p.split(';')[0]),
+    ).toEqual(['spec.grids[0].masks: expected array']);
+    expect(problemsOf(minimal({ objective: ['f1'] }))).toEqual([
+      'spec.objective: expected object; got ["f1"]',
+    ]);
+  });
+
   it('reports a YAML syntax error and a bad field with their lines', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sweep-'));
     const broken = join(dir, 'broken.yaml');

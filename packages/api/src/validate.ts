@@ -6,6 +6,7 @@ import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { AUGMENTATIONS } from './augmentations.js';
+import { withDefaults } from './defaults.js';
 import { formatPath, type SweepProblem, SweepValidationError } from './errors.js';
 import { trialLimitProblem } from './expand.js';
 import { gridName } from './grids.js';
@@ -31,7 +32,7 @@ export function findProblems(
   raw: unknown,
   options: ValidateOptions = {},
 ): { sweep: SweepResource; problems: SweepProblem[] } {
-  const sweep = Value.Default(Sweep, structuredClone(raw)) as SweepResource;
+  const sweep = withDefaults(Sweep, structuredClone(raw)) as SweepResource;
   let problems = schemaProblems(Sweep, sweep);
   if (problems.length === 0) problems = semanticProblems(sweep, options);
   const located = problems.map((p) => ({ ...p, ...options.locate?.(parsePath(p.path)) }));
