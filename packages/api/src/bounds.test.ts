@@ -13,7 +13,7 @@ import {
   SweepValidationError,
   validateSweep,
 } from './index.js';
-import { hugeGridSweep, tinySweep } from './sweep.test-support.js';
+import { hugeGridSweep, largestSweep, tinySweep } from './sweep.test-support.js';
 
 function problemsOf(raw: unknown) {
   return findProblems(raw).problems.map((p) => `${p.path}: ${p.message}`);
@@ -111,6 +111,26 @@ describe('the bounds of a Sweep', () => {
     expect(capped.truncated).toBe(true);
     expect(capped.trials).toEqual(full.slice(0, 2));
     expect(expandSweepCounted(whole(3))).toMatchObject({ truncated: false, trials: full });
+  });
+
+  it('validates and expands the largest Sweep the limits allow in about a second', () => {
+    // The controller does this on its event loop, once per generation of a Sweep.
+    const sweep = largestSweep('largest');
+    const { value, ms } = measure(() => expandSweep(validateSweep(sweep)));
+    expect(value).toHaveLength(LIMITS.trials);
+    // ~0.6 s on 2 busy cores; what stays is hashing 10,000 configs.
+    expect(ms).toBeLessThan(3000);
+  });
+
+  it('refuses more mask values than a Sweep may have before resolving any', () => {
+    const sweep = largestSweep('too-many-masks');
+    const grids = sweep.spec.grids as Array<{ masks: Array<{ type: string; ratios: number[] }> }>;
+    grids[0]?.masks.push({ type: 'random', ratios: [0.95] });
+    const { value, ms } = measure(() => problemsOf(sweep));
+    expect(value).toEqual([
+      `spec.grids: the grids list ${LIMITS.sweepMaskValues + 1} mask ratios and sizes, over the limit of ${LIMITS.sweepMaskValues} per Sweep`,
+    ]);
+    expect(ms).toBeLessThan(1000);
   });
 
   it('lists the first 50 of 100,000 bad values and says there are more, fast', () => {

@@ -149,14 +149,21 @@ export function expandSweepCounted(sweep: SweepResource): CountedExpansion {
   const built = [...trials.values()];
   // The loop stopped early: later grids may produce these configs too, so ask each grid.
   if (truncated) {
+    // Sets, not scans: 10,000 trials x 64 grids x 1,024 mask settings took a second.
+    const members = grids.map((grid) => ({
+      name: grid.name,
+      methods: new Set(grid.methods),
+      masks: new Set(grid.masks.map((m) => m.id)),
+      augmentations: new Set(grid.augmentations.map((a) => a.id)),
+    }));
     for (const trial of built) {
       const { method, maskId, augmentationId } = combinations.get(trial) as Combination;
-      trial.grids = grids
+      trial.grids = members
         .filter(
           (grid) =>
-            grid.methods.includes(method) &&
-            (maskId === NO_MASK.id || grid.masks.some((m) => m.id === maskId)) &&
-            grid.augmentations.some((a) => a.id === augmentationId),
+            grid.methods.has(method) &&
+            (maskId === NO_MASK.id || grid.masks.has(maskId)) &&
+            grid.augmentations.has(augmentationId),
         )
         .map((grid) => grid.name);
     }

@@ -30,6 +30,11 @@ export const LIMITS = {
   augmentationsPerGrid: 32,
   /** Values of one mask entry's `ratios` or `sizes`. */
   axisValues: 32,
+  /**
+   * Mask values of a whole Sweep (its grids' `ratios` and `sizes` together): each is resolved
+   * and checked on its own, and 64 grids x 32 entries x 32 values cost the controller seconds.
+   */
+  sweepMaskValues: 2048,
   /** Largest square mask side, in patches. */
   maskSize: MAX_GRID_SIDE,
   /** Channels of any layer (ConvNeXt and ResNet stages, ViT, decoders). */

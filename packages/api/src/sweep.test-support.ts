@@ -6,6 +6,8 @@
  */
 import { stringify } from 'yaml';
 import { hasPretraining, type PretrainedTrial, type Trial } from './expand.js';
+import { LIMITS } from './limits.js';
+import { METHOD_NAMES } from './methods.js';
 import { API_VERSION, type AugmentationSpec, type GridSpec, type MaskEntrySpec } from './schema.js';
 
 export interface TinySweepOptions {
@@ -103,5 +105,41 @@ export function hugeGridSweep(name: string, spec: Record<string, unknown> = {}):
     spec,
   });
   (sweep.spec.datasets as { imageSize: number }).imageSize = 1024;
+  return sweep;
+}
+
+/**
+ * The largest Sweep the limits allow, in what validation and expansion cost: every grid,
+ * mask value and augmentation distinct (LIMITS.sweepMaskValues mask values in all), every
+ * method, all seeds, the largest image, and maxTrials LIMITS.trials.
+ */
+export function largestSweep(name: string): SweepManifest {
+  const types = ['random', 'blockwise', 'mesh'] as const;
+  // The Sweep's mask values spread evenly over its grids' entries.
+  const entries = LIMITS.sweepMaskValues / LIMITS.grids / LIMITS.axisValues;
+  const masks = (grid: number) =>
+    Array.from({ length: Math.max(1, entries) }, (_, m) => ({
+      type: types[m % types.length],
+      ratios: Array.from(
+        { length: Math.min(LIMITS.axisValues, LIMITS.sweepMaskValues / LIMITS.grids) },
+        (_, v) => 0.1 + v / 40 + m * 1e-4 + grid * 1e-6,
+      ),
+      ...(m % 3 === 2 && { overflow: 'clamp' }),
+    }));
+  const augmentations = Array.from({ length: LIMITS.augmentationsPerGrid }, (_, a) => ({
+    type: 'randomFlip' as const,
+    p: a / LIMITS.augmentationsPerGrid,
+  }));
+  const sweep = tinySweep(name, {
+    seeds: Array.from({ length: LIMITS.seeds }, (_, i) => i),
+    spec: { maxTrials: LIMITS.trials },
+  });
+  sweep.spec.grids = Array.from({ length: LIMITS.grids }, (_, g) => ({
+    name: `grid-${g}`,
+    methods: [...METHOD_NAMES],
+    masks: masks(g),
+    augmentations,
+  }));
+  (sweep.spec.datasets as { imageSize: number }).imageSize = LIMITS.imageSize;
   return sweep;
 }

@@ -224,6 +224,18 @@ function semanticProblems(sweep: SweepResource, options: ValidateOptions): Sweep
     add(['spec', 'seeds'], `seeds repeat: ${spec.seeds.join(', ')}`);
 
   const gridSize = spec.datasets.imageSize / 32;
+  // Counted before any is resolved: past the limit, the values are not checked one by one.
+  const maskValues = spec.grids.reduce(
+    (sum, grid) =>
+      sum + grid.masks.reduce((n, m) => n + (m.ratios?.length ?? 0) + (m.sizes?.length ?? 0), 0),
+    0,
+  );
+  const checkMasks = maskValues <= LIMITS.sweepMaskValues;
+  if (!checkMasks)
+    add(
+      ['spec', 'grids'],
+      `the grids list ${maskValues} mask ratios and sizes, over the limit of ${LIMITS.sweepMaskValues} per Sweep`,
+    );
   const gridIndexByName = new Map<string, number>();
   spec.grids.forEach((grid, g) => {
     const name = gridName(grid, g);
@@ -234,27 +246,28 @@ function semanticProblems(sweep: SweepResource, options: ValidateOptions): Sweep
         ['spec', 'grids', g, 'name'],
         `grid names must be unique: '${name}'${grid.name === undefined ? ' (the default name of this unnamed grid)' : ''} is also the name of spec.grids[${first}]`,
       );
-    grid.masks.forEach((entry, m) => {
-      const at: Keys = ['spec', 'grids', g, 'masks', m];
-      const pattern = getMaskPattern(entry.type);
-      const axisList = pattern.axis === 'ratio' ? 'ratios' : 'sizes';
-      const otherList = pattern.axis === 'ratio' ? 'sizes' : 'ratios';
-      const { type, ratios, sizes, ...options } = entry;
-      if (entry[otherList] !== undefined)
-        add([...at, otherList], `mask type '${type}' takes ${axisList}, not ${otherList}`);
-      const values = (axisList === 'ratios' ? ratios : sizes) ?? [];
-      if (values.length === 0)
-        add([...at, axisList], `mask type '${type}' needs a list of ${axisList}`);
-      values.forEach((value, v) => {
-        try {
-          resolveMaskSetting({ type, [pattern.axis]: value, ...options }, gridSize);
-        } catch (error) {
-          if (!(error instanceof MaskOptionError)) throw error;
-          const field = error.field === pattern.axis ? [axisList, v] : [error.field];
-          add([...at, ...field], error.message.slice(error.field.length + 2));
-        }
+    if (checkMasks)
+      grid.masks.forEach((entry, m) => {
+        const at: Keys = ['spec', 'grids', g, 'masks', m];
+        const pattern = getMaskPattern(entry.type);
+        const axisList = pattern.axis === 'ratio' ? 'ratios' : 'sizes';
+        const otherList = pattern.axis === 'ratio' ? 'sizes' : 'ratios';
+        const { type, ratios, sizes, ...options } = entry;
+        if (entry[otherList] !== undefined)
+          add([...at, otherList], `mask type '${type}' takes ${axisList}, not ${otherList}`);
+        const values = (axisList === 'ratios' ? ratios : sizes) ?? [];
+        if (values.length === 0)
+          add([...at, axisList], `mask type '${type}' needs a list of ${axisList}`);
+        values.forEach((value, v) => {
+          try {
+            resolveMaskSetting({ type, [pattern.axis]: value, ...options }, gridSize);
+          } catch (error) {
+            if (!(error instanceof MaskOptionError)) throw error;
+            const field = error.field === pattern.axis ? [axisList, v] : [error.field];
+            add([...at, ...field], error.message.slice(error.field.length + 2));
+          }
+        });
       });
-    });
     grid.augmentations.forEach((augmentation, a) => {
       const allowed = Object.keys(AUGMENTATIONS[augmentation.type]);
       for (const key of Object.keys(augmentation)) {
