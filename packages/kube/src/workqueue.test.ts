@@ -169,6 +169,32 @@ describe('WorkQueue', () => {
     expect(handler.calls).toHaveLength(2);
   });
 
+  it('lets a key handled longer than slowAfterMs stop holding its worker, never running it twice', async () => {
+    const clock = new FakeClock();
+    const handler = controlledHandler();
+    const queue = new WorkQueue({ handle: handler.handle, workers: 1, slowAfterMs: 1000, clock });
+    queue.add('slow');
+    queue.add('b');
+    queue.add('c');
+    expect(handler.calls).toEqual(['slow']);
+    clock.advance(999);
+    expect(handler.calls).toEqual(['slow']);
+    clock.advance(1);
+    // The slow key's worker is free: b starts beside it, c waits for a worker.
+    expect(handler.calls).toEqual(['slow', 'b']);
+    queue.add('slow');
+    expect(handler.calls).toEqual(['slow', 'b']);
+    await handler.settle(); // slow ends: it released its worker already, so c still waits
+    expect(handler.calls).toEqual(['slow', 'b']);
+    await handler.settle(); // b ends: c, then the slow key added again, take the one worker
+    expect(handler.calls).toEqual(['slow', 'b', 'c']);
+    await handler.settle();
+    expect(handler.calls).toEqual(['slow', 'b', 'c', 'slow']);
+    await handler.settle();
+    await queue.idle();
+    expect(clock.pending).toBe(0);
+  });
+
   it('after shutDown takes no keys, drops waiting retries and waits for the running one', async () => {
     const clock = new FakeClock();
     const handler = controlledHandler();

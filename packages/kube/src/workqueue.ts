@@ -3,7 +3,8 @@
  * often it is added, is handled by one worker at a time (added while handled, it is handled
  * once more after), and a key whose handling failed is retried after a per-key exponential
  * back-off (ItemExponentialFailureRateLimiter's 5 ms doubling to 1000 s by default), forgotten
- * on its next success. A TerminalError is reported and never retried.
+ * on its next success. A TerminalError is reported and never retried. A key handled longer
+ * than `slowAfterMs` stops holding its worker, so slow keys cannot starve the others.
  */
 
 /** A failure that retrying cannot fix (the object is wrong, not the world): never retried. */
@@ -32,6 +33,11 @@ export interface WorkQueueOptions {
   baseDelayMs?: number;
   /** The longest retry delay. @default 1000000 (1000 s) */
   maxDelayMs?: number;
+  /**
+   * A key handled longer than this no longer counts against `workers`: another key starts
+   * beside it (the slow key is still never handled twice at once). @default never
+   */
+  slowAfterMs?: number;
   /** Told of each failure, with the delay of its retry (undefined: not retried). */
   onError?: (key: string, error: Error, retryInMs: number | undefined) => void;
   /** @default the process's timers (unref'd: a waiting retry keeps no process alive) */
@@ -49,6 +55,7 @@ export class WorkQueue {
   readonly #workers: number;
   readonly #baseDelayMs: number;
   readonly #maxDelayMs: number;
+  readonly #slowAfterMs: number | undefined;
   readonly #onError: NonNullable<WorkQueueOptions['onError']> | undefined;
   readonly #clock: WorkQueueClock;
   /** Keys to handle, in order; each also in #dirty. */
@@ -56,6 +63,8 @@ export class WorkQueue {
   /** Keys added and not yet taken by a worker (a handled key may be here: it runs again). */
   readonly #dirty = new Set<string>();
   readonly #processing = new Set<string>();
+  /** Keys handled that hold a worker (not yet slow). */
+  #holdingWorkers = 0;
   /** Failures in a row per key: the back-off's exponent. */
   readonly #failures = new Map<string, number>();
   /** Keys added for later, with when (the earliest of several adds wins). */
@@ -68,6 +77,7 @@ export class WorkQueue {
     this.#workers = options.workers ?? 1;
     this.#baseDelayMs = options.baseDelayMs ?? 5;
     this.#maxDelayMs = options.maxDelayMs ?? 1_000_000;
+    this.#slowAfterMs = options.slowAfterMs;
     this.#onError = options.onError;
     this.#clock = options.clock ?? realClock;
   }
@@ -124,15 +134,29 @@ export class WorkQueue {
   }
 
   #drain(): void {
-    while (this.#processing.size < this.#workers && this.#queue.length > 0) {
+    while (this.#holdingWorkers < this.#workers && this.#queue.length > 0) {
       const key = this.#queue.shift() as string;
       this.#dirty.delete(key);
       this.#processing.add(key);
+      this.#holdingWorkers += 1;
       void this.#run(key);
     }
   }
 
   async #run(key: string): Promise<void> {
+    let holding = true;
+    const release = () => {
+      if (!holding) return;
+      holding = false;
+      this.#holdingWorkers -= 1;
+    };
+    const slow =
+      this.#slowAfterMs === undefined
+        ? undefined
+        : this.#clock.setTimeout(() => {
+            release();
+            this.#drain();
+          }, this.#slowAfterMs);
     try {
       const result = await this.#handle(key);
       this.forget(key);
@@ -150,6 +174,8 @@ export class WorkQueue {
         this.addAfter(key, delay);
       }
     } finally {
+      if (slow !== undefined) this.#clock.clearTimeout(slow);
+      release();
       this.#processing.delete(key);
       if (this.#dirty.has(key) && !this.#shutDown) this.#queue.push(key);
       else this.#dirty.delete(key);
