@@ -4,9 +4,17 @@
  * into one more pass; a failed pass is retried with a per-Sweep back-off). A pass gets the
  * Sweep (gone: done), validates it (Invalid: status only, nothing created), registers it with
  * the leaderboard, then runs observe -> decide -> act -> status (sweep-pass.ts) and requeues
- * itself for the next retry time.
+ * itself for the next retry time. One Sweep cannot stop the others: whatever its validation
+ * or expansion throws makes it Invalid; passes that keep failing make it Failed (see
+ * `failSweepAfter`); a slow pass gives up its worker (`slowPassMs`).
  */
-import { findProblems, type SweepObject, type SweepResource, type Trial } from '@masksweep/api';
+import {
+  findProblems,
+  hasPretraining,
+  type SweepObject,
+  type SweepResource,
+  type Trial,
+} from '@masksweep/api';
 import {
   ConflictError,
   Informer,
@@ -17,7 +25,7 @@ import {
   WorkQueue,
 } from '@masksweep/kube';
 import { PruningStreams, type PruningWatch } from '../pruning.js';
-import { sweepTrials } from '../reconcile.js';
+import { type StageAttempt, sweepTrials, workloadName } from '../reconcile.js';
 import type { SweepState } from '../state.js';
 import { cachedJob, cachedPod, cachedTrial } from './cache.js';
 import {
@@ -28,13 +36,14 @@ import {
 import {
   type CachedTrial,
   type JobObject,
+  jobObject,
   LABELS,
   MANAGER,
   type PodObject,
   paths,
   trialObject,
 } from './resources.js';
-import { invalidStatus } from './status.js';
+import { failedStatus, invalidStatus } from './status.js';
 import { sweepPass, writeSweepStatus } from './sweep-pass.js';
 
 export type { ControllerLog, KubeControllerOptions, ReconcilePass } from './options.js';
@@ -47,8 +56,16 @@ interface Expansion {
   trials: Trial[];
   problems: string[];
   registered?: boolean;
-  /** The API server accepted a dry-run Trial of each method. */
-  trialsAccepted?: boolean;
+  /** The API server accepted a dry-run Trial of each method, and a dry-run Job of it. */
+  objectsAccepted?: boolean;
+  /** Its passes kept failing: the Sweep is Failed with this message, and left alone. */
+  failed?: string;
+}
+
+/** A Sweep whose passes fail: since when, and how many in a row. */
+interface FailingPasses {
+  since: number;
+  passes: number;
 }
 
 /** A Sweep's pruner: its watch of one generation, and the trials it stopped (with the step). */
@@ -69,6 +86,7 @@ export class KubeController {
   /** Per Sweep key: the latest reconciled state, for the pruner. */
   readonly #states = new Map<string, SweepState>();
   readonly #pruning = new Map<string, Pruning>();
+  readonly #failing = new Map<string, FailingPasses>();
   /** One NATS connection for the pruners of every Sweep. */
   readonly #pruningStreams: PruningStreams;
   #resync?: NodeJS.Timeout;
@@ -79,8 +97,18 @@ export class KubeController {
     this.#pruningStreams = new PruningStreams(this.#options.natsUrl, this.#options.natsCredentials);
     this.#queue = new WorkQueue({
       workers: this.#options.workers,
+      slowAfterMs: this.#options.slowPassMs,
       handle: async (key) => {
-        const retryAt = await this.reconcileSweep(key);
+        let retryAt: number | undefined;
+        try {
+          retryAt = await this.reconcileSweep(key);
+        } catch (caught) {
+          const error = caught instanceof Error ? caught : new Error(String(caught));
+          if (!this.#givesUp(key)) throw error;
+          await this.#fail(key, error);
+          return undefined;
+        }
+        this.#failing.delete(key);
         return retryAt === undefined ? undefined : { requeueAfterMs: retryAt - Date.now() };
       },
       onError: (key, error, retryInMs) => {
@@ -164,10 +192,12 @@ export class KubeController {
     if (!sweep || sweep.metadata.deletionTimestamp) {
       this.#expansions.delete(key);
       this.#states.delete(key);
+      this.#failing.delete(key);
       await this.#stopPruning(key);
       return undefined;
     }
     const expansion = this.#expand(key, sweep);
+    if (expansion.failed !== undefined) return undefined;
     const { resource } = expansion;
     if (!(await this.#accepted(sweep, expansion)) || !resource) return undefined;
     if (!expansion.registered) {
@@ -203,12 +233,13 @@ export class KubeController {
   async #accepted(sweep: SweepObject, expansion: Expansion): Promise<boolean> {
     let problems = expansion.problems;
     let message = 'sweep is invalid';
-    if (problems.length === 0 && !expansion.trialsAccepted) {
+    if (problems.length === 0 && !expansion.objectsAccepted) {
       // Before any Job: a Trial the API server refuses (CRDs older than the controller, say)
-      // would leave its Jobs running with nothing to report to.
-      problems = await this.#refusedTrials(sweep, expansion.trials);
-      message = 'the API server refuses the trials of the sweep';
-      expansion.trialsAccepted = problems.length === 0;
+      // would leave its Jobs running with nothing to report to, and a Job it refuses (a
+      // nodeSelector label the Pod cannot have, say) would fail every pass.
+      problems = await this.#refusedObjects(sweep, expansion.trials);
+      message = 'the API server refuses the trials or jobs of the sweep';
+      expansion.objectsAccepted = problems.length === 0;
     }
     if (problems.length === 0) return true;
     const now = new Date().toISOString();
@@ -218,31 +249,76 @@ export class KubeController {
     return false;
   }
 
-  /** The Sweep validated and expanded, once per generation. */
+  /**
+   * The Sweep validated and expanded, once per generation. Whatever either throws is a
+   * problem of the Sweep (its content got past the checks), never of the controller.
+   */
   #expand(key: string, sweep: SweepObject): Expansion {
     const cached = this.#expansions.get(key);
     const { generation, uid } = sweep.metadata;
     if (cached && cached.generation === generation && cached.uid === uid) return cached;
-    const { sweep: resource, problems } = findProblems(
-      {
-        apiVersion: sweep.apiVersion,
-        kind: sweep.kind,
-        metadata: sweep.metadata,
-        spec: sweep.spec,
-      },
-      { checkData: false },
-    );
-    const expansion: Expansion =
-      problems.length > 0
-        ? {
-            generation,
-            uid,
-            trials: [],
-            problems: problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)),
-          }
-        : { generation, uid, resource, trials: sweepTrials(resource), problems: [] };
+    this.#failing.delete(key);
+    const invalid = (problems: string[]): Expansion => ({ generation, uid, trials: [], problems });
+    let expansion: Expansion;
+    try {
+      const { sweep: resource, problems } = findProblems(
+        {
+          apiVersion: sweep.apiVersion,
+          kind: sweep.kind,
+          metadata: sweep.metadata,
+          spec: sweep.spec,
+        },
+        { checkData: false },
+      );
+      expansion =
+        problems.length > 0
+          ? invalid(problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)))
+          : { generation, uid, resource, trials: sweepTrials(resource), problems: [] };
+    } catch (error) {
+      const { name, message } = error as Error;
+      this.#options.log('error', 'validating or expanding a sweep threw', {
+        sweep: key,
+        error: message,
+        stack: (error as Error).stack,
+      });
+      expansion = invalid([
+        `the controller cannot validate or expand this spec: ${name}: ${message}`,
+      ]);
+    }
     this.#expansions.set(key, expansion);
     return expansion;
+  }
+
+  /** Counts a failed pass; whether the Sweep's passes failed long enough to stop them. */
+  #givesUp(key: string): boolean {
+    const failing = this.#failing.get(key) ?? { since: Date.now(), passes: 0 };
+    failing.passes += 1;
+    this.#failing.set(key, failing);
+    const { passes, ms } = this.#options.failSweepAfter;
+    return failing.passes >= passes && Date.now() - failing.since >= ms;
+  }
+
+  /** Marks the Sweep Failed with the last error of its passes, and stops reconciling it. */
+  async #fail(key: string, error: Error): Promise<void> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const sweep = this.#sweeps.get(namespace, name);
+    const expansion = sweep && this.#expand(key, sweep);
+    const failing = this.#failing.get(key);
+    if (!sweep || !expansion || !failing) return;
+    const minutes = ((Date.now() - failing.since) / 60_000).toFixed(1);
+    const message = `${failing.passes} reconcile passes failed in a row over ${minutes} min; the last: ${error.message}`;
+    const now = new Date().toISOString();
+    await writeSweepStatus(this.#options.client, sweep, failedStatus(sweep, message, now));
+    expansion.failed = message;
+    this.#failing.delete(key);
+    await this.#stopPruning(key);
+    this.#options.onError(error);
+    this.#options.log('error', 'sweep failed: its passes keep failing', {
+      namespace,
+      sweep: name,
+      error: error.message,
+      passes: failing.passes,
+    });
   }
 
   /**
@@ -254,7 +330,13 @@ export class KubeController {
     const generation = `${sweep.metadata.uid}/${sweep.metadata.generation}`;
     const current = this.#pruning.get(key);
     if (current?.generation === generation) return current;
-    if (current) void this.#stopPruning(key);
+    if (current)
+      this.#stopPruning(key).catch((error: Error) =>
+        this.#options.log('warn', 'stopping a pruning stream failed', {
+          sweep: key,
+          error: error.message,
+        }),
+      );
     const stopped = new Map<string, number>();
     const watch = this.#pruningStreams
       .watch(
@@ -286,28 +368,37 @@ export class KubeController {
 
   /**
    * Asks the API server, without creating anything (`dryRun=All`), whether it accepts the
-   * first Trial of each method; returns its refusals, naming the Trial and the field.
+   * first Trial of each method and the Job of its first stage; returns its refusals, naming
+   * the object and the field.
    */
-  async #refusedTrials(sweep: SweepObject, trials: readonly Trial[]): Promise<string[]> {
+  async #refusedObjects(sweep: SweepObject, trials: readonly Trial[]): Promise<string[]> {
     const firstOfMethod = new Map<string, Trial>();
     for (const trial of trials)
       if (!firstOfMethod.has(trial.config.method)) firstOfMethod.set(trial.config.method, trial);
-    const collection = paths.trials(sweep.metadata.namespace as string);
+    const namespace = sweep.metadata.namespace as string;
     const refused: string[] = [];
-    for (const trial of firstOfMethod.values()) {
+    const dryRun = async (collection: string, object: KubeObject, what: string) => {
       try {
-        await this.#options.client.call(
-          'POST',
-          `${collection}?dryRun=All`,
-          trialObject(sweep, trial),
-        );
+        await this.#options.client.call('POST', `${collection}?dryRun=All`, object);
       } catch (error) {
-        if (error instanceof ConflictError) continue;
+        if (error instanceof ConflictError) return;
         if (!(error instanceof InvalidError)) throw error;
-        refused.push(
-          `the API server refuses Trial ${trial.name} (${trial.config.method}): ${error.detail}`,
-        );
+        refused.push(`the API server refuses ${what}: ${error.detail}`);
       }
+    };
+    for (const trial of firstOfMethod.values()) {
+      const method = trial.config.method;
+      await dryRun(
+        paths.trials(namespace),
+        trialObject(sweep, trial),
+        `Trial ${trial.name} (${method})`,
+      );
+      const attempt: StageAttempt = hasPretraining(trial)
+        ? { stage: 'pretrain', trial, attempt: 1 }
+        : { stage: 'finetune', trial, attempt: 1 };
+      const job = jobObject(sweep, { ...attempt, name: workloadName(attempt) }, this.#options.jobs);
+      const stage = attempt.stage;
+      await dryRun(paths.jobs(namespace), job, `the ${stage} Job of ${trial.name} (${method})`);
     }
     return refused;
   }

@@ -196,6 +196,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   const issuer = natsIssuer;
   const metrics = new ControllerMetrics();
+  // A promise that failed with nobody waiting on it is a bug to log, not a reason to stop
+  // every Sweep: Node's default is to exit, and the restarted pod would meet it again. (An
+  // uncaught exception still exits: the process may be in no state to go on.)
+  process.on('unhandledRejection', (reason) => {
+    const error = reason instanceof Error ? reason : new Error(String(reason));
+    log('error', 'unhandled rejection', { error: error.message, stack: error.stack });
+  });
   const controller = new KubeController({
     client,
     namespace: flags.namespace,
@@ -240,8 +247,9 @@ export async function main(argv: string[]): Promise<number> {
         response.writeHead(404).end('not found\n');
         return;
       }
-      void route().then(([status, type, body]) =>
-        response.writeHead(status, { 'content-type': type }).end(body),
+      route().then(
+        ([status, type, body]) => response.writeHead(status, { 'content-type': type }).end(body),
+        (error: Error) => response.writeHead(500).end(`${error.message}\n`),
       );
     });
     await new Promise<void>((resolve, reject) =>

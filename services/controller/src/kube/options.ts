@@ -59,15 +59,33 @@ export interface KubeControllerOptions {
   natsCredentials?: BusCredentials;
   /** Called for each stage attempt that ended, with its reason. */
   onEnded?: (reason: EndReason) => void;
-  /** Called when a reconcile pass failed (it is retried). */
+  /** Called when a reconcile pass failed (it is retried, or the Sweep is marked Failed). */
   onError?: (error: Error) => void;
+  /**
+   * When passes of a Sweep that keep failing stop: after this many failures in a row that
+   * span at least this long, the Sweep is marked Failed with the last error and not
+   * reconciled again until its spec changes (or the controller restarts). Both must hold, so
+   * an API server or leaderboard away for minutes fails no Sweep.
+   * @default { passes: 10, ms: 600000 } (10 failures over at least 10 minutes)
+   */
+  failSweepAfter?: { passes?: number; ms?: number };
+  /**
+   * A pass running longer than this stops holding one of the `workers`: another Sweep's pass
+   * starts beside it, so slow Sweeps (10,000 Trials to create take minutes) never starve the
+   * others. @default 30000
+   */
+  slowPassMs?: number;
 }
 
 /** The options with every default filled in. */
 export interface CompiledControllerOptions
   extends Required<
-    Omit<KubeControllerOptions, 'namespace' | 'artifactsDir' | 'natsUrl' | 'natsCredentials'>
+    Omit<
+      KubeControllerOptions,
+      'namespace' | 'artifactsDir' | 'natsUrl' | 'natsCredentials' | 'failSweepAfter'
+    >
   > {
+  failSweepAfter: { passes: number; ms: number };
   namespace: string | undefined;
   artifactsDir: string | undefined;
   natsUrl: string | undefined;
@@ -95,5 +113,10 @@ export function compileControllerOptions(
     natsCredentials: options.natsCredentials,
     onEnded: options.onEnded ?? nothing,
     onError: options.onError ?? nothing,
+    failSweepAfter: {
+      passes: options.failSweepAfter?.passes ?? 10,
+      ms: options.failSweepAfter?.ms ?? 600_000,
+    },
+    slowPassMs: options.slowPassMs ?? 30_000,
   };
 }

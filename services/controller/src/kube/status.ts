@@ -159,6 +159,31 @@ export function invalidStatus(sweep: SweepObject, problems: string[], now: strin
 }
 
 /**
+ * The status of a Sweep whose reconcile passes kept failing: Failed, with the last error (its
+ * counters and conditions as the last pass that worked left them).
+ */
+export function failedStatus(sweep: SweepObject, message: string, now: string): SweepStatus {
+  const conditions = setCondition(
+    sweep.status?.conditions ?? [],
+    {
+      type: 'Failed',
+      status: 'True',
+      reason: 'ReconcileFailed',
+      message,
+      observedGeneration: sweep.metadata.generation,
+    },
+    now,
+  );
+  return {
+    ...sweep.status,
+    phase: 'Failed',
+    observedGeneration: sweep.metadata.generation,
+    conditions,
+    completionTime: sweep.status?.completionTime ?? now,
+  };
+}
+
+/**
  * Whether two statuses say the same as JSON: fields in any order, a field that is undefined
  * the same as one left out. Compared in place (a pass compares 10,000 Trial statuses).
  */
