@@ -122,6 +122,23 @@ describe('the bounds of a Sweep', () => {
     expect(ms).toBeLessThan(3000);
   });
 
+  it('refuses a free string longer than its limit, naming the field', () => {
+    // Each Trial copies the data paths and each Job the grid names: a long one, 10,000 times.
+    const sweep = tinySweep('long-strings', {
+      pretrainPath: 'd'.repeat(LIMITS.pathLength + 1),
+      spec: { kubernetes: { nodeSelector: { pool: 'v'.repeat(LIMITS.labelValue + 1) } } },
+    });
+    (sweep.spec.grids as Array<{ name?: string }>)[0] = {
+      ...(sweep.spec.grids as object[])[0],
+      name: 'g'.repeat(LIMITS.gridName + 1),
+    };
+    expect(problemsOf(sweep).map((p) => p.split(';')[0])).toEqual([
+      `spec.datasets.pretrain.path: expected string length less or equal to ${LIMITS.pathLength}`,
+      `spec.grids[0].name: expected string length less or equal to ${LIMITS.gridName}`,
+      `spec.kubernetes.nodeSelector.pool: expected string length less or equal to ${LIMITS.labelValue}`,
+    ]);
+  });
+
   it('refuses more mask values than a Sweep may have before resolving any', () => {
     const sweep = largestSweep('too-many-masks');
     const grids = sweep.spec.grids as Array<{ masks: Array<{ type: string; ratios: number[] }> }>;

@@ -51,4 +51,20 @@ export const LIMITS = {
   gpus: 64,
   tolerations: 64,
   nodeSelectorLabels: 64,
+  /**
+   * Characters of the free strings a Trial or Job copies (every Trial holds the data paths,
+   * every Job the trial with its grids' names): without them a Sweep of 1 MB could make each
+   * of 10,000 Trials 1 MB, past what etcd stores.
+   */
+  pathLength: 4096,
+  columnName: 256,
+  /** A label value's 63: a grid name is shown beside trials like one. */
+  gridName: 63,
+  image: 1024,
+  /** A Kubernetes object name (DNS subdomain), e.g. serviceAccountName. */
+  objectName: 253,
+  /** A label key (prefix/name) and a label value, of nodeSelector and tolerations. */
+  labelKey: 317,
+  labelValue: 63,
+  quantity: 64,
 } as const;

@@ -30,6 +30,7 @@ export const DatasetSource = Type.Object(
     path: Type.Optional(
       Type.String({
         minLength: 1,
+        maxLength: LIMITS.pathLength,
         description: 'folder with labels.csv; relative paths are relative to the Sweep file',
       }),
     ),
@@ -63,11 +64,16 @@ export const DatasetSource = Type.Object(
       ),
     ),
     labelColumn: Type.Optional(
-      Type.String({ minLength: 1, description: 'default: the column named label' }),
+      Type.String({
+        minLength: 1,
+        maxLength: LIMITS.columnName,
+        description: 'default: the column named label',
+      }),
     ),
     groupColumn: Type.Optional(
       Type.String({
         minLength: 1,
+        maxLength: LIMITS.columnName,
         description: 'patient/group column; default: patient or group if present',
       }),
     ),
@@ -157,6 +163,7 @@ export const Grid = Type.Object(
     name: Type.Optional(
       Type.String({
         minLength: 1,
+        maxLength: LIMITS.gridName,
         description:
           "unique in the Sweep (default grid-<position>); each trial lists its grids' names, which are not part of its name or keys",
       }),
@@ -344,7 +351,10 @@ export const Model = Type.Object(
 export const OBJECTIVE_METRICS = ['f1', 'recall', 'precision', 'accuracy', 'macroF1'] as const;
 
 /** A Kubernetes resource quantity such as `8`, `500m` or `16Gi`. */
-const Quantity = Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi)?$' });
+const Quantity = Type.String({
+  maxLength: LIMITS.quantity,
+  pattern: '^[0-9]+(\\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi)?$',
+});
 
 /** Where and how trial pods run in a cluster; `masksweep run` on one machine ignores it. */
 export const KubernetesWorkload = Type.Object(
@@ -352,6 +362,7 @@ export const KubernetesWorkload = Type.Object(
     image: Type.Optional(
       Type.String({
         minLength: 1,
+        maxLength: LIMITS.image,
         description: "the trial-runner image (default: the controller's --image)",
       }),
     ),
@@ -367,7 +378,7 @@ export const KubernetesWorkload = Type.Object(
       Type.Object(
         {},
         {
-          additionalProperties: Type.String(),
+          additionalProperties: Type.String({ maxLength: LIMITS.labelValue }),
           maxProperties: LIMITS.nodeSelectorLabels,
           description: 'labels the nodes must have',
         },
@@ -377,9 +388,9 @@ export const KubernetesWorkload = Type.Object(
       Type.Array(
         Type.Object(
           {
-            key: Type.Optional(Type.String()),
+            key: Type.Optional(Type.String({ maxLength: LIMITS.labelKey })),
             operator: Type.Optional(stringEnum(['Exists', 'Equal'] as const)),
-            value: Type.Optional(Type.String()),
+            value: Type.Optional(Type.String({ maxLength: LIMITS.labelValue })),
             effect: Type.Optional(
               stringEnum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const),
             ),
@@ -390,7 +401,7 @@ export const KubernetesWorkload = Type.Object(
         { maxItems: LIMITS.tolerations },
       ),
     ),
-    serviceAccountName: Type.Optional(Type.String({ minLength: 1 })),
+    serviceAccountName: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.objectName })),
   },
   { additionalProperties: false, default: {} },
 );
