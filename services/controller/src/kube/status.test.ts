@@ -3,7 +3,15 @@ import { tinySweep } from '@masksweep/api/test-support';
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import { initialState } from '../reconcile.js';
-import { mergePatch, sameStatus, setCondition, sweepStatus, trialStatus } from './status.js';
+import {
+  failedStatus,
+  mergePatch,
+  RECONCILE_FAILED,
+  sameStatus,
+  setCondition,
+  sweepStatus,
+  trialStatus,
+} from './status.js';
 
 describe('statuses', () => {
   it("carry only fields of the CRDs' status schemas (the API server would drop the rest)", () => {
@@ -46,6 +54,30 @@ describe('statuses', () => {
     expect(status.bestTrial?.objective).toBe(0.9);
     expect(status.completionTime).toBeDefined();
     expect(Value.Clean(SweepStatus, structuredClone(status))).toEqual(status);
+  });
+});
+
+describe('failedStatus', () => {
+  it('says Failed with the last error, and a later pass that works says it no more', () => {
+    const resource = validateSweep(tinySweep('flaky'), { checkData: false });
+    const sweep = { ...resource, metadata: { ...resource.metadata, generation: 2 } } as SweepObject;
+    const failed = failedStatus(sweep, '10 reconcile passes failed; the last: boom', 'then');
+    expect(failed.phase).toBe('Failed');
+    expect(failed.conditions).toEqual([
+      {
+        type: 'Failed',
+        status: 'True',
+        reason: RECONCILE_FAILED,
+        message: '10 reconcile passes failed; the last: boom',
+        observedGeneration: 2,
+        lastTransitionTime: 'then',
+      },
+    ]);
+    const state = initialState(resource, '.', 1_000);
+    Object.assign(state, { phase: 'Running' });
+    const recovered = sweepStatus(state, { ...sweep, status: failed }, 1, 'now');
+    expect(recovered.phase).toBe('Running');
+    expect(recovered.conditions?.map((c) => c.type)).not.toContain('Failed');
   });
 });
 

@@ -88,7 +88,10 @@ export function sweepStatus(
 ): SweepStatus {
   const counts = countSweep(state);
   const previous = sweep.status;
-  let conditions = previous?.conditions?.filter((c) => c.type !== 'Invalid') ?? [];
+  // A pass that works ends what the last generation's or the last passes' failure said.
+  let conditions =
+    previous?.conditions?.filter((c) => c.type !== 'Invalid' && c.reason !== RECONCILE_FAILED) ??
+    [];
   const generation = sweep.metadata.generation;
   const mark = (type: string, on: boolean, reason: string, message = '') => {
     conditions = setCondition(
@@ -158,6 +161,9 @@ export function invalidStatus(sweep: SweepObject, problems: string[], now: strin
   };
 }
 
+/** The reason of the Failed condition of a Sweep whose passes kept failing. */
+export const RECONCILE_FAILED = 'ReconcileFailed';
+
 /**
  * The status of a Sweep whose reconcile passes kept failing: Failed, with the last error (its
  * counters and conditions as the last pass that worked left them).
@@ -168,7 +174,7 @@ export function failedStatus(sweep: SweepObject, message: string, now: string): 
     {
       type: 'Failed',
       status: 'True',
-      reason: 'ReconcileFailed',
+      reason: RECONCILE_FAILED,
       message,
       observedGeneration: sweep.metadata.generation,
     },
