@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { initialState } from '../reconcile.js';
 import {
   failedStatus,
+  invalidStatus,
   mergePatch,
   RECONCILE_FAILED,
   sameStatus,
@@ -78,6 +79,18 @@ describe('failedStatus', () => {
     const recovered = sweepStatus(state, { ...sweep, status: failed }, 1, 'now');
     expect(recovered.phase).toBe('Running');
     expect(recovered.conditions?.map((c) => c.type)).not.toContain('Failed');
+  });
+});
+
+describe('invalidStatus', () => {
+  it('lists the first 20 problems and counts the rest', () => {
+    const sweep = { ...validateSweep(tinySweep('bad'), { checkData: false }) } as SweepObject;
+    const problems = Array.from({ length: 2048 }, (_, i) => `spec.grids[0].masks[${i}]: bad`);
+    const message = invalidStatus(sweep, problems, 'now').conditions?.[0]?.message ?? '';
+    expect(message.split('; ')).toHaveLength(21);
+    expect(message).toMatch(
+      /^spec\.grids\[0\]\.masks\[0\]: bad; .*masks\[19\]: bad; and 2028 more problems$/,
+    );
   });
 });
 

@@ -140,15 +140,21 @@ export function sweepStatus(
   return status;
 }
 
-/** The status of a Sweep that cannot run: each problem with its field. */
+/** Problems an Invalid condition lists: 2,048 bad mask values would make a 200 kB message. */
+const LISTED_PROBLEMS = 20;
+
+/** The status of a Sweep that cannot run: each problem with its field (the first 20). */
 export function invalidStatus(sweep: SweepObject, problems: string[], now: string): SweepStatus {
+  const listed = problems.slice(0, LISTED_PROBLEMS);
+  if (problems.length > listed.length)
+    listed.push(`and ${problems.length - listed.length} more problems`);
   const conditions = setCondition(
     sweep.status?.conditions ?? [],
     {
       type: 'Invalid',
       status: 'True',
       reason: 'InvalidSpec',
-      message: problems.join('; '),
+      message: listed.join('; '),
       observedGeneration: sweep.metadata.generation,
     },
     now,
