@@ -66,3 +66,30 @@ describe('the write token', () => {
     );
   });
 });
+
+describe('the statistics pool settings', () => {
+  it('reads the threads and the pending limit, or leaves the defaults', () => {
+    const base = { MASKSWEEP_LEADERBOARD_TOKEN: HEX_32_BYTES };
+    expect(leaderboardConfig(base).statistics).toEqual({
+      threads: undefined,
+      maxPending: undefined,
+    });
+    expect(
+      leaderboardConfig({
+        ...base,
+        MASKSWEEP_LEADERBOARD_STATISTICS_THREADS: '2',
+        MASKSWEEP_LEADERBOARD_STATISTICS_PENDING: '12',
+      }).statistics,
+    ).toEqual({ threads: 2, maxPending: 12 });
+  });
+
+  it('refuses a count that is not a whole number of 1 or more, naming the variable', () => {
+    for (const text of ['0', '1.5', 'two'])
+      expect(() =>
+        leaderboardConfig({
+          MASKSWEEP_LEADERBOARD_TOKEN: HEX_32_BYTES,
+          MASKSWEEP_LEADERBOARD_STATISTICS_THREADS: text,
+        }),
+      ).toThrow(/^MASKSWEEP_LEADERBOARD_STATISTICS_THREADS: must be a whole number of 1 or more/);
+  });
+});

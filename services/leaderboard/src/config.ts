@@ -28,6 +28,11 @@ It takes no arguments; the environment configures it:
   MASKSWEEP_NATS_USER               a user and password; anonymous without
   MASKSWEEP_NATS_PASSWORD
   MASKSWEEP_ARTIFACTS               the folder of trial artifacts the web view serves
+  MASKSWEEP_LEADERBOARD_STATISTICS_THREADS  worker threads of the bootstraps (default
+                                    the cores less one, at least 1)
+  MASKSWEEP_LEADERBOARD_STATISTICS_PENDING  statistics requests running or waiting at once;
+                                    more are refused, RESOURCE_EXHAUSTED or 429 (default
+                                    4 per thread, at least 8)
 `;
 
 /** The service's options from the environment ({@link LEADERBOARD_USAGE} lists the variables). */
@@ -74,5 +79,20 @@ export function leaderboardConfig(env: NodeJS.ProcessEnv): LeaderboardOptions {
     natsUrl: env.MASKSWEEP_NATS_URL,
     natsCredentials: busCredentialsFromEnv(env),
     artifactsDir: env.MASKSWEEP_ARTIFACTS,
+    statistics: {
+      threads: positiveInteger(env, 'MASKSWEEP_LEADERBOARD_STATISTICS_THREADS'),
+      maxPending: positiveInteger(env, 'MASKSWEEP_LEADERBOARD_STATISTICS_PENDING'),
+    },
   };
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1)
+    throw new ConfigError(
+      `${name}: must be a whole number of 1 or more, got ${JSON.stringify(text)}`,
+    );
+  return value;
 }

@@ -40,3 +40,27 @@ export class NotFoundError extends LeaderboardError {
 export class ConflictError extends LeaderboardError {
   override readonly name = 'ConflictError';
 }
+
+/**
+ * A statistics request refused because the pool already has its limit of requests running
+ * or waiting (gRPC: RESOURCE_EXHAUSTED, HTTP 429 with Retry-After). `limit` names the
+ * option that sets it.
+ */
+export class BusyError extends Error {
+  override readonly name = 'BusyError';
+  constructor(
+    readonly limit: string,
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A statistics request stopped after the pool's time limit, its worker ended
+ * (gRPC: DEADLINE_EXCEEDED, HTTP 503).
+ */
+export class StatisticsTimeoutError extends Error {
+  override readonly name = 'StatisticsTimeoutError';
+}

@@ -1,3 +1,4 @@
+export { Statistics, type StatisticsOptions } from './analysis/statistics.js';
 export {
   type ResolvedRow,
   rankingOrder,
@@ -7,12 +8,14 @@ export {
 } from './analysis/table-rows.js';
 export { ConfigError, leaderboardConfig } from './config.js';
 export {
+  BusyError,
   ConflictError,
   InvalidMetricEventError,
   InvalidRequestError,
   InvalidResultError,
   LeaderboardError,
   NotFoundError,
+  StatisticsTimeoutError,
 } from './errors.js';
 export { type GrpcServer, type GrpcServerOptions, startGrpcServer } from './grpc/server.js';
 export { ingestMetrics, type MetricIngestOptions } from './ingest.js';

@@ -6,6 +6,7 @@
 import { type BusCredentials, connectBusWhenUp, ensureStream } from '@masksweep/bus';
 import type { Log } from '@masksweep/log';
 import type { NatsConnection } from 'nats';
+import { Statistics, type StatisticsOptions } from './analysis/statistics.js';
 import { type GrpcServer, startGrpcServer } from './grpc/server.js';
 import { ingestMetrics } from './ingest.js';
 import { Metrics } from './metrics.js';
@@ -32,11 +33,15 @@ export interface LeaderboardOptions {
   durable?: string;
   /** The artifact store, for Grad-CAM images in the web view. */
   artifactsDir?: string;
+  /** The statistics pool: threads, requests admitted at once, time limit (docs/leaderboard.md#limits). */
+  statistics?: StatisticsOptions;
   log?: Log;
 }
 
 export interface Leaderboard {
   readonly store: Store;
+  /** The statistics pool and cache gRPC and the web view share. */
+  readonly statistics: Statistics;
   readonly grpcPort: number;
   readonly webUrl: string;
   close(): Promise<void>;
@@ -45,6 +50,7 @@ export interface Leaderboard {
 export async function startLeaderboard(options: LeaderboardOptions): Promise<Leaderboard> {
   const metrics = new Metrics();
   const store = openStore({ path: options.database, metrics });
+  const statistics = new Statistics(store, options.statistics);
   let grpc: GrpcServer | undefined;
   let web: WebServer | undefined;
   let connection: NatsConnection | undefined;
@@ -55,6 +61,7 @@ export async function startLeaderboard(options: LeaderboardOptions): Promise<Lea
       token: options.token,
       address: options.grpcAddress,
       tls: options.tls,
+      statistics,
     });
     web = await createWebServer({
       store,
@@ -62,6 +69,7 @@ export async function startLeaderboard(options: LeaderboardOptions): Promise<Lea
       port: options.httpPort ?? 0,
       host: options.httpHost,
       artifactsDir: options.artifactsDir,
+      statistics,
     });
     let stopIngest = async () => {};
     if (options.natsUrl) {
@@ -90,17 +98,20 @@ export async function startLeaderboard(options: LeaderboardOptions): Promise<Lea
     const [grpcServer, webServer, natsConnection] = [grpc, web, connection];
     return {
       store,
+      statistics,
       grpcPort: grpcServer.port,
       webUrl: webServer.url,
       close: async () => {
         await stopIngest();
         await natsConnection?.drain();
         await Promise.all([grpcServer.close(), webServer.close()]);
+        await statistics.close();
         store.close();
       },
     };
   } catch (error) {
     await Promise.allSettled([grpc?.close(), web?.close(), connection?.close()]);
+    await statistics.close();
     store.close();
     throw error;
   }

@@ -4,10 +4,11 @@
  * restricted to the seeds both configs have and, within a seed, to the images both
  * predicted; a comparison that cannot be made says why.
  */
-import type { PairedDifference } from '@masksweep/proto';
+import type { CompareConfigsResponse, PairedDifference } from '@masksweep/proto';
 import { Random } from '@masksweep/random';
 import {
   type MetricName,
+  mcnemarExact,
   type PairedHierarchicalDifference,
   pairedHierarchicalDifference,
   pairedHierarchicalDifferences,
@@ -158,6 +159,52 @@ export function differencesWith(
     });
   }
   return results;
+}
+
+/**
+ * One CompareConfigs as plain data: what the statistics need, read from the store on the
+ * main thread and computed by a worker thread (../statistics/pool.ts) or in place.
+ */
+export interface ComparisonTask {
+  pair: AlignedPair;
+  metric: string;
+  numClasses: number;
+  confidence: number;
+  resamples: number;
+  seed: number;
+}
+
+/** The statistics of a CompareConfigs response: the paired bootstrap and McNemar's test. */
+export function computeComparison(task: ComparisonTask): CompareConfigsResponse {
+  const { pair } = task;
+  const paired = pairedDifference(pair, task.metric, {
+    numClasses: task.numClasses,
+    confidence: task.confidence,
+    resamples: task.resamples,
+    rng: new Random(task.seed),
+  });
+  const pooled = (groups: SeedPredictions[], pick: 'labels' | 'predictions') =>
+    groups.flatMap((group) => group[pick]);
+  const mcnemar = mcnemarExact(
+    pooled(pair.groupsA, 'labels'),
+    pooled(pair.groupsA, 'predictions'),
+    pooled(pair.groupsB, 'predictions'),
+  );
+  return {
+    pairedSamples: pairedSamples(pair),
+    difference: paired.difference,
+    ciLow: paired.ciLow,
+    ciHigh: paired.ciHigh,
+    onlyACorrect: mcnemar.b,
+    onlyBCorrect: mcnemar.c,
+    mcnemarPValue: mcnemar.pValue,
+    pairedDifference: paired,
+  };
+}
+
+/** The (seed, image) pairs of an aligned pair. */
+export function pairedSamples(pair: AlignedPair): number {
+  return pair.groupsA.reduce((sum, group) => sum + group.labels.length, 0);
 }
 
 function toMessage(

@@ -209,11 +209,25 @@ describe('the leaderboard over gRPC on a real port', () => {
       for (const [path, metadata] of [
         ['/masksweep.v1.Leaderboard/ListResults', new grpc.Metadata()],
         ['/masksweep.v1.Leaderboard/ReportResult', writer().metadata],
+        ['/grpc.health.v1.Health/Check', new grpc.Metadata()],
       ] as const) {
         const error = await call(path, metadata);
         expect(error.code, path).toBe(grpc.status.INVALID_ARGUMENT);
         expect(error.details).toMatch(/^request: the bytes are not a \w+ request \(.+\)$/);
       }
+      // The health service's stream too.
+      const watched = await new Promise<grpc.ServiceError>((resolve, reject) => {
+        const stream = raw.makeServerStreamRequest(
+          '/grpc.health.v1.Health/Watch',
+          (bytes: Buffer) => bytes,
+          (bytes: Buffer) => bytes,
+          garbage,
+        );
+        stream.on('data', () => reject(new Error('the watch was answered')));
+        stream.on('error', resolve);
+      });
+      expect(watched.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(watched.details).toMatch(/^request: the bytes are not a Watch request \(.+\)$/);
     } finally {
       raw.close();
     }

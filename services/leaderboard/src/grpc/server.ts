@@ -13,7 +13,14 @@ import {
   type LeaderboardServer,
   LeaderboardService,
 } from '@masksweep/proto';
-import { ConflictError, LeaderboardError, NotFoundError } from '../errors.js';
+import { Statistics } from '../analysis/statistics.js';
+import {
+  BusyError,
+  ConflictError,
+  LeaderboardError,
+  NotFoundError,
+  StatisticsTimeoutError,
+} from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import { writeTokenProblem } from '../token.js';
@@ -27,6 +34,8 @@ export interface GrpcServerOptions {
   /** PEM certificate chain and key: TLS instead of plain text. */
   tls?: { cert: Buffer; key: Buffer };
   metrics?: Metrics;
+  /** The statistics pool and cache, shared with the web view. @default one of its own */
+  statistics?: Statistics;
 }
 
 export interface GrpcServer {
@@ -42,6 +51,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   if (!options.token) throw new Error('token: the leaderboard needs a write token');
   const weakness = writeTokenProblem(options.token);
   if (weakness) throw new Error(`token: ${weakness}`);
+  const ownStatistics = options.statistics ? undefined : new Statistics(store);
+  const statistics = options.statistics ?? (ownStatistics as Statistics);
   const expected = Buffer.from(`Bearer ${options.token}`);
   const authorized = (call: grpc.ServerUnaryCall<unknown, unknown>) => {
     const given = Buffer.from(String(call.metadata.get('authorization')[0] ?? ''));
@@ -52,10 +63,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   /** One unary handler: timing, error mapping and, for writes, the token check. */
   function unary<Req, Res>(
     route: string,
-    handle: (request: Req) => Res,
+    handle: (request: Req) => Res | Promise<Res>,
     write = false,
   ): grpc.handleUnaryCall<Req, Res> {
-    return (call, callback) => {
+    return async (call, callback) => {
       const started = performance.now();
       let code = grpc.status.OK;
       try {
@@ -69,7 +80,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
           callback({ code, details: call.request.details(route) });
           return;
         }
-        callback(null, handle(call.request));
+        callback(null, await handle(call.request));
       } catch (error) {
         const serviceError = toServiceError(error);
         code = serviceError.code;
@@ -102,7 +113,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       store.getSweepSummary(withNamespace(request)),
     ),
     compareConfigs: unary('CompareConfigs', (request) =>
-      store.compareConfigs(withNamespace(request)),
+      statistics.compareConfigs(withNamespace(request)),
     ),
     watchResults: (call) => {
       if (call.request instanceof Undecodable) {
@@ -156,6 +167,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     service === '' || service === LEADERBOARD_SERVICE_NAME || service === HEALTH_SERVICE_NAME;
   const health: HealthServer = {
     check: (call, callback) => {
+      if (call.request instanceof Undecodable) {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: call.request.details('Check') });
+        return;
+      }
       if (!serving(call.request.service)) {
         callback({
           code: grpc.status.NOT_FOUND,
@@ -166,6 +181,13 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       callback(null, { status: HealthCheckResponse_ServingStatus.SERVING });
     },
     watch: (call) => {
+      if (call.request instanceof Undecodable) {
+        call.emit('error', {
+          code: grpc.status.INVALID_ARGUMENT,
+          details: call.request.details('Watch'),
+        });
+        return;
+      }
       call.write({
         status: serving(call.request.service)
           ? HealthCheckResponse_ServingStatus.SERVING
@@ -180,7 +202,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
 
   const server = new grpc.Server();
   server.addService(decodingOrRefusing(LeaderboardService), leaderboard);
-  server.addService(HealthService, health);
+  server.addService(decodingOrRefusing(HealthService), health);
   const credentials = options.tls
     ? grpc.ServerCredentials.createSsl(null, [
         { cert_chain: options.tls.cert, private_key: options.tls.key },
@@ -203,7 +225,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
           server.forceShutdown();
           resolve();
         }, 2_000).unref();
-      }),
+      }).then(() => ownStatistics?.close()),
   };
 }
 
@@ -247,8 +269,25 @@ function withNamespace<T extends { namespace: string }>(request: T): T {
   return request.namespace ? request : { ...request, namespace: DEFAULT_NAMESPACE };
 }
 
-/** Store errors name the field: INVALID_ARGUMENT, NOT_FOUND or ALREADY_EXISTS with `field` in the trailers. */
+/**
+ * Store errors name the field: INVALID_ARGUMENT, NOT_FOUND or ALREADY_EXISTS with `field` in
+ * the trailers. A full statistics pool is RESOURCE_EXHAUSTED naming its limit (`limit` and
+ * `retry-after` in the trailers); statistics stopped at the time limit, DEADLINE_EXCEEDED.
+ */
 function toServiceError(error: unknown): grpc.StatusObject {
+  if (error instanceof BusyError) {
+    const metadata = new grpc.Metadata();
+    metadata.set('limit', error.limit);
+    metadata.set('retry-after', String(error.retryAfterSeconds));
+    return { code: grpc.status.RESOURCE_EXHAUSTED, details: error.message, metadata };
+  }
+  if (error instanceof StatisticsTimeoutError) {
+    return {
+      code: grpc.status.DEADLINE_EXCEEDED,
+      details: error.message,
+      metadata: new grpc.Metadata(),
+    };
+  }
   if (error instanceof LeaderboardError) {
     const metadata = new grpc.Metadata();
     metadata.set('field', error.field);

@@ -68,6 +68,8 @@ export function openStore(options: StoreOptions): Store {
 }
 
 export class Store {
+  /** The SQLite file (the statistics workers open it read-only). */
+  readonly path: string;
   private readonly db: Database.Database;
   private readonly metrics: Metrics | undefined;
   private readonly listeners = new Set<StoreListener>();
@@ -81,6 +83,7 @@ export class Store {
 
   constructor(options: StoreOptions) {
     mkdirSync(dirname(options.path), { recursive: true });
+    this.path = options.path;
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');

@@ -1,9 +1,8 @@
 /** Query parameters of the web view, checked: a bad one is a 400 naming it. */
+import { DEFAULT_COMPARE_RESAMPLES, MAX_COMPARE_RESAMPLES } from '../analysis/compare.js';
 import { InvalidRequestError } from '../errors.js';
 
 export type Params = URLSearchParams;
-
-const MAX_WEB_RESAMPLES = 10_000;
 
 export function oneOf<T extends string>(
   params: Params,
@@ -70,7 +69,13 @@ export function compareRequest(params: Params) {
     configKeyB: requiredParam(params, 'b'),
     metric: params.get('metric') || 'f1',
     seed: integerParam(params, 'seed', 0, 0, 2 ** 32 - 1),
-    resamples: integerParam(params, 'resamples', 2000, 1, MAX_WEB_RESAMPLES),
+    resamples: integerParam(
+      params,
+      'resamples',
+      DEFAULT_COMPARE_RESAMPLES,
+      2,
+      MAX_COMPARE_RESAMPLES,
+    ),
     confidence: optionalNumber(params, 'confidence'),
   };
 }

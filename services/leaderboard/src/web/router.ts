@@ -6,7 +6,13 @@
  * still percent-encoded and with its "..", which routers decode or resolve.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidRequestError, LeaderboardError, NotFoundError } from '../errors.js';
+import {
+  BusyError,
+  InvalidRequestError,
+  LeaderboardError,
+  NotFoundError,
+  StatisticsTimeoutError,
+} from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { SafeHtml } from './html.js';
 import { errorPage } from './pages.js';
@@ -85,21 +91,32 @@ export function createRouter(routes: readonly Route[], options: RouterOptions) {
       if ('json' in answer) sendJson(response, answer.status ?? 200, answer.json);
       else sendHtml(response, answer.status ?? 200, answer.html);
     } catch (error) {
-      const status =
-        error instanceof NotFoundError ? 404 : error instanceof LeaderboardError ? 400 : 500;
+      const status = errorStatus(error);
       if (status === 500) onError(error);
       const message =
         status === 500 ? 'the leaderboard failed to answer' : (error as Error).message;
+      if (error instanceof BusyError && !response.headersSent)
+        response.setHeader('Retry-After', String(error.retryAfterSeconds));
       if (response.headersSent) {
         response.end();
       } else if (route.kind === 'json') {
         const field = error instanceof LeaderboardError ? error.field : undefined;
-        sendJson(response, status, { error: { field, message } });
+        const limit = error instanceof BusyError ? error.limit : undefined;
+        sendJson(response, status, { error: { field, limit, message } });
       } else {
         sendHtml(response, status, (nonce) => errorPage(status, message, nonce));
       }
     }
   };
+}
+
+/** 404 and 400 for the request's own faults, 429 and 503 for the statistics pool's limits. */
+function errorStatus(error: unknown): number {
+  if (error instanceof NotFoundError) return 404;
+  if (error instanceof LeaderboardError) return 400;
+  if (error instanceof BusyError) return 429;
+  if (error instanceof StatisticsTimeoutError) return 503;
+  return 500;
 }
 
 function decodePathSegment(segment: string): string {

@@ -1,5 +1,6 @@
 /** The web view's routes: pages, the JSON API, live updates, artifacts, metrics, health. */
 import { createReadStream } from 'node:fs';
+import type { Statistics } from '../analysis/statistics.js';
 import { NotFoundError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
@@ -13,6 +14,8 @@ import type { ViewModels } from './view-models.js';
 
 export interface RouteContext {
   store: Store;
+  /** Where comparisons are computed (off the event loop) and cached. */
+  statistics: Statistics;
   views: ViewModels;
   events: SweepEvents;
   metrics: Metrics;
@@ -21,7 +24,7 @@ export interface RouteContext {
 }
 
 export function webRoutes(context: RouteContext): Route[] {
-  const { store, views, events, metrics, artifactsDir } = context;
+  const { store, statistics, views, events, metrics, artifactsDir } = context;
   return [
     {
       name: 'sweeps',
@@ -53,8 +56,8 @@ export function webRoutes(context: RouteContext): Route[] {
       name: 'compare',
       pattern: /^\/compare$/,
       kind: 'html',
-      handle: (_match, params) => {
-        const model = views.comparePage(params);
+      handle: async (_match, params) => {
+        const model = await views.comparePage(params);
         return { html: (nonce) => comparePage(model, nonce) };
       },
     },
@@ -170,7 +173,9 @@ export function webRoutes(context: RouteContext): Route[] {
       name: 'api_compare',
       pattern: /^\/api\/compare$/,
       kind: 'json',
-      handle: (_match, params) => ({ json: store.compareConfigs(compareRequest(params)) }),
+      handle: async (_match, params) => ({
+        json: await statistics.compareConfigs(compareRequest(params)),
+      }),
     },
     {
       name: 'metrics',

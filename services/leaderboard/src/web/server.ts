@@ -5,6 +5,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Statistics } from '../analysis/statistics.js';
 import { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import { sendText } from './responses.js';
@@ -33,6 +34,8 @@ export interface WebServerOptions {
   pushDelayMs?: number;
   /** Called with errors that became a 500. @default console.error */
   onError?: (error: unknown) => void;
+  /** The statistics pool and cache, shared with gRPC. @default one of its own */
+  statistics?: Statistics;
 }
 
 export interface WebServer {
@@ -53,8 +56,17 @@ export async function createWebServer(options: WebServerOptions): Promise<WebSer
     pushDelayMs: options.pushDelayMs ?? 100,
     recentLimit: RECENT_RESULTS,
   });
-  const views = createViewModels(store);
-  const routes = webRoutes({ store, views, events, metrics, artifactsDir: options.artifactsDir });
+  const ownStatistics = options.statistics ? undefined : new Statistics(store);
+  const statistics = options.statistics ?? (ownStatistics as Statistics);
+  const views = createViewModels(store, statistics);
+  const routes = webRoutes({
+    store,
+    statistics,
+    views,
+    events,
+    metrics,
+    artifactsDir: options.artifactsDir,
+  });
   const handle = createRouter(routes, { metrics, onError });
 
   const server = createServer((request, response) => {
@@ -83,6 +95,7 @@ export async function createWebServer(options: WebServerOptions): Promise<WebSer
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await ownStatistics?.close();
     },
   };
 }

@@ -2,6 +2,7 @@
  * What each page shows, read from the store: the ranking (sorted once per summary), the
  * latest results, thinned curves and the live-update cursors. The pages render these.
  */
+import type { Statistics } from '../analysis/statistics.js';
 import { rankingOrder } from '../analysis/table-rows.js';
 import { NotFoundError } from '../errors.js';
 import type { Store } from '../store/store.js';
@@ -24,7 +25,7 @@ const POINTS_PER_SERIES = 300;
 
 export type ViewModels = ReturnType<typeof createViewModels>;
 
-export function createViewModels(store: Store) {
+export function createViewModels(store: Store, statistics: Statistics) {
   const sortedConfigs = new WeakMap<SweepSummary, Map<string, ConfigSummary[]>>();
 
   /** The summary's configs in ranking order, cached per summary (it is replaced on change). */
@@ -109,9 +110,9 @@ export function createViewModels(store: Store) {
       return { result, points: curvePoints(result.namespace, [result.trial]) };
     },
 
-    comparePage(params: Params): ComparePageModel {
+    async comparePage(params: Params): Promise<ComparePageModel> {
       const request = compareRequest(params);
-      const response = store.compareConfigs(request);
+      const response = await statistics.compareConfigs(request);
       const summary = store.getSweepSummary({
         namespace: request.namespace,
         sweep: request.sweep,
