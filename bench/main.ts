@@ -37,6 +37,10 @@ export const BENCHMARKS: Record<string, { summary: string; load: () => Promise<B
     summary: 'store queries, metric inserts and the web view at 100,000 results',
     load: async () => (await import('./leaderboard.js')).default,
   },
+  'compare-load': {
+    summary: 'CompareConfigs at the resample limit, ten at once: /healthz and compare latency',
+    load: async () => (await import('./compare-load.js')).default,
+  },
   'bootstrap-coverage': {
     summary:
       'coverage of the hierarchical bootstrap interval on simulated experiments (docs/statistics.md)',
