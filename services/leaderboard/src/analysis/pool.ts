@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { CompareConfigsResponse } from '@masksweep/proto';
 import { Piscina } from 'piscina';
 import { BusyError, StatisticsTimeoutError } from '../errors.js';
+import type { SweepSummary } from '../store/types.js';
 import { type StatisticsTask, type TaskOutcome, taskAnswer } from './worker.js';
 
 export interface StatisticsPoolOptions {
@@ -70,8 +71,14 @@ export class StatisticsPool {
     return this.#pending;
   }
 
-  async compare(task: StatisticsTask): Promise<CompareConfigsResponse> {
+  async compare(
+    task: Extract<StatisticsTask, { kind: 'compare' }>,
+  ): Promise<CompareConfigsResponse> {
     return taskAnswer((await this.#run(task)) as TaskOutcome<CompareConfigsResponse>);
+  }
+
+  async summary(task: Extract<StatisticsTask, { kind: 'summary' }>): Promise<SweepSummary> {
+    return taskAnswer((await this.#run(task)) as TaskOutcome<SweepSummary>);
   }
 
   async #run(task: StatisticsTask): Promise<unknown> {
@@ -103,7 +110,7 @@ export class StatisticsPool {
     } catch (error) {
       if ((error as Error).name === 'AbortError') {
         throw new StatisticsTimeoutError(
-          `the statistics took longer than ${this.taskTimeoutMs / 1000} s (statistics.taskTimeoutMs) and were stopped; ask for fewer resamples`,
+          `the statistics took longer than ${this.taskTimeoutMs / 1000} s (statistics.taskTimeoutMs) and were stopped; a comparison with fewer resamples costs less`,
         );
       }
       throw error;

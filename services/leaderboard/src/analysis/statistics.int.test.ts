@@ -181,4 +181,46 @@ describe('the statistics pool', () => {
       await statistics.close();
     }
   });
+
+  it('computes GetSweepSummary at a client-picked confidence on a worker, cached by the sweep version', async () => {
+    const { statistics } = leaderboard;
+    const request = { namespace: 'default', sweep: 'load', confidence: 0.9 };
+    const overGrpc = await client.getSweepSummary(request);
+    const inPlace = leaderboard.store.getSweepSummary(request);
+    expect(overGrpc.confidence).toBeCloseTo(0.9);
+    expect(overGrpc.configs.map((c) => c.metrics.f1?.ciLow)).toEqual(
+      inPlace.configs.map((c) => c.metrics.f1?.ciLow),
+    );
+    // Cached: no task; the same summary the main thread computes.
+    const cached = statistics.sweepSummary(request);
+    expect(statistics.pool.pending).toBe(0);
+    expect(await cached).toEqual(inPlace);
+    const overHttp = await fetch(
+      `${leaderboard.webUrl}/api/sweeps/default/load/summary?confidence=0.9`,
+    );
+    expect(((await overHttp.json()) as { resultCount: number }).resultCount).toBe(
+      inPlace.resultCount,
+    );
+    // A new result in the sweep: computed again, on a worker.
+    const [extra] = studyResults(
+      [
+        {
+          method: 'scratch',
+          maskType: '',
+          augmentation: 'randomResizedCrop',
+          grids: [],
+          testSkill: 0.7,
+          valF1: 0.6,
+        },
+      ],
+      { sweep: 'load', seeds: 1, images: 200, rng: new Random(11) },
+    );
+    expect(leaderboard.store.reportResult(extra as NonNullable<typeof extra>).stored).toBe(true);
+    const recomputed = statistics.sweepSummary(request);
+    expect(statistics.pool.pending).toBe(1);
+    expect(await recomputed).toEqual(leaderboard.store.getSweepSummary(request));
+    await expect(statistics.sweepSummary({ namespace: 'default', sweep: 'nope' })).rejects.toThrow(
+      /no sweep "nope"/,
+    );
+  });
 });

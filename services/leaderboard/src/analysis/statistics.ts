@@ -11,12 +11,15 @@
 import type { CompareConfigsResponse } from '@masksweep/proto';
 import { evictOldest } from '../store/lru.js';
 import type { Store } from '../store/store.js';
-import type { CompareConfigsInput } from '../store/types.js';
+import type { CompareConfigsInput, SweepSummary, SweepSummaryInput } from '../store/types.js';
+import { requireConfidence, requireName } from '../store/validate.js';
 import { checkCompareRequest } from './compare.js';
 import { StatisticsPool, type StatisticsPoolOptions } from './pool.js';
 
 /** Comparisons kept; each holds two scalars per seed and a few figures. */
 const MAX_CACHED_COMPARISONS = 256;
+/** Summaries kept (as many as the main thread's own, ./sweep-summary.ts). */
+const MAX_CACHED_SUMMARIES = 16;
 
 export interface StatisticsOptions extends StatisticsPoolOptions {}
 
@@ -25,6 +28,7 @@ export class Statistics {
   readonly #store: Store;
   /** By data version and request: the answer, or the computation under way (shared). */
   readonly #comparisons = new Map<string, Promise<CompareConfigsResponse>>();
+  readonly #summaries = new Map<string, Promise<SweepSummary>>();
 
   constructor(store: Store, options: StatisticsOptions = {}) {
     this.#store = store;
@@ -41,28 +45,61 @@ export class Statistics {
     const checked = checkCompareRequest(request);
     const version = this.#store.latestSequence(checked.namespace, checked.sweep);
     const key = JSON.stringify([version, checked]);
-    const cached = this.#comparisons.get(key);
-    if (cached) {
-      this.#comparisons.delete(key);
-      this.#comparisons.set(key, cached);
-      return cached;
-    }
-    const answer = this.pool.compare({
-      kind: 'compare',
-      database: this.#store.path,
-      request: checked,
-    });
-    this.#comparisons.set(key, answer);
-    evictOldest(this.#comparisons, MAX_CACHED_COMPARISONS);
-    // A refusal (busy, stopped) is not an answer to keep.
-    answer.catch(() => {
-      if (this.#comparisons.get(key) === answer) this.#comparisons.delete(key);
-    });
-    return answer;
+    return cachedOrComputed(this.#comparisons, key, MAX_CACHED_COMPARISONS, () =>
+      this.pool.compare({ kind: 'compare', database: this.#store.path, request: checked }),
+    );
+  }
+
+  /**
+   * GetSweepSummary as gRPC and /api/.../summary ask for it, at any confidence the client
+   * picks (each a summary of its own: computed cold, up to a second of bootstraps for the
+   * paper's sweep). A worker computes it, keeping its own summaries up to date incrementally;
+   * this thread keeps the answers by the sweep's version (latest result sequence and spec).
+   * The pages and live updates use the store's summary at 0.95, computed here (see
+   * docs/leaderboard.md#limits).
+   */
+  async sweepSummary(request: SweepSummaryInput): Promise<SweepSummary> {
+    const checked = {
+      namespace: requireName('namespace', request.namespace),
+      sweep: requireName('sweep', request.sweep),
+      confidence: requireConfidence('confidence', request.confidence),
+    };
+    const { specJson } = this.#store.requireSweep(checked.namespace, checked.sweep);
+    const version = this.#store.latestSequence(checked.namespace, checked.sweep);
+    const key = JSON.stringify([version, specJson, checked]);
+    return cachedOrComputed(this.#summaries, key, MAX_CACHED_SUMMARIES, () =>
+      this.pool.summary({ kind: 'summary', database: this.#store.path, request: checked }),
+    );
   }
 
   close(): Promise<void> {
     this.#comparisons.clear();
+    this.#summaries.clear();
     return this.pool.close();
   }
+}
+
+/**
+ * The cached answer (or the computation under way) for `key`, else `compute()`'s, kept in an
+ * LRU of `capacity`. A refusal (busy, stopped, not found) is not an answer to keep.
+ */
+function cachedOrComputed<T>(
+  cache: Map<string, Promise<T>>,
+  key: string,
+  capacity: number,
+  compute: () => Promise<T>,
+): Promise<T> {
+  const cached = cache.get(key);
+  if (cached) {
+    cache.delete(key);
+    cache.set(key, cached);
+    return cached;
+  }
+  const answer = compute();
+  cache.set(key, answer);
+  evictOldest(cache, capacity);
+  answer.catch(() => {
+    if (cache.get(key) === answer) cache.delete(key);
+  });
+  return answer;
 }

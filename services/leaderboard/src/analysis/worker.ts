@@ -9,11 +9,14 @@ import type { CompareConfigsResponse } from '@masksweep/proto';
 import Database from 'better-sqlite3';
 import { InvalidRequestError, LeaderboardError, NotFoundError } from '../errors.js';
 import { prepareStatements, type Statements } from '../store/statements.js';
-import type { CompareConfigsInput } from '../store/types.js';
+import type { CompareConfigsInput, SweepSummary, SweepSummaryInput } from '../store/types.js';
 import { readComparison } from './compare.js';
 import { computeComparison } from './paired.js';
+import { SweepSummaries } from './sweep-summary.js';
 
-export type StatisticsTask = { kind: 'compare'; database: string; request: CompareConfigsInput };
+export type StatisticsTask =
+  | { kind: 'compare'; database: string; request: CompareConfigsInput }
+  | { kind: 'summary'; database: string; request: SweepSummaryInput };
 
 /** A request error raised in the worker, for the main thread to raise again. */
 export interface TaskRefusal {
@@ -28,6 +31,8 @@ export type TaskOutcome<T> = { answer: T } | TaskRefusal;
 interface Connection {
   db: Database.Database;
   statements: Statements;
+  /** This worker's summaries, brought up to date incrementally as on the main thread. */
+  summaries: SweepSummaries;
 }
 
 /** One connection per database for the worker's life (a worker serves one store). */
@@ -38,7 +43,8 @@ function connection(path: string): Connection {
   if (!open) {
     const db = new Database(path, { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
-    open = { db, statements: prepareStatements(db) };
+    const statements = prepareStatements(db);
+    open = { db, statements, summaries: new SweepSummaries(statements) };
     connections.set(path, open);
   }
   return open;
@@ -46,15 +52,17 @@ function connection(path: string): Connection {
 
 export default function runStatisticsTask(
   task: StatisticsTask,
-): TaskOutcome<CompareConfigsResponse> {
+): TaskOutcome<CompareConfigsResponse | SweepSummary> {
   try {
+    const { db, statements, summaries } = connection(task.database);
     switch (task.kind) {
       case 'compare': {
-        const { db, statements } = connection(task.database);
         // One snapshot: both configs' predictions as of the same committed write.
         const comparison = db.transaction(() => readComparison(statements, task.request))();
         return { answer: computeComparison(comparison) };
       }
+      case 'summary':
+        return { answer: db.transaction(() => summaries.get(task.request))() };
     }
   } catch (error) {
     if (!(error instanceof LeaderboardError)) throw error;

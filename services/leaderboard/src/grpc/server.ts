@@ -110,7 +110,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     ),
     listResults: unary('ListResults', (request) => store.listResults(withNamespace(request))),
     getSweepSummary: unary('GetSweepSummary', (request) =>
-      store.getSweepSummary(withNamespace(request)),
+      statistics.sweepSummary(withNamespace(request)),
     ),
     compareConfigs: unary('CompareConfigs', (request) =>
       statistics.compareConfigs(withNamespace(request)),

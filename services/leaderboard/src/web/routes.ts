@@ -112,8 +112,8 @@ export function webRoutes(context: RouteContext): Route[] {
       name: 'api_summary',
       pattern: /^\/api\/sweeps\/([^/]+)\/([^/]+)\/summary$/,
       kind: 'json',
-      handle: ([namespace, sweep], params) => ({
-        json: store.getSweepSummary({
+      handle: async ([namespace, sweep], params) => ({
+        json: await statistics.sweepSummary({
           namespace: namespace as string,
           sweep: sweep as string,
           confidence: optionalNumber(params, 'confidence'),
