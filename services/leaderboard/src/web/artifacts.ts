@@ -1,9 +1,12 @@
 /**
  * Files of the artifact store (Grad-CAM images, reports) by their path under it. The path is
  * taken from the raw request (not a normalised URL) and refused unless every segment is a
- * plain name; the resolved file must lie inside the store even after symlinks.
+ * plain name; the resolved file must lie inside the store even after symlinks. The file is
+ * opened by the lookup, so what is served is what was checked: a file removed or made
+ * unreadable after the check is either served whole from the open handle or not found.
  */
-import { realpath, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, open, realpath } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -22,7 +25,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 export type ArtifactLookup =
-  | { found: true; file: string; contentType: string; size: number }
+  | { found: true; handle: FileHandle; contentType: string; size: number }
   | { found: false; status: 400 | 404; message: string };
 
 /** `encodedPath` is the request path after /artifacts/, still percent-encoded. */
@@ -57,10 +60,17 @@ export async function findArtifact(
     const root = await realpath(artifactsDir);
     const file = await realpath(join(root, ...segments));
     if (!file.startsWith(root + sep)) return notFound;
-    const info = await stat(file);
-    if (!info.isFile()) return notFound;
+    // Opened before anything is answered: an unreadable file (EACCES) is not found, not an
+    // error on a stream after the headers went out. Non-blocking, so that a FIFO put in
+    // the store cannot hold the open (and a thread of the pool) until a writer comes.
+    const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const info = await handle.stat().catch(() => undefined);
+    if (!info?.isFile()) {
+      await handle.close();
+      return notFound;
+    }
     const contentType = CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
-    return { found: true, file, contentType, size: info.size };
+    return { found: true, handle, contentType, size: info.size };
   } catch {
     return notFound;
   }

@@ -1,5 +1,4 @@
 /** The web view's routes: pages, the JSON API, live updates, artifacts, metrics, health. */
-import { createReadStream } from 'node:fs';
 import type { Statistics } from '../analysis/statistics.js';
 import { NotFoundError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
@@ -81,8 +80,16 @@ export function webRoutes(context: RouteContext): Route[] {
             "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
           'Cache-Control': 'private, max-age=300',
         });
-        if (request.method === 'HEAD') response.end();
-        else createReadStream(lookup.file).pipe(response);
+        if (request.method === 'HEAD') {
+          await lookup.handle.close();
+          response.end();
+        } else {
+          // A read that fails midway (an I/O error) ends this response, not the process.
+          lookup.handle
+            .createReadStream()
+            .on('error', () => response.destroy())
+            .pipe(response);
+        }
         return undefined;
       },
     },

@@ -4,17 +4,20 @@
  * Requests go out as raw bytes on a socket, so nothing on the way normalises them; a file
  * outside the artifact store is never served, and the server goes on answering.
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resultFixture } from '../store/fixtures.test-support.js';
 import { openStore, type Store } from '../store/store.js';
+import { findArtifact } from './artifacts.js';
 import { createWebServer, type WebServer } from './server.js';
 
 const SECRET = 'the-secret-outside-the-store';
 let dir: string;
+let artifactsDir: string;
 let store: Store;
 let server: WebServer;
 
@@ -23,7 +26,7 @@ beforeAll(async () => {
   store = openStore({ path: join(dir, 'leaderboard.db') });
   store.registerSweep({ namespace: 'default', sweep: 'study', specJson: '{}', trialCount: 1 });
   store.reportResult(resultFixture({ trial: 't1' }));
-  const artifactsDir = join(dir, 'store', 'artifacts');
+  artifactsDir = join(dir, 'store', 'artifacts');
   mkdirSync(join(artifactsDir, 't1'), { recursive: true });
   writeFileSync(join(artifactsDir, 't1', 'a.txt'), 'inside');
   writeFileSync(join(dir, 'secret.txt'), SECRET);
@@ -132,6 +135,21 @@ describe('path traversal on the web view', () => {
     const answer = await rawGet(target);
     expect(answer.status).toBe(404);
     expect(answer.body).not.toContain(SECRET);
+  });
+
+  it('answers a FIFO in the store 404 at once, without waiting for a writer', async () => {
+    execFileSync('mkfifo', [join(artifactsDir, 't1', 'pipe.png')]);
+    expect((await rawGet('/artifacts/t1/pipe.png')).status).toBe(404);
+  });
+
+  it('serves a file removed after its lookup whole, from the handle it opened', async () => {
+    writeFileSync(join(artifactsDir, 't1', 'gone.txt'), 'still here');
+    const lookup = await findArtifact(artifactsDir, 't1/gone.txt');
+    if (!lookup.found) throw new Error(lookup.message);
+    unlinkSync(join(artifactsDir, 't1', 'gone.txt'));
+    expect(await lookup.handle.readFile('utf8')).toBe('still here');
+    await lookup.handle.close();
+    expect((await rawGet('/artifacts/t1/gone.txt')).status).toBe(404);
   });
 
   it('goes on answering after all of them', async () => {
