@@ -50,6 +50,10 @@ export const BENCHMARKS: Record<string, { summary: string; load: () => Promise<B
     summary: 'metric events per second from trial publishers through nats-server',
     load: async () => (await import('./bus.js')).default,
   },
+  tpe: {
+    summary: "masksweep's TPE against Optuna's on standard problems, and suggest time",
+    load: async () => (await import('./tpe.js')).default,
+  },
   controller: {
     summary: 'the Kubernetes controller at 1,000 and 10,000 trials, on a real API server',
     load: async () => (await import('./controller.js')).default,

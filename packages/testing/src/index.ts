@@ -36,3 +36,4 @@ export {
   type WatchEvent,
   waitForCrd,
 } from './kube-apiserver.js';
+export { DEBIAN_PYTHON, pythonCanImport } from './python.js';

@@ -6,6 +6,31 @@ export {
   type PercentilePrunerOptions,
 } from './percentile-pruner.js';
 export {
+  type CategoricalDistribution,
+  type Distribution,
+  distributionProblems,
+  type FloatDistribution,
+  type IntDistribution,
+  type JsonValue,
+  sampleUniform,
+} from './samplers/distributions.js';
+export {
+  defaultGamma,
+  type ObservedTrial,
+  RandomSampler,
+  type Sampler,
+  type SuggestRequest,
+  type TpeOptions,
+  TpeSampler,
+} from './samplers/samplers.js';
+export {
+  isActive,
+  type Params,
+  type SearchCondition,
+  type SearchParameter,
+  searchSpaceProblems,
+} from './samplers/search-space.js';
+export {
   type Direction,
   lastStep,
   type Pruner,

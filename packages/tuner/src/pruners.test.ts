@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Random } from '@masksweep/random';
+import { DEBIAN_PYTHON, pythonCanImport } from '@masksweep/testing';
 import { describe, expect, it } from 'vitest';
 import { AshaPruner, type AshaPrunerOptions } from './asha-pruner.js';
 import { MedianPruner, nanPercentile, type PercentilePrunerOptions } from './percentile-pruner.js';
@@ -59,17 +59,8 @@ function syntheticStream(seed: number, trials: number, steps: number, parallel: 
 }
 
 const optunaScript = fileURLToPath(new URL('../scripts/optuna_pruning.py', import.meta.url));
-const python = '/usr/bin/python3';
-const hasOptuna =
-  existsSync(python) &&
-  (() => {
-    try {
-      execFileSync(python, ['-c', 'import optuna'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+const python = DEBIAN_PYTHON;
+const hasOptuna = pythonCanImport('optuna');
 
 function optunaPruned(
   direction: Direction,
