@@ -36,6 +36,10 @@ interface NumericKernels {
   readonly step: number | undefined;
   readonly mus: Float64Array;
   readonly sigmas: Float64Array;
+  readonly inverseSigmas: Float64Array;
+  /** The kernels' centres in increasing order, and which kernel each one is. */
+  readonly sortedMus: Float64Array;
+  readonly byRank: Int32Array;
   /** log of each kernel's mass inside [low, high]. */
   readonly logMassInside: Float64Array;
   /** log of each kernel's density factor: -log(√(2π) · mass inside), as Optuna 3.1. */
@@ -71,10 +75,18 @@ export class ParzenEstimator {
     this.#names = [...space.keys()];
     this.#space = space;
     const n = observations.get(this.#names[0] as string)?.length ?? 0;
-    const raw = [...defaultWeights(n), options.priorWeight];
-    const total = raw.reduce((sum, w) => sum + w, 0);
-    this.#weights = Float64Array.from(raw, (w) => w / total);
-    this.#logWeights = this.#weights.map(Math.log);
+    const weights = new Float64Array(n + 1);
+    weights.set(defaultWeights(n));
+    weights[n] = options.priorWeight;
+    let total = 0;
+    for (let k = 0; k <= n; k++) total += weights[k] as number;
+    const logWeights = new Float64Array(n + 1);
+    for (let k = 0; k <= n; k++) {
+      weights[k] = (weights[k] as number) / total;
+      logWeights[k] = Math.log(weights[k] as number);
+    }
+    this.#weights = weights;
+    this.#logWeights = logWeights;
     // Scott's rule, as BOHB uses it: one bandwidth factor for all kernels of all parameters.
     const sigma0 = options.multivariate
       ? 0.2 * Math.max(n, 1) ** (-1 / (this.#names.length + 4))
@@ -136,8 +148,85 @@ export class ParzenEstimator {
     return samples;
   }
 
+  /**
+   * The log density of one continuous parameter's mixture, visiting kernels outward from
+   * each point in order of their centres and stopping where even the widest, heaviest
+   * kernel would fall under e^-40 of the largest term so far: the same sum as over all
+   * kernels, without the far ones (with thousands of observations, most of them).
+   */
+  #logPdfNearby(kernels: NumericKernels, xs: readonly number[]): Float64Array {
+    const { mus, inverseSigmas, logNormaliser, sortedMus, byRank } = kernels;
+    const m = mus.length;
+    const prior = m - 1;
+    const constants = new Float64Array(m);
+    let largestConstant = Number.NEGATIVE_INFINITY;
+    let smallestInverse = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < m; k++) {
+      constants[k] = (logNormaliser[k] as number) + (this.#logWeights[k] as number);
+      if (k === prior) continue;
+      largestConstant = Math.max(largestConstant, constants[k] as number);
+      smallestInverse = Math.min(smallestInverse, inverseSigmas[k] as number);
+    }
+    const terms = new Float64Array(m);
+    const result = new Float64Array(xs.length);
+    xs.forEach((x, i) => {
+      const term = (k: number) => {
+        const z = (x - (mus[k] as number)) * (inverseSigmas[k] as number);
+        return -0.5 * z * z + (constants[k] as number);
+      };
+      let count = 0;
+      let max = term(prior);
+      terms[count++] = max;
+      // No kernel at distance d from x can exceed this.
+      const far = (d: number) => {
+        const z = d * smallestInverse;
+        return -0.5 * z * z + largestConstant < max - NEGLIGIBLE;
+      };
+      let start = 0;
+      let end = m;
+      while (start < end) {
+        const middle = (start + end) >> 1;
+        if ((sortedMus[middle] as number) < x) start = middle + 1;
+        else end = middle;
+      }
+      for (let r = start; r < m; r++) {
+        if (far((sortedMus[r] as number) - x)) break;
+        const k = byRank[r] as number;
+        if (k === prior) continue;
+        const v = term(k);
+        terms[count++] = v;
+        if (v > max) max = v;
+      }
+      for (let r = start - 1; r >= 0; r--) {
+        if (far(x - (sortedMus[r] as number))) break;
+        const k = byRank[r] as number;
+        if (k === prior) continue;
+        const v = term(k);
+        terms[count++] = v;
+        if (v > max) max = v;
+      }
+      const floor = max - NEGLIGIBLE;
+      let sum = 0;
+      for (let t = 0; t < count; t++) {
+        const v = terms[t] as number;
+        if (v > floor) sum += Math.exp(v - max);
+      }
+      result[i] = Math.log(sum) + max;
+    });
+    return result;
+  }
+
   /** The mixture's log density at each of the given points (internal values). */
   logPdf(points: ReadonlyMap<string, readonly number[]>): Float64Array {
+    const only = this.#kernels[0];
+    if (this.#kernels.length === 1 && only?.type === 'numeric' && only.step === undefined) {
+      const distribution = this.#space.get(this.#names[0] as string) as Distribution;
+      const values = points.get(this.#names[0] as string) ?? [];
+      return this.#logPdfNearby(
+        only,
+        values.map((value) => toDrawSpace(distribution, value)),
+      );
+    }
     const size = points.get(this.#names[0] as string)?.length ?? 0;
     const components = this.#weights.length;
     // Row i holds point i's log density under each kernel, plus the kernel's log weight.
@@ -161,8 +250,9 @@ export class ParzenEstimator {
         const x = toDrawSpace(distribution, values[i] as number);
         const { mus, sigmas, logNormaliser, step, low, high } = kernels;
         if (step === undefined) {
+          const { inverseSigmas } = kernels;
           for (let k = 0; k < components; k++) {
-            const z = (x - (mus[k] as number)) / (sigmas[k] as number);
+            const z = (x - (mus[k] as number)) * (inverseSigmas[k] as number);
             table[row + k] += -0.5 * z * z + (logNormaliser[k] as number);
           }
           continue;
@@ -188,8 +278,14 @@ export class ParzenEstimator {
         result[i] = max;
         continue;
       }
+      // Terms under e^-40 of the largest change the sum by less than a double resolves:
+      // skipping their exp gives the same number, and most kernels are that far from a point.
+      const floor = max - NEGLIGIBLE;
       let sum = 0;
-      for (let k = start; k < start + components; k++) sum += Math.exp((table[k] as number) - max);
+      for (let k = start; k < start + components; k++) {
+        const v = table[k] as number;
+        if (v > floor) sum += Math.exp(v - max);
+      }
       result[i] = Math.log(sum) + max;
     }
     return result;
@@ -197,6 +293,8 @@ export class ParzenEstimator {
 }
 
 const LOG_SQRT_TWO_PI = 0.5 * Math.log(2 * Math.PI);
+/** Terms this far (in log) under the largest are below what a double sum resolves. */
+const NEGLIGIBLE = 40;
 
 /** An internal value in the space the kernels live in (log space for log distributions). */
 function toDrawSpace(distribution: Distribution, value: number): number {
@@ -234,47 +332,51 @@ function numericKernels(
     mus[k] = toDrawSpace(distribution, value);
   });
   mus[n] = 0.5 * (low + high);
-  const sigmas = new Float64Array(n + 1);
+  // Ranks by value, the range's ends around them; equal values take their places in the
+  // run in index order (a stable sort, which numpy's argsort is up to 16 values).
+  const m = n + 1;
+  const sorted = new Float64Array(m + 2);
+  sorted.set(mus, 1);
+  sorted.subarray(1, m + 1).sort();
+  sorted[0] = low;
+  sorted[m + 1] = high;
+  const byRank = new Int32Array(m);
+  const rankOf = new Int32Array(m);
+  const taken = new Map<number, number>();
+  for (let k = 0; k < m; k++) {
+    const value = mus[k] as number;
+    let lo = 1;
+    let hi = m + 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((sorted[mid] as number) < value) lo = mid + 1;
+      else hi = mid;
+    }
+    let before = 0;
+    if (lo + 1 <= m && sorted[lo + 1] === value) {
+      before = taken.get(value) ?? 0;
+      taken.set(value, before + 1);
+    }
+    rankOf[k] = lo + before;
+    byRank[lo + before - 1] = k;
+  }
+  const sigmas = new Float64Array(m);
   if (sigma0 !== undefined) {
     sigmas.fill(sigma0 * (high - low));
   } else {
     // Each kernel as wide as the larger gap to its neighbours (the range's ends count as
     // neighbours); with endpoints not considered, the outermost use their inner gap.
-    // Sorted with the range's ends around; equal values take their places in the run in
-    // index order (a stable sort, which numpy's argsort is up to 16 values).
-    const m = n + 1;
-    const sorted = new Float64Array(m + 2);
-    sorted.set(mus, 1);
-    sorted.subarray(1, m + 1).sort();
-    sorted[0] = low;
-    sorted[m + 1] = high;
-    const gap = (r: number) => {
-      // r: the kernel's rank, 1-based in `sorted`.
-      if (!options.considerEndpoints && m + 2 >= 4) {
-        if (r === 1) return (sorted[2] as number) - (sorted[1] as number);
-        if (r === m) return (sorted[m] as number) - (sorted[m - 1] as number);
-      }
-      return Math.max(
+    for (let k = 0; k < m; k++) {
+      const r = rankOf[k] as number;
+      let gap = Math.max(
         (sorted[r] as number) - (sorted[r - 1] as number),
         (sorted[r + 1] as number) - (sorted[r] as number),
       );
-    };
-    const taken = new Map<number, number>();
-    for (let k = 0; k < m; k++) {
-      const value = mus[k] as number;
-      let lo = 1;
-      let hi = m + 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if ((sorted[mid] as number) < value) lo = mid + 1;
-        else hi = mid;
+      if (!options.considerEndpoints && m >= 2) {
+        if (r === 1) gap = (sorted[2] as number) - (sorted[1] as number);
+        else if (r === m) gap = (sorted[m] as number) - (sorted[m - 1] as number);
       }
-      let before = 0;
-      if (sorted[lo + 1] === value && lo + 1 <= m) {
-        before = taken.get(value) ?? 0;
-        taken.set(value, before + 1);
-      }
-      sigmas[k] = gap(lo + before);
+      sigmas[k] = gap;
     }
   }
   // The magic clip: no kernel narrower than the range over min(100, kernels + 1).
@@ -285,7 +387,9 @@ function numericKernels(
   sigmas[n] = high - low;
   const logMassInside = new Float64Array(n + 1);
   const logNormaliser = new Float64Array(n + 1);
+  const inverseSigmas = new Float64Array(n + 1);
   for (let k = 0; k <= n; k++) {
+    inverseSigmas[k] = 1 / (sigmas[k] as number);
     const mu = mus[k] as number;
     const sigma = sigmas[k] as number;
     logMassInside[k] = logGaussMass((low - mu) / sigma, (high - mu) / sigma);
@@ -302,5 +406,8 @@ function numericKernels(
     sigmas,
     logMassInside,
     logNormaliser,
+    inverseSigmas,
+    sortedMus: sorted.subarray(1, m + 1),
+    byRank,
   };
 }

@@ -81,6 +81,25 @@ export function defaultGamma(n: number): number {
   return Math.min(Math.ceil(0.1 * n), 25);
 }
 
+/** A parameter's internal values over the observations, NaN where a trial lacks it. */
+function internalColumn(
+  name: string,
+  distribution: Distribution,
+  observed: ReadonlyArray<{ trial: ObservedTrial }>,
+): Float64Array {
+  const column = new Float64Array(observed.length);
+  for (let i = 0; i < observed.length; i++) {
+    const value = (observed[i] as { trial: ObservedTrial }).trial.params[name];
+    column[i] =
+      value === undefined
+        ? Number.NaN
+        : distribution.type === 'categorical'
+          ? toInternal(distribution, value)
+          : (value as number);
+  }
+  return column;
+}
+
 /** An observation's rank key: (step key, loss), compared in that order; lower is better. */
 type Score = readonly [number, number];
 
@@ -139,13 +158,23 @@ export class TpeSampler implements Sampler {
     const finished = observed.filter((o) => o.score[0] < Number.POSITIVE_INFINITY).length;
     const distributions = new Map(space.map((p) => [p.name, p.distribution]));
     const isBelow = splitBelow(observed, defaultGamma(finished));
+    // Each parameter's values over the observations, made once per suggestion.
+    const columns = new Map<string, Float64Array>();
+    const columnOf = (name: string) => {
+      let column = columns.get(name);
+      if (!column) {
+        column = internalColumn(name, distributions.get(name) as Distribution, observed);
+        columns.set(name, column);
+      }
+      return column;
+    };
     const chosen: Record<string, JsonValue> = {};
     if (this.#options.multivariate && finished >= this.#options.nStartupTrials) {
       for (const group of this.#relativeGroups(space, history)) {
         const joint = new Map(group.map((name) => [name, distributions.get(name) as Distribution]));
         const drawn = this.#sampleJointly(
           joint,
-          observed,
+          columnOf,
           isBelow,
           random.fork('relative', ...group),
         );
@@ -163,7 +192,7 @@ export class TpeSampler implements Sampler {
             ? sampleUniform(distribution, random.fork(name))
             : this.#sampleJointly(
                 new Map([[name, distribution]]),
-                observed,
+                columnOf,
                 isBelow,
                 random.fork(name),
               ).get(name);
@@ -243,24 +272,25 @@ export class TpeSampler implements Sampler {
    */
   #sampleJointly(
     space: ReadonlyMap<string, Distribution>,
-    observed: ReadonlyArray<{ trial: ObservedTrial; score: Score }>,
+    columnOf: (name: string) => Float64Array,
     isBelow: Uint8Array,
     random: Random,
   ): Map<string, JsonValue> {
     const names = [...space.keys()];
-    const below = new Map<string, number[]>(names.map((name) => [name, []]));
-    const above = new Map<string, number[]>(names.map((name) => [name, []]));
-    const first = names[0] as string;
-    observed.forEach(({ trial }, index) => {
+    const columns = names.map(columnOf);
+    const belowColumns = names.map((): number[] => []);
+    const aboveColumns = names.map((): number[] => []);
+    const firstColumn = columns[0] as Float64Array;
+    for (let index = 0; index < isBelow.length; index++) {
       // Trials without the (first) parameter are left out, as Optuna masks them.
-      if (!(first in trial.params)) return;
-      const side = isBelow[index] ? below : above;
-      for (const name of names) {
-        side
-          .get(name)
-          ?.push(toInternal(space.get(name) as Distribution, trial.params[name] as JsonValue));
+      if (Number.isNaN(firstColumn[index])) continue;
+      const side = isBelow[index] ? belowColumns : aboveColumns;
+      for (let p = 0; p < names.length; p++) {
+        (side[p] as number[]).push((columns[p] as Float64Array)[index] as number);
       }
-    });
+    }
+    const below = new Map(names.map((name, p) => [name, belowColumns[p] as number[]]));
+    const above = new Map(names.map((name, p) => [name, aboveColumns[p] as number[]]));
     // A multivariate sampler uses Scott's bandwidths for its independent draws too, as Optuna.
     const l = new ParzenEstimator(below, space, this.#parzen);
     const g = new ParzenEstimator(above, space, this.#parzen);
