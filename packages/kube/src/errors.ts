@@ -58,3 +58,24 @@ export function apiError(
       return new KubeApiError(status, method, path, detail);
   }
 }
+
+/**
+ * No answer in time: a request got no complete response within its limit, or a watch no
+ * line for longer than the server's own `timeoutSeconds` allows. The connection is destroyed
+ * with it. Retryable: the server or the network stalled, the request was not wrong. Not a
+ * {@link KubeApiError}: nothing was answered, so the request may or may not have taken effect
+ * (a create retried may then answer 409).
+ */
+export class KubeTimeoutError extends Error {
+  override readonly name = 'KubeTimeoutError';
+  readonly retryable = true;
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    /** The limit that passed. */
+    readonly timeoutMs: number,
+    what = 'no answer',
+  ) {
+    super(`${method} ${path}: ${what} within ${timeoutMs} ms (timed out)`);
+  }
+}

@@ -1,8 +1,8 @@
 /**
  * A list-then-watch cache of one kind of object, as client-go's informers keep: the first
  * list fills it, the watch keeps it current from that list's resourceVersion, and a watch
- * that is too old (410) or broken lists again and reports the difference. Handlers see every
- * change once, in order.
+ * that is too old (410) lists again and reports the difference; a broken or stalled watch
+ * watches again from where it was. Handlers see every change once, in order.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeClient, KubeList, KubeObject, WatchEvent } from './client.js';
@@ -28,6 +28,17 @@ export interface InformerOptions<T extends KubeObject> {
    * spec), so the cache of 10,000 objects stays small. @default managedFields removed
    */
   transform?: (object: T) => T;
+  /**
+   * The `timeoutSeconds` of each watch: the API server ends it after this long, and the
+   * informer watches again from where it was. @default 300
+   */
+  watchTimeoutSeconds?: number;
+  /**
+   * A watch silent (no event, no bookmark) for `watchTimeoutSeconds` plus this long is
+   * stalled (the server should have ended it): it is cut, reported to `onError` as a
+   * KubeTimeoutError, and watched again. @default 30000
+   */
+  stalledWatchMarginMs?: number;
 }
 
 /** Server-side apply's bookkeeping: as large as the object itself, and no reader needs it. */
@@ -82,17 +93,20 @@ export class Informer<T extends KubeObject> {
 
   async #follow(): Promise<void> {
     const signal = this.#stopping.signal;
+    const timeoutSeconds = this.options.watchTimeoutSeconds ?? 300;
+    const idleTimeoutMs = timeoutSeconds * 1000 + (this.options.stalledWatchMarginMs ?? 30_000);
     while (!signal.aborted) {
       try {
         const query = this.#query({
           watch: '1',
           resourceVersion: this.#resourceVersion,
           allowWatchBookmarks: 'true',
-          timeoutSeconds: '300',
+          timeoutSeconds: String(timeoutSeconds),
         });
         for await (const event of this.options.client.watch<T>(
           `${this.options.path}?${query}`,
           signal,
+          { idleTimeoutMs },
         )) {
           this.#apply(event);
         }

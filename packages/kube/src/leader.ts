@@ -4,6 +4,8 @@
  * `leaseDurationSeconds` as seen on the candidate's own clock (no trust in other clocks);
  * the leader renews every `retryPeriodMs` and gives up leading when it could not renew for
  * `renewDeadlineMs`. Updates carry the resourceVersion read, so two candidates never both win.
+ * A renewal's requests are limited to the time left before that deadline (client-go's
+ * context): a hung API call fails the renewal in time instead of holding leadership silently.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeClient, KubeObject } from './client.js';
@@ -53,26 +55,39 @@ export async function acquireLeadership(
   // The last renewTime seen, and when (on our clock) it was first seen.
   let observed: { renewTime?: string; holder?: string; at: number } = { at: 0 };
 
-  const tryAcquireOrRenew = async (): Promise<boolean> => {
+  /** `deadline`: when a renewal must have succeeded (each request's limit is the time left). */
+  const tryAcquireOrRenew = async (deadline?: number): Promise<boolean> => {
+    const limit = () =>
+      deadline === undefined ? {} : { timeoutMs: Math.max(1, deadline - Date.now()) };
     const now = microTime();
     let lease: Lease;
     try {
-      lease = await options.client.call<Lease>('GET', `${path}/${options.name}`);
+      lease = await options.client.call<Lease>(
+        'GET',
+        `${path}/${options.name}`,
+        undefined,
+        limit(),
+      );
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
       // Another candidate may create it first: then it holds the lease.
-      const created = await createIfAbsent<Lease>(options.client, path, {
-        apiVersion: 'coordination.k8s.io/v1',
-        kind: 'Lease',
-        metadata: { name: options.name, namespace: options.namespace },
-        spec: {
-          holderIdentity: options.identity,
-          leaseDurationSeconds: durationMs / 1000,
-          acquireTime: now,
-          renewTime: now,
-          leaseTransitions: 0,
+      const created = await createIfAbsent<Lease>(
+        options.client,
+        path,
+        {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: options.name, namespace: options.namespace },
+          spec: {
+            holderIdentity: options.identity,
+            leaseDurationSeconds: durationMs / 1000,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: 0,
+          },
         },
-      });
+        limit(),
+      );
       return created !== undefined;
     }
     const { spec } = lease;
@@ -84,16 +99,21 @@ export async function acquireLeadership(
       Date.now() > observed.at + (spec.leaseDurationSeconds ?? durationMs / 1000) * 1000;
     if (!mine && !expired) return false;
     try {
-      await options.client.call('PUT', `${path}/${options.name}`, {
-        ...lease,
-        spec: {
-          holderIdentity: options.identity,
-          leaseDurationSeconds: durationMs / 1000,
-          acquireTime: mine ? spec.acquireTime : now,
-          renewTime: now,
-          leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
+      await options.client.call(
+        'PUT',
+        `${path}/${options.name}`,
+        {
+          ...lease,
+          spec: {
+            holderIdentity: options.identity,
+            leaseDurationSeconds: durationMs / 1000,
+            acquireTime: mine ? spec.acquireTime : now,
+            renewTime: now,
+            leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
+          },
         },
-      });
+        limit(),
+      );
       observed = { renewTime: now, holder: options.identity, at: Date.now() };
       return true;
     } catch (error) {
@@ -101,9 +121,9 @@ export async function acquireLeadership(
       throw error;
     }
   };
-  const attempt = async () => {
+  const attempt = async (deadline?: number) => {
     try {
-      return await tryAcquireOrRenew();
+      return await tryAcquireOrRenew(deadline);
     } catch (error) {
       options.onError?.(error as Error);
       return false;
@@ -121,8 +141,9 @@ export async function acquireLeadership(
     while (!lost.signal.aborted && !stop.aborted) {
       await sleep(retryMs, undefined, { signal: stop }).catch(() => undefined);
       if (stop.aborted) return;
-      if (await attempt()) renewedAt = Date.now();
-      else if (Date.now() - renewedAt > renewDeadlineMs || observed.holder !== options.identity)
+      // A renewal that times out (KubeTimeoutError, to onError) fails like any other.
+      if (await attempt(renewedAt + renewDeadlineMs)) renewedAt = Date.now();
+      else if (Date.now() - renewedAt >= renewDeadlineMs || observed.holder !== options.identity)
         lost.abort(new Error(`lost the lease ${options.namespace}/${options.name}`));
     }
   })();

@@ -2,7 +2,7 @@
  * Writes that may be repeated: a controller that retries a pass, or restarts in the middle of
  * one, makes each again and finds it done. "Already so" is no error.
  */
-import type { KubeClient, KubeObject } from './client.js';
+import type { KubeClient, KubeObject, RequestOptions } from './client.js';
 import { ConflictError, type KubeApiError, NotFoundError } from './errors.js';
 
 /** The call's answer, or `already` when it fails with an error of kind `done` (already so). */
@@ -24,8 +24,13 @@ export function createIfAbsent<T extends KubeObject>(
   client: KubeClient,
   collection: string,
   object: T,
+  options?: RequestOptions,
 ): Promise<T | undefined> {
-  return unlessAlready(client.call<T>('POST', collection, object), ConflictError, undefined);
+  return unlessAlready(
+    client.call<T>('POST', collection, object, options),
+    ConflictError,
+    undefined,
+  );
 }
 
 /**

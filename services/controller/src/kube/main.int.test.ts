@@ -35,6 +35,7 @@ function startController(args: string[] = []): ControllerProcess {
       BIN,
       ...['--kubeconfig', api.server.kubeconfigPath, '--namespace', api.server.namespace],
       ...['--image', 'masksweep:test', '--retry-backoff-ms', '50'],
+      ...['--kube-request-timeout', '5'],
       ...args,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },

@@ -50,6 +50,7 @@ interface ControllerFlags {
   baseDir: string;
   artifactsDir?: string;
   retryBackoffMs: string;
+  kubeRequestTimeout: string;
   trialEnv: string[];
 }
 
@@ -61,6 +62,11 @@ export async function main(argv: string[]): Promise<number> {
       'default: $KUBECONFIG, ~/.kube/config, else the pod service account',
     )
     .option('--context <name>', "the kubeconfig's context")
+    .option(
+      '--kube-request-timeout <seconds>',
+      'an API request not answered in this long fails and is retried (watches excepted)',
+      '30',
+    )
     .addOption(new Option('--namespace <name>', 'watch one namespace').conflicts('allNamespaces'))
     .option('--all-namespaces', 'watch every namespace (the default without --namespace)')
     .option('--leader-elect', 'reconcile only while holding the Lease (run several replicas)')
@@ -139,7 +145,9 @@ export async function main(argv: string[]): Promise<number> {
     return value;
   };
   let lease: { leaseDurationSeconds: number; renewDeadlineMs: number; retryPeriodMs: number };
+  let requestTimeoutMs: number;
   try {
+    requestTimeoutMs = 1000 * seconds('--kube-request-timeout', flags.kubeRequestTimeout);
     lease = {
       leaseDurationSeconds: seconds(
         '--leader-elect-lease-duration',
@@ -174,6 +182,7 @@ export async function main(argv: string[]): Promise<number> {
       kubeconfig: flags.kubeconfig,
       context: flags.context,
       userAgent: 'masksweep-controller',
+      requestTimeoutMs,
     });
   } catch (error) {
     process.stderr.write(
