@@ -91,6 +91,8 @@ export interface CountedExpansion {
  */
 export function expandSweepCounted(sweep: SweepResource): CountedExpansion {
   const { spec } = sweep;
+  const notRun = searchNotRunProblem(sweep);
+  if (notRun) throw new SweepValidationError(sweep.metadata.name, [notRun]);
   const counted = countTrials(spec);
   const problem = trialLimitProblem(spec, counted);
   if (problem) throw new SweepValidationError(sweep.metadata.name, [problem]);
@@ -169,6 +171,17 @@ export function expandSweepCounted(sweep: SweepResource): CountedExpansion {
     }
   }
   return { trials: built, counted, truncated };
+}
+
+/**
+ * What the drivers (`masksweep run`, the controller) say of a Sweep with a search until
+ * they run one: a search's trials come from its suggestions (sampledTrials), not from the
+ * grids, so expanding only the grids would run something else than the Sweep asks.
+ */
+export function searchNotRunProblem(sweep: SweepResource): SweepProblem | undefined {
+  return sweep.spec.search
+    ? { path: 'spec.search', message: 'searching is not run by this version yet' }
+    : undefined;
 }
 
 interface Identified<T> {

@@ -26,6 +26,7 @@ export {
   hasPretraining,
   type PretrainedTrial,
   pretrainKey,
+  searchNotRunProblem,
   type Trial,
   type TrialConfig,
   type TrialSummary,
@@ -47,6 +48,17 @@ export {
   TrialStatus,
 } from './resources.js';
 export * from './schema.js';
+export {
+  type BaseConfig,
+  baseConfigsOf,
+  CONFIG_PARAMETER,
+  type SampledTrial,
+  type SearchPlan,
+  sampledTrials,
+  searchPlan,
+  searchProblems,
+} from './search.js';
+export * from './search-schema.js';
 export {
   findProblems,
   type LoadedSweep,

@@ -47,6 +47,18 @@ export const LIMITS = {
   retries: 100,
   /** Fine-tuning steps named by the pruner (warmupSteps, minResource). */
   pruneSteps: 1_000_000_000,
+  /**
+   * Parameters of `spec.search` and the values of one categorical (or of a condition's
+   * `in`): each is checked against every distinct setting of the grids it applies to.
+   */
+  searchParameters: 32,
+  searchChoices: 64,
+  /** TPE's candidates per suggestion (Optuna: 24): a suggestion's cost grows with them. */
+  eiCandidates: 1000,
+  /** Magnitude of an int search's bounds and step (no integer field of a config is larger). */
+  searchInt: 1_000_000_000,
+  /** Characters of a searched path (`finetune.lr`). */
+  searchPath: 128,
   reductionFactor: 100,
   gpus: 64,
   tolerations: 64,

@@ -1,8 +1,10 @@
 import { getMaskPattern, maskTypes } from '@masksweep/masks';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { AUGMENTATION_TYPES } from './augmentations.js';
+import { stringEnum } from './enums.js';
 import { LIMITS } from './limits.js';
 import { METHOD_NAMES, METHODS } from './methods.js';
+import { SearchSpec } from './search-schema.js';
 
 /**
  * The Sweep resource: one schema types the code, validates YAML in the CLI and (in the
@@ -13,15 +15,7 @@ import { METHOD_NAMES, METHODS } from './methods.js';
 export const API_GROUP = 'masksweep.io';
 export const API_VERSION = `${API_GROUP}/v1alpha1`;
 
-export function stringEnum<const T extends string>(
-  values: readonly T[],
-  options: { default?: NoInfer<T>; description?: string } = {},
-) {
-  return Type.Union(
-    values.map((v) => Type.Literal(v)),
-    options,
-  );
-}
+export { stringEnum } from './enums.js';
 
 const Fraction = Type.Number({ minimum: 0, maximum: 1 });
 
@@ -427,7 +421,7 @@ export const SweepSpec = Type.Object(
       Type.Integer({
         minimum: 1,
         maximum: LIMITS.trials,
-        description: `stop creating trials after this many; a grid over ${LIMITS.trials} trials needs it`,
+        description: `stop creating trials after this many; a grid over ${LIMITS.trials} trials needs it, and a search needs it (a multiple of the seeds)`,
       }),
     ),
     maxFailedTrials: Type.Optional(
@@ -490,6 +484,7 @@ export const SweepSpec = Type.Object(
       ),
     ),
     kubernetes: KubernetesWorkload,
+    search: Type.Optional(SearchSpec),
   },
   { additionalProperties: false },
 );

@@ -12,6 +12,7 @@ import { trialLimitProblem } from './expand.js';
 import { gridName } from './grids.js';
 import { LIMITS } from './limits.js';
 import { type DatasetSourceSpec, Sweep, type SweepResource } from './schema.js';
+import { searchProblems } from './search.js';
 
 type Keys = Array<string | number>;
 type Locate = (keys: Keys) => { line: number; column: number } | undefined;
@@ -293,6 +294,8 @@ function semanticProblems(sweep: SweepResource, options: ValidateOptions): Sweep
   // Counted, not expanded: the grids' size must not cost validation what it would cost to build.
   const overLimit = trialLimitProblem(spec);
   if (overLimit) problems.push(overLimit);
+  // The search is checked against the configs the grids build: only once they are sound.
+  if (problems.length === 0) problems.push(...searchProblems(sweep));
   return problems;
 }
 

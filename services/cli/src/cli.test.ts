@@ -56,6 +56,59 @@ describe('masksweep validate', () => {
     );
   });
 
+  it('shows a search: its budget and space; each bad field on its own line; run refuses it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'validate-search-'));
+    const quick = readFileSync(join(repo, 'examples/quick.yaml'), 'utf8');
+    const write = (name: string, parameters: string) => {
+      const file = join(dir, name);
+      writeFileSync(file, `${quick}  maxTrials: 20\n  search:\n    parameters:\n${parameters}`);
+      return file;
+    };
+    const good = write(
+      'search.yaml',
+      [
+        '      - { path: finetune.lr, float: { low: 1.0e-5, high: 1.0e-2, log: true } }',
+        '      - { path: mask.ratio, float: { low: 0.5, high: 0.8, step: 0.1 }, when: { method: [spark] } }',
+        '',
+      ].join('\n'),
+    );
+    const shown = await run('validate', good);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(
+      /a tpe search \(seed 0\): 20 trials, 10 suggestions x 2 seeds, over 3 configs of the grids/,
+    );
+    expect(shown.stdout).toMatch(/^mask\.ratio .*config in \["cfg-/m);
+    err = [];
+    const bad = write(
+      'bad.yaml',
+      [
+        '      - { path: finetune.lr, float: { low: 0.1, high: 0.01 } }',
+        '      - { path: model.dropPath, float: { low: 0, high: 0.5, log: true } }',
+        '      - { path: finetune.epochs, float: { low: 1, high: 10 } }',
+        '',
+      ].join('\n'),
+    );
+    const refused = await run('validate', bad);
+    expect(refused.code).toBe(1);
+    const lines = refused.stderr.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(
+      /bad\.yaml:\d+:\d+: spec\.search\.parameters\[0\]\.float\.high: must be greater than low/,
+    );
+    expect(lines[1]).toMatch(
+      /spec\.search\.parameters\[1\]\.float\.low: must be > 0 for a log distribution, got 0$/,
+    );
+    expect(lines[2]).toMatch(
+      /spec\.search\.parameters\[2\]\.float: finetune\.epochs takes integers/,
+    );
+    err = [];
+    const ran = await run('run', good);
+    expect(ran.code).toBe(1);
+    expect(ran.stderr).toBe(
+      `masksweep: ${good}: spec.search: searching is not run by this version yet`,
+    );
+  });
+
   it('refuses a missing file and bad usage with distinct exit codes', async () => {
     expect((await run('validate', '/no/such/sweep.yaml')).code).toBe(1);
     expect(err.join('\n')).toMatch(/\/no\/such\/sweep\.yaml: cannot read/);

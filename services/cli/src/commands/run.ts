@@ -8,7 +8,13 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { canonicalJson, loadSweepFile, validationMetricName } from '@masksweep/api';
+import {
+  canonicalJson,
+  loadSweepFile,
+  SweepValidationError,
+  searchNotRunProblem,
+  validationMetricName,
+} from '@masksweep/api';
 import {
   countSweep,
   LocalExecutor,
@@ -49,6 +55,8 @@ export function runCommand(): Command {
         },
       ) => {
         const { sweep, baseDir } = loadSweepFile(file, { checkData: true });
+        const notRun = searchNotRunProblem(sweep);
+        if (notRun) throw new SweepValidationError(file, [notRun]);
         const name = sweep.metadata.name;
         const namespace = sweep.metadata.namespace ?? 'default';
         const workDir = resolve(options.workDir ?? join('.masksweep', name));

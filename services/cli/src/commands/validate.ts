@@ -1,4 +1,11 @@
-import { type CountedExpansion, expandSweepCounted, loadSweepFile } from '@masksweep/api';
+import {
+  CONFIG_PARAMETER,
+  type CountedExpansion,
+  expandSweepCounted,
+  loadSweepFile,
+  type SweepResource,
+  searchPlan,
+} from '@masksweep/api';
 import { maskLabel } from '@masksweep/masks';
 import { Command } from 'commander';
 import { parseFormat } from '../options.js';
@@ -12,6 +19,10 @@ export function validateCommand(): Command {
     .option('--no-check-data', 'do not look for dataset folders here (paths in a cluster volume)')
     .action((file: string, options: { format: 'text' | 'json'; checkData: boolean }) => {
       const { sweep } = loadSweepFile(file, { checkData: options.checkData });
+      if (sweep.spec.search) {
+        console.log(searchReport(file, sweep, options.format));
+        return;
+      }
       const expansion = expandSweepCounted(sweep);
       const { trials } = expansion;
       if (options.format === 'json') {
@@ -69,4 +80,45 @@ function trialTable(trials: CountedExpansion['trials']): string {
       t.pretrainKey ?? '-',
     ]),
   );
+}
+
+/**
+ * A search has no trials before its suggestions: what is shown is its budget, the grids'
+ * configs it picks from and its space as the sampler sees it.
+ */
+function searchReport(file: string, sweep: SweepResource, format: 'text' | 'json'): string {
+  const search = sweep.spec.search as NonNullable<SweepResource['spec']['search']>;
+  const { space, baseConfigs } = searchPlan(sweep);
+  const seeds = sweep.spec.seeds.length;
+  const suggestions = (sweep.spec.maxTrials as number) / seeds;
+  const configs = [...baseConfigs.values()].map((base) => ({
+    configKey: base.configKey,
+    method: base.config.method,
+    grids: base.grids,
+  }));
+  if (format === 'json') {
+    const { sampler, seed } = search;
+    return JSON.stringify(
+      { search: { sampler, seed, suggestions, seeds, configs, space } },
+      null,
+      2,
+    );
+  }
+  const picks =
+    configs.length > 1
+      ? `${configs.length} configs of the grids (searched as the categorical '${CONFIG_PARAMETER}')`
+      : 'the one config of the grids';
+  return [
+    `${file}: Sweep ${sweep.metadata.name} is valid`,
+    `a ${search.sampler} search (seed ${search.seed}): ${sweep.spec.maxTrials} trials, ${suggestions} suggestions x ${seeds} seed${seeds > 1 ? 's' : ''}, over ${picks}`,
+    '',
+    table(
+      ['PARAMETER', 'DISTRIBUTION', 'WHEN'],
+      space.map((parameter) => [
+        parameter.name,
+        JSON.stringify(parameter.distribution),
+        parameter.when ? `${parameter.when.param} in ${JSON.stringify(parameter.when.in)}` : '-',
+      ]),
+    ),
+  ].join('\n');
 }

@@ -244,6 +244,50 @@ describe('KubeController', () => {
     expect(await api.cluster.jobs('bad-mesh')).toHaveLength(0);
   });
 
+  it('takes a search through kubectl apply (any JSON choice) and marks it Invalid: not run yet', async () => {
+    await runSweep('search', succeed);
+    const search = {
+      parameters: [
+        { path: 'finetune.lr', float: { low: 1e-5, high: 1e-2, log: true } },
+        {
+          path: 'model.depths',
+          categorical: {
+            choices: [
+              [1, 1, 1, 1],
+              [1, 1, 2, 1],
+            ],
+          },
+        },
+      ],
+    };
+    await api.cluster.apply(tinySweepYaml('search', { spec: { maxTrials: 4, search } }));
+    const sweep = await api.cluster.sweepPhase('search', 'Invalid');
+    const invalid = sweep.status?.conditions?.find((c) => c.type === 'Invalid');
+    expect(invalid?.message).toBe('spec.search: searching is not run by this version yet');
+    expect(await api.cluster.trials('search')).toHaveLength(0);
+    expect(await api.cluster.jobs('search')).toHaveLength(0);
+  });
+
+  it('is refused by kubectl apply for a search the schema can judge, naming the field', async () => {
+    // The API server of 1.20 names a list's items without their index.
+    const search = {
+      sampler: 'grid-of-my-own',
+      parameters: [{ path: 'seed', int: { low: 0, high: 2_000_000_000 } }],
+    };
+    const applied = await api.server.kubectl(
+      ['apply', '-f', '-'],
+      tinySweepYaml('bad-search', { spec: { maxTrials: 4, search } }),
+    );
+    expect(applied.code).not.toBe(0);
+    for (const field of [
+      'spec.search.sampler',
+      'spec.search.parameters.path',
+      'spec.search.parameters.int.high',
+    ])
+      expect(applied.stderr).toContain(field);
+    expect((await api.server.kubectl(['get', 'sweep', 'bad-search'])).code).not.toBe(0);
+  });
+
   it('retries a trainer error up to retries, diverges without retry, retries an OOM kill', async () => {
     // Seed 0 always fails, seed 1 diverges, seed 2 is OOM-killed once.
     await runSweep('faults', async ({ stage, trial, attempt }) => {

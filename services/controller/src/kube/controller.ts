@@ -13,6 +13,7 @@ import {
   hasPretraining,
   type SweepObject,
   type SweepResource,
+  searchNotRunProblem,
   type Trial,
 } from '@masksweep/api';
 import {
@@ -270,6 +271,8 @@ export class KubeController {
         },
         { checkData: false },
       );
+      const notRun = problems.length === 0 ? searchNotRunProblem(resource) : undefined;
+      if (notRun) problems.push(notRun);
       expansion =
         problems.length > 0
           ? invalid(problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)))
