@@ -53,6 +53,12 @@ export const LIMITS = {
    */
   searchParameters: 32,
   searchChoices: 64,
+  /**
+   * Checks of a search's values (low, high, choices) against the distinct stage, network,
+   * mask and augmentation settings each applies to: a mask's check on a 32x32 grid costs up
+   * to 70 µs, so 5,000 cost some 0.35 s.
+   */
+  searchChecks: 5_000,
   /** TPE's candidates per suggestion (Optuna: 24): a suggestion's cost grows with them. */
   eiCandidates: 1000,
   /** Magnitude of an int search's bounds and step (no integer field of a config is larger). */

@@ -4,6 +4,7 @@ import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import { SweepValidationError } from './errors.js';
 import { expandSweep } from './expand.js';
+import { LIMITS } from './limits.js';
 import { FinetuneStage, Model, PretrainStage, type SweepResource } from './schema.js';
 import { CONFIG_PARAMETER, sampledTrials, searchPlan } from './search.js';
 import { type TinySweepOptions, tinySweep } from './sweep.test-support.js';
@@ -202,6 +203,29 @@ describe('spec.search validation', () => {
     expect(problemsOf(searchSweep({ parameters: [LR], tpe: { group: true } }))).toEqual([
       'spec.search.tpe.group: needs multivariate: true (as in Optuna)',
     ]);
+  });
+
+  it('bounds the checks of values against the grids, before making any', () => {
+    const ratios = Array.from({ length: 32 }, (_, v) => 0.1 + v / 50);
+    const manifest = searchSweep(
+      { parameters: [{ path: 'mask.ratio', categorical: { choices: [0.3, 0.4, 0.5, 0.6, 0.7] } }] },
+      {
+        masks: Array.from({ length: 32 }, (_, m) => ({
+          type: 'random',
+          ratios: ratios.map((r) => r + m * 1e-4),
+        })),
+      },
+    );
+    (manifest.spec.datasets as { imageSize: number }).imageSize = 256;
+    expect(problemsOf(manifest)).toEqual([
+      `spec.search.parameters: checking the values against the grids' distinct settings takes ${1024 * 5} checks, over the limit of ${LIMITS.searchChecks}: fewer choices, or fewer mask values in the grids`,
+    ]);
+    // One choice fewer is 4,096 checks: within the limit.
+    const fewer = structuredClone(manifest);
+    fewer.spec.search = {
+      parameters: [{ path: 'mask.ratio', categorical: { choices: [0.3, 0.4, 0.5, 0.6] } }],
+    };
+    expect(problemsOf(fewer)).toEqual([]);
   });
 });
 

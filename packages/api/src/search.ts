@@ -227,6 +227,8 @@ export function searchProblems(sweep: SweepResource): SweepProblem[] {
 
   // Which base configs each parameter applies to: its methods, or its condition's.
   const applies = new Map<string, BaseConfig[]>();
+  const checks: Array<{ index: number; targets: BaseConfig['config'][] }> = [];
+  let checkCount = 0;
   search.parameters.forEach((parameter, i) => {
     const when = parameter.when;
     let targets = bases;
@@ -238,29 +240,56 @@ export function searchProblems(sweep: SweepResource): SweepProblem[] {
     }
     applies.set(parameter.path, targets);
     if (refused.has(i)) return;
-    problems.push(...parameterProblems(parameter, at(i), targets, spec.datasets.imageSize / 32));
+    const distinct = distinctSections(parameter.path.split('.')[0] as Section, targets);
+    checks.push({ index: i, targets: distinct });
+    checkCount += distinct.length * valuesToCheck(parameter).length;
   });
+  // Each check resolves a stage, network or mask (tens of µs for a mask): bounded, so that
+  // a Sweep of many mask values and long choice lists costs what its file costs.
+  if (checkCount > LIMITS.searchChecks) {
+    problems.push({
+      path: 'spec.search.parameters',
+      message: `checking the values against the grids' distinct settings takes ${checkCount} checks, over the limit of ${LIMITS.searchChecks}: fewer choices, or fewer mask values in the grids`,
+    });
+    return problems;
+  }
+  for (const { index, targets } of checks) {
+    const parameter = search.parameters[index] as SearchParameterSpecType;
+    problems.push(
+      ...parameterProblems(parameter, at(index), targets, spec.datasets.imageSize / 32),
+    );
+  }
   return problems;
 }
 
-/** The path's and the values' problems in every distinct setting the parameter applies to. */
+/**
+ * The configs with distinct settings in a section: a field's checks depend only on its
+ * section (and the method, whose network the model is), however many configs share it.
+ */
+function distinctSections(
+  section: Section,
+  targets: readonly BaseConfig[],
+): BaseConfig['config'][] {
+  const distinct = new Map<string, BaseConfig['config']>();
+  for (const { config } of targets) {
+    const key = `${config.method}:${canonicalJson(config[section])}`;
+    if (!distinct.has(key)) distinct.set(key, config);
+  }
+  return [...distinct.values()];
+}
+
+/** The path's and the values' problems in each distinct setting the parameter applies to. */
 function parameterProblems(
   parameter: SearchParameterSpecType,
   at: string,
-  targets: readonly BaseConfig[],
+  targets: readonly BaseConfig['config'][],
   gridSize: number,
 ): SweepProblem[] {
   const [section, field] = parameter.path.split('.') as [Section, string];
   const lacking = new Set<string>();
   const having = new Set<string>();
   const problems = new Map<string, SweepProblem>();
-  const seen = new Set<string>();
-  for (const { config } of targets) {
-    // A field's checks depend only on its section (and the method's network): each distinct
-    // section is checked once, however many configs share it.
-    const key = `${config.method}:${section}:${canonicalJson(config[section])}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+  for (const config of targets) {
     const schema = fieldSchema(config, section, field);
     const who = describe(config, section);
     if (!schema) {
