@@ -53,10 +53,11 @@ export class Statistics {
   /**
    * GetSweepSummary as gRPC and /api/.../summary ask for it, at any confidence the client
    * picks (each a summary of its own: computed cold, up to a second of bootstraps for the
-   * paper's sweep). A worker computes it, keeping its own summaries up to date incrementally;
-   * this thread keeps the answers by the sweep's version (latest result sequence and spec).
-   * The pages and live updates use the store's summary at 0.95, computed here (see
-   * docs/leaderboard.md#limits).
+   * paper's sweep), and at 0.95 for the web pages and live updates, which share it. A worker
+   * computes it, keeping its own summaries up to date incrementally; this thread keeps the
+   * answers by the sweep's version (latest result sequence and spec), so every page and
+   * stream of a sweep waits for one task per new version (see docs/leaderboard.md#limits).
+   * The store's synchronous getSweepSummary (the CLI's, in process) is another cache.
    */
   async sweepSummary(request: SweepSummaryInput): Promise<SweepSummary> {
     const checked = {

@@ -35,8 +35,8 @@ export function webRoutes(context: RouteContext): Route[] {
       name: 'sweep',
       pattern: /^\/sweeps\/([^/]+)\/([^/]+)$/,
       kind: 'html',
-      handle: ([namespace, sweep], params) => {
-        const model = views.sweepPage(namespace as string, sweep as string, params);
+      handle: async ([namespace, sweep], params) => {
+        const model = await views.sweepPage(namespace as string, sweep as string, params);
         return { html: (nonce) => sweepPage(model, nonce) };
       },
     },

@@ -50,14 +50,15 @@ export async function createWebServer(options: WebServerOptions): Promise<WebSer
   const { store } = options;
   const metrics = options.metrics ?? new Metrics();
   const onError = options.onError ?? ((error: unknown) => console.error(error));
+  const ownStatistics = options.statistics ? undefined : new Statistics(store);
+  const statistics = options.statistics ?? (ownStatistics as Statistics);
   const events = new SweepEvents({
     store,
+    statistics,
     metrics,
     pushDelayMs: options.pushDelayMs ?? 100,
     recentLimit: RECENT_RESULTS,
   });
-  const ownStatistics = options.statistics ? undefined : new Statistics(store);
-  const statistics = options.statistics ?? (ownStatistics as Statistics);
   const views = createViewModels(store, statistics);
   const routes = webRoutes({
     store,

@@ -3,11 +3,18 @@
  * result sequence and metric point id it sent); a store change for its sweep schedules one
  * flush that sends everything after the cursors, so bursts are batched and nothing is
  * skipped. The event id carries both cursors, so a reconnecting browser resumes.
+ *
+ * A flush with new results waits for the sweep's summary from the statistics pool (shared
+ * by every stream and page of the sweep, computed once per new version of it), so the event
+ * loop serves other requests meanwhile. One flush per stream runs at a time; a pool at its
+ * limit defers the results (not the curves) until its Retry-After.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Statistics } from '../analysis/statistics.js';
+import { BusyError, StatisticsTimeoutError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
-import type { StoreChange } from '../store/types.js';
+import type { StoreChange, SweepSummary } from '../store/types.js';
 import type {
   ConfigUpdate,
   PointsUpdate,
@@ -19,6 +26,8 @@ import { rankedRow, recentResultRow, referenceRows, wirePoint } from './pages.js
 const RESULTS_PER_FLUSH = 200;
 const POINTS_PER_FLUSH = 5000;
 const HEARTBEAT_MS = 15_000;
+/** After a summary stopped at the pool's time limit, the results wait this long to try again. */
+const RETRY_AFTER_TIMEOUT_MS = 30_000;
 
 interface Stream {
   namespace: string;
@@ -29,10 +38,15 @@ interface Stream {
   timer: NodeJS.Timeout | undefined;
   /** Waiting for the socket to drain before sending more. */
   blocked: boolean;
+  /** A flush is under way (waiting for the summary); a change meanwhile sets `again`. */
+  flushing: boolean;
+  again: boolean;
 }
 
 export interface SweepEventsOptions {
   store: Store;
+  /** Where the summary of a sweep with new results comes from (the pool or its cache). */
+  statistics: Statistics;
   metrics: Metrics;
   /** How long a change waits for others to join its flush. */
   pushDelayMs: number;
@@ -75,6 +89,8 @@ export class SweepEvents {
       pointCursor: resumed?.pointCursor ?? target.pointCursor ?? store.lastPointId(),
       timer: undefined,
       blocked: false,
+      flushing: false,
+      again: false,
     };
     response.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
@@ -115,31 +131,57 @@ export class SweepEvents {
   }
 
   private schedule(stream: Stream, delayMs: number): void {
+    if (stream.flushing) {
+      stream.again = true;
+      return;
+    }
     if (stream.timer || stream.blocked || !this.streams.has(stream)) return;
     stream.timer = setTimeout(() => {
       stream.timer = undefined;
-      try {
-        this.flush(stream);
-      } catch {
-        // The store was closed under the stream: end it, the browser reconnects elsewhere.
-        stream.response.end();
-        this.drop(stream);
-      }
+      stream.flushing = true;
+      this.flush(stream).then(
+        (nextDelayMs) => {
+          stream.flushing = false;
+          const again = stream.again;
+          stream.again = false;
+          if (nextDelayMs !== undefined) this.schedule(stream, nextDelayMs);
+          else if (again) this.schedule(stream, this.options.pushDelayMs);
+        },
+        () => {
+          // The store was closed under the stream: end it, the browser reconnects elsewhere.
+          stream.flushing = false;
+          stream.response.end();
+          this.drop(stream);
+        },
+      );
     }, delayMs);
   }
 
-  private flush(stream: Stream): void {
-    const { store, recentLimit } = this.options;
+  /** Sends what is new; answers when to flush again (undefined: at the next change). */
+  private async flush(stream: Stream): Promise<number | undefined> {
+    const { store, statistics, recentLimit } = this.options;
     const { namespace, sweep } = stream;
     const results = store.resultsSince(stream.resultCursor, {
       namespace,
       sweep,
       limit: RESULTS_PER_FLUSH,
     });
-    let writable = true;
+    // The summary as new as these results or newer; undefined while the pool is at its limit.
+    let summary: SweepSummary | undefined;
+    let retryMs: number | undefined;
     if (results.length > 0) {
+      try {
+        summary = await statistics.sweepSummary({ namespace, sweep });
+      } catch (error) {
+        if (error instanceof BusyError) retryMs = error.retryAfterSeconds * 1000;
+        else if (error instanceof StatisticsTimeoutError) retryMs = RETRY_AFTER_TIMEOUT_MS;
+        else throw error;
+      }
+      if (!this.streams.has(stream)) return undefined;
+    }
+    let writable = true;
+    if (summary) {
       stream.resultCursor = (results.at(-1) as (typeof results)[number]).sequence;
-      const summary = store.getSweepSummary({ namespace, sweep });
       const changedKeys = new Set(results.map((result) => result.config.configKey));
       for (const config of summary.configs) {
         if (!changedKeys.has(config.config.configKey)) continue;
@@ -171,16 +213,18 @@ export class SweepEvents {
       const update: PointsUpdate = points.map(wirePoint);
       writable = send(stream, 'points', update);
     }
-    const more = results.length === RESULTS_PER_FLUSH || points.length === POINTS_PER_FLUSH;
+    const more =
+      (summary !== undefined && results.length === RESULTS_PER_FLUSH) ||
+      points.length === POINTS_PER_FLUSH;
     if (!writable) {
       stream.blocked = true;
       stream.response.once('drain', () => {
         stream.blocked = false;
         this.schedule(stream, 0);
       });
-    } else if (more) {
-      this.schedule(stream, 0);
+      return undefined;
     }
+    return more ? 0 : retryMs;
   }
 
   private drop(stream: Stream): void {

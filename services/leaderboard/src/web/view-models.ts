@@ -48,12 +48,17 @@ export function createViewModels(store: Store, statistics: Statistics) {
     trials.flatMap((trial) => thinCurves(store.metricCurve({ namespace, trial, limit: 20_000 })));
 
   return {
-    sweepPage(namespace: string, sweep: string, params: Params): SweepPageModel {
+    async sweepPage(namespace: string, sweep: string, params: Params): Promise<SweepPageModel> {
       const info = store.requireSweep(namespace, sweep);
       // Cursors first: anything stored while the page renders comes again live.
       const resultCursor = store.latestSequence(info.namespace, info.sweep);
       const pointCursor = store.lastPointId();
-      const summary = store.getSweepSummary({ namespace: info.namespace, sweep: info.sweep });
+      // From the statistics pool, or its cache while the sweep is unchanged (the bootstraps
+      // of a cold summary take a second of CPU; none of it on the event loop).
+      const summary = await statistics.sweepSummary({
+        namespace: info.namespace,
+        sweep: info.sweep,
+      });
       // Validation orders by default; test columns may be sorted to look, not to choose.
       const objective = objectiveSortKey(summary);
       const sort = oneOf(params, 'sort', [objective, ...RANKED_METRICS, 'n'], objective);
@@ -112,11 +117,11 @@ export function createViewModels(store: Store, statistics: Statistics) {
 
     async comparePage(params: Params): Promise<ComparePageModel> {
       const request = compareRequest(params);
-      const response = await statistics.compareConfigs(request);
-      const summary = store.getSweepSummary({
-        namespace: request.namespace,
-        sweep: request.sweep,
-      });
+      // Both on the pool, at once (the summary at 0.95 is usually cached by the sweep page).
+      const [response, summary] = await Promise.all([
+        statistics.compareConfigs(request),
+        statistics.sweepSummary({ namespace: request.namespace, sweep: request.sweep }),
+      ]);
       const find = (key: string) => summary.configs.find((c) => c.config.configKey === key);
       return {
         namespace: request.namespace,
