@@ -11,6 +11,7 @@ import type { CompareConfigsResponse } from '@masksweep/proto';
 import { Piscina } from 'piscina';
 import { BusyError, StatisticsTimeoutError } from '../errors.js';
 import type { SweepSummary } from '../store/types.js';
+import { type PackedSummary, unpackSummary } from './summary-transfer.js';
 import { type StatisticsTask, type TaskOutcome, taskAnswer } from './worker.js';
 
 export interface StatisticsPoolOptions {
@@ -78,7 +79,7 @@ export class StatisticsPool {
   }
 
   async summary(task: Extract<StatisticsTask, { kind: 'summary' }>): Promise<SweepSummary> {
-    return taskAnswer((await this.#run(task)) as TaskOutcome<SweepSummary>);
+    return unpackSummary(taskAnswer((await this.#run(task)) as TaskOutcome<PackedSummary>));
   }
 
   async #run(task: StatisticsTask): Promise<unknown> {

@@ -9,9 +9,10 @@ import type { CompareConfigsResponse } from '@masksweep/proto';
 import Database from 'better-sqlite3';
 import { InvalidRequestError, LeaderboardError, NotFoundError } from '../errors.js';
 import { prepareStatements, type Statements } from '../store/statements.js';
-import type { CompareConfigsInput, SweepSummary, SweepSummaryInput } from '../store/types.js';
+import type { CompareConfigsInput, SweepSummaryInput } from '../store/types.js';
 import { readComparison } from './compare.js';
 import { computeComparison } from './paired.js';
+import { type PackedSummary, packSummary } from './summary-transfer.js';
 import { SweepSummaries } from './sweep-summary.js';
 
 export type StatisticsTask =
@@ -52,7 +53,7 @@ function connection(path: string): Connection {
 
 export default function runStatisticsTask(
   task: StatisticsTask,
-): TaskOutcome<CompareConfigsResponse | SweepSummary> {
+): TaskOutcome<CompareConfigsResponse | PackedSummary> {
   try {
     const { db, statements, summaries } = connection(task.database);
     switch (task.kind) {
@@ -62,7 +63,8 @@ export default function runStatisticsTask(
         return { answer: computeComparison(comparison) };
       }
       case 'summary':
-        return { answer: db.transaction(() => summaries.get(task.request))() };
+        // In slices, for the event loop to read one per turn (./summary-transfer.ts).
+        return { answer: packSummary(db.transaction(() => summaries.get(task.request))()) };
     }
   } catch (error) {
     if (!(error instanceof LeaderboardError)) throw error;
