@@ -5,6 +5,11 @@
  * and half over the web view, while /healthz is probed every 10 ms; then the same number
  * again past the pool's limit, which must be refused at once. Target: /healthz p99 < 50 ms
  * during the load (before the pool, one such comparison held it 9.9 s).
+ *
+ * Then cold sweep pages, whose summary the pool computes: the paper's sweep (33 configs x 3
+ * seeds x 40 test images, predictions stored: the bootstraps) and a large synthetic one
+ * (`page-configs` x 3 seeds, no predictions: the size of the summary the event loop receives
+ * and renders), each while /healthz is probed.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +17,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startLeaderboard } from '@masksweep/leaderboard';
 import { createLeaderboardClient } from '@masksweep/proto';
+import { Random } from '@masksweep/random';
 import {
   type CompareAnswer,
   compareOverGrpc,
@@ -20,6 +26,12 @@ import {
   probeHealthWhile,
   storeComparedPair,
 } from '../services/leaderboard/src/analysis/load.test-support.js';
+import {
+  PAPER_STUDY_SPEC,
+  paperStudyConfigs,
+  studyResults,
+  syntheticResult,
+} from '../services/leaderboard/src/store/fixtures.test-support.js';
 import { type Benchmark, positiveInteger } from './benchmark.js';
 import { peakRssMiB, percentile } from './measure.js';
 
@@ -31,6 +43,7 @@ const benchmark: Benchmark = {
     images: 'test images per seed (default 2000)',
     concurrent: 'comparisons at once, also the pool limit (default 10)',
     threads: 'statistics worker threads (default the cores less one, at least 1)',
+    'page-configs': 'configs of the large synthetic sweep whose cold page is timed (default 2000)',
   },
   async run(options) {
     const seeds = positiveInteger('seeds', options.seeds, 5);
@@ -38,6 +51,7 @@ const benchmark: Benchmark = {
     const concurrent = positiveInteger('concurrent', options.concurrent, 10);
     const threads =
       options.threads === undefined ? undefined : positiveInteger('threads', options.threads, 1);
+    const pageConfigs = positiveInteger('page-configs', options['page-configs'], 2000);
     const dir = mkdtempSync(join(tmpdir(), 'compare-load-'));
     const leaderboard = await startLeaderboard({
       database: join(dir, 'lb.db'),
@@ -95,6 +109,39 @@ const benchmark: Benchmark = {
       const failed = answers.filter((answer) => !answer.ok);
       if (failed.length > 0) throw new Error(`comparisons failed: ${JSON.stringify(failed)}`);
       const latencies = answers.map((answer) => answer.ms);
+
+      // Cold sweep pages, the pool idle again.
+      const { store } = leaderboard;
+      store.registerSweep({
+        namespace: 'default',
+        sweep: 'paper',
+        specJson: PAPER_STUDY_SPEC,
+        trialCount: 99,
+      });
+      const rng = new Random(7);
+      for (const stored of studyResults(paperStudyConfigs(), {
+        sweep: 'paper',
+        seeds: 3,
+        images: 40,
+        rng,
+      })) {
+        store.reportResult(stored);
+      }
+      store.registerSweep({
+        namespace: 'default',
+        sweep: 'large',
+        specJson: '{}',
+        trialCount: pageConfigs * 3,
+      });
+      for (let i = 0; i < pageConfigs * 3; i++) {
+        store.reportResult(
+          syntheticResult(i, { sweep: 'large', configCount: pageConfigs, seeds: 3, rng }),
+        );
+      }
+      const paperPage = await coldSweepPage(leaderboard, 'paper');
+      console.error(`cold page of the paper's sweep: ${JSON.stringify(paperPage)}`);
+      const largePage = await coldSweepPage(leaderboard, 'large');
+      console.error(`cold page of ${pageConfigs} configs: ${JSON.stringify(largePage)}`);
       const result = {
         seeds,
         images,
@@ -122,6 +169,7 @@ const benchmark: Benchmark = {
         },
         pastTheLimit: refusals.map((answer) => (answer.ok ? 'answered' : answer.status)),
         pastTheLimitMaxMs: round(Math.max(...refusals.map((answer) => answer.ms))),
+        coldSweepPage: { paper: paperPage, [`synthetic${pageConfigs}Configs`]: largePage },
         targets: {
           healthP99Under50Ms: percentile(health, 0.99) < 50,
           pastTheLimitRefused: refusals.every((answer) => !answer.ok),
@@ -138,3 +186,40 @@ const benchmark: Benchmark = {
   },
 };
 export default benchmark;
+
+/**
+ * A sweep page requested cold (its summary computed on the pool, read in slices, the page
+ * rendered) while /healthz is probed and the event loop's delays recorded, then warm.
+ */
+async function coldSweepPage(
+  leaderboard: Awaited<ReturnType<typeof startLeaderboard>>,
+  sweep: string,
+) {
+  const url = `${leaderboard.webUrl}/sweeps/default/${sweep}`;
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const started = performance.now();
+  const cold = fetch(url).then(async (response) => {
+    await response.text();
+    return response.status;
+  });
+  const health = await probeHealthWhile(leaderboard.webUrl, cold);
+  const status = await cold;
+  const coldMs = performance.now() - started;
+  loopDelay.disable();
+  const warmStarted = performance.now();
+  await (await fetch(url)).text();
+  const warmMs = performance.now() - warmStarted;
+  const summary = await leaderboard.statistics.sweepSummary({ namespace: 'default', sweep });
+  return {
+    status,
+    configs: summary.configs.length,
+    coldMs: round(coldMs),
+    warmMs: round(warmMs),
+    healthProbes: health.length,
+    healthP50Ms: round(percentile(health, 0.5)),
+    healthP99Ms: round(percentile(health, 0.99)),
+    healthMaxMs: round(Math.max(...health)),
+    eventLoopDelayMaxMs: round(loopDelay.max / 1e6),
+  };
+}
