@@ -119,36 +119,70 @@ describe('sweep pages on the statistics pool', () => {
 
   it('gives the live stream the new summary from the pool', async () => {
     const sweep = sweeps[0] as string;
-    const controller = new AbortController();
-    const response = await fetch(`${leaderboard.webUrl}/events/default/${sweep}`, {
-      signal: controller.signal,
-    });
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     const tasks = pooledSummaries.mock.calls.length;
-    // A fourth seed of the scratch config that is the reference of others.
-    const scratch = configs.find(
-      (c) => c.method === 'scratch' && c.augmentation === 'randomResizedCrop',
-    ) as (typeof configs)[number];
-    const [extra] = studyResults([scratch], {
-      sweep,
-      seeds: SEEDS + 1,
-      images: IMAGES,
-      rng: new Random(99),
-    }).slice(SEEDS);
-    expect(leaderboard.store.reportResult(extra as NonNullable<typeof extra>).stored).toBe(true);
-    const decoder = new TextDecoder();
-    let text = '';
-    while (!text.includes('event: result')) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-    controller.abort();
+    const { text, extra } = await streamAfterNewSeed(sweep);
     const config = text.split('\n\n').find((block) => block.startsWith('event: config'));
-    expect(config).toContain(`"configKey":"${extra?.config.configKey}"`);
-    // The ranking row says 4 seeds: computed after the new result, on the pool.
+    expect(config).toContain(`"configKey":"${extra.config.configKey}"`);
+    // Counts the new result: computed after it, on the pool.
     expect(text).toMatch(/"resultCount":100/);
     expect(pooledSummaries.mock.calls.length).toBe(tasks + 1);
     expect(inPlaceSummaries).not.toHaveBeenCalled();
   });
+
+  it("keeps a stream's new results while the pool is at its limit, and sends them after", async () => {
+    const { statistics } = leaderboard;
+    const sweep = sweeps[1] as string;
+    // The pool full: cold summaries of another sweep at confidences of their own.
+    const busy = Promise.all(
+      Array.from({ length: LIMIT }, (_, k) =>
+        statistics.sweepSummary({
+          namespace: 'default',
+          sweep: sweeps[2] as string,
+          confidence: 0.5 + k / 100,
+        }),
+      ),
+    );
+    expect(statistics.pool.pending).toBe(LIMIT);
+    const { text } = await streamAfterNewSeed(sweep);
+    await busy;
+    expect(text).toMatch(/"resultCount":100/);
+    // Refused at least once while the pool was full, then answered.
+    const asked = pooledSummaries.mock.calls.filter(
+      ([task]) => (task as { request: { sweep: string } }).request.sweep === sweep,
+    );
+    expect(asked.length).toBeGreaterThanOrEqual(2);
+    expect(inPlaceSummaries).not.toHaveBeenCalled();
+  });
 });
+
+/**
+ * Opens the live stream of `sweep`, stores a fourth seed of the scratch config that is the
+ * reference of others, and reads the stream until its result event.
+ */
+async function streamAfterNewSeed(sweep: string) {
+  const controller = new AbortController();
+  const response = await fetch(`${leaderboard.webUrl}/events/default/${sweep}`, {
+    signal: controller.signal,
+  });
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const scratch = configs.find(
+    (c) => c.method === 'scratch' && c.augmentation === 'randomResizedCrop',
+  ) as (typeof configs)[number];
+  const [extra] = studyResults([scratch], {
+    sweep,
+    seeds: SEEDS + 1,
+    images: IMAGES,
+    rng: new Random(99),
+  }).slice(SEEDS);
+  if (!extra) throw new Error('no fourth seed');
+  expect(leaderboard.store.reportResult(extra).stored).toBe(true);
+  const decoder = new TextDecoder();
+  let text = '';
+  while (!text.includes('event: result')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  controller.abort();
+  return { text, extra };
+}
