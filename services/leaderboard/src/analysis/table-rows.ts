@@ -20,8 +20,21 @@ export interface ResolvedRow {
 
 type SummaryTables = Pick<proto.SweepSummary, 'configs' | 'trivial'>;
 
+/**
+ * The configs by key, made once per summary's configs (a summary brought up to date gets a
+ * new array): a page resolves several tables of one summary, a sweep may have 10^4 configs.
+ */
+const configsByKey = new WeakMap<
+  readonly proto.ConfigSummary[],
+  Map<string, proto.ConfigSummary>
+>();
+
 export function resolveRows(summary: SummaryTables, table: proto.ResultTable): ResolvedRow[] {
-  const configs = new Map(summary.configs.map((c) => [c.config?.configKey ?? '', c]));
+  let configs = configsByKey.get(summary.configs);
+  if (!configs) {
+    configs = new Map(summary.configs.map((c) => [c.config?.configKey ?? '', c]));
+    configsByKey.set(summary.configs, configs);
+  }
   const trivial = new Map(
     summary.trivial.filter((t) => t.testSet === table.testSet).map((t) => [t.name, t]),
   );

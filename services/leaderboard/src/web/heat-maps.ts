@@ -38,15 +38,20 @@ export function maskHeatMaps(
   configs: readonly ConfigSummary[],
   gridOrder: readonly string[],
 ): HeatMap[] {
-  const named = [...new Set(configs.flatMap((c) => c.config.grids))].sort();
-  const grids = [...new Set([...gridOrder.filter((g) => named.includes(g)), ...named])];
+  // Each grid's masked configs in one pass (in config order): linear in the sweep's size.
+  const byGrid = new Map<string, ConfigSummary[]>();
+  for (const config of configs) {
+    const masked = config.config.maskType !== '' && config.config.method !== SCRATCH_METHOD;
+    for (const grid of config.config.grids) {
+      const members = byGrid.get(grid) ?? [];
+      if (masked) members.push(config);
+      byGrid.set(grid, members);
+    }
+  }
+  const named = [...byGrid.keys()].sort();
+  const grids = [...new Set([...gridOrder.filter((g) => byGrid.has(g)), ...named])];
   return grids.flatMap((grid) => {
-    const masked = configs.filter(
-      (c) =>
-        c.config.grids.includes(grid) &&
-        c.config.maskType !== '' &&
-        c.config.method !== SCRATCH_METHOD,
-    );
+    const masked = byGrid.get(grid) ?? [];
     const groups = new Map<string, ConfigSummary[]>();
     for (const config of masked) {
       const key = withoutMask(config.config);
