@@ -1,3 +1,4 @@
+import { TPE_DEFAULTS } from '@masksweep/tuner';
 import { type Static, Type } from '@sinclair/typebox';
 import { stringEnum } from './enums.js';
 import { LIMITS } from './limits.js';
@@ -103,21 +104,21 @@ export const TpeSearch = Type.Object(
     nStartupTrials: Type.Integer({
       minimum: 0,
       maximum: LIMITS.trials,
-      default: 10,
+      default: TPE_DEFAULTS.nStartupTrials,
       description: 'suggestions drawn at random before TPE takes over',
     }),
     nEiCandidates: Type.Integer({
       minimum: 1,
       maximum: LIMITS.eiCandidates,
-      default: 24,
+      default: TPE_DEFAULTS.nEiCandidates,
       description: 'candidates drawn from l(x); the best by l(x)/g(x) is suggested',
     }),
-    priorWeight: Type.Number({ exclusiveMinimum: 0, default: 1 }),
-    considerEndpoints: Type.Boolean({ default: false }),
-    multivariate: Type.Boolean({ default: false }),
-    group: Type.Boolean({ default: false, description: 'with multivariate only' }),
+    priorWeight: Type.Number({ exclusiveMinimum: 0, default: TPE_DEFAULTS.priorWeight }),
+    considerEndpoints: Type.Boolean({ default: TPE_DEFAULTS.considerEndpoints }),
+    multivariate: Type.Boolean({ default: TPE_DEFAULTS.multivariate }),
+    group: Type.Boolean({ default: TPE_DEFAULTS.group, description: 'with multivariate only' }),
     constantLiar: Type.Boolean({
-      default: false,
+      default: TPE_DEFAULTS.constantLiar,
       description: 'running trials count as the worst, so parallel suggestions spread out',
     }),
   },

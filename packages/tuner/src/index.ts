@@ -20,6 +20,7 @@ export {
   RandomSampler,
   type Sampler,
   type SuggestRequest,
+  TPE_DEFAULTS,
   type TpeOptions,
   TpeSampler,
 } from './samplers/samplers.js';

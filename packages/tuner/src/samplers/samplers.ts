@@ -127,21 +127,23 @@ function splitBelow(observed: ReadonlyArray<{ score: Score }>, count: number): U
   return isBelow;
 }
 
+/** Optuna 3.1's TPESampler defaults: the one home of these numbers (the Sweep's schema reads them). */
+export const TPE_DEFAULTS = {
+  nStartupTrials: 10,
+  nEiCandidates: 24,
+  priorWeight: 1,
+  considerEndpoints: false,
+  multivariate: false,
+  group: false,
+  constantLiar: false,
+} as const satisfies Required<Omit<TpeOptions, 'seed' | 'direction'>>;
+
 export class TpeSampler implements Sampler {
   readonly #options: Required<TpeOptions>;
   readonly #parzen: ParzenOptions;
 
   constructor(options: TpeOptions) {
-    this.#options = {
-      nStartupTrials: 10,
-      nEiCandidates: 24,
-      priorWeight: 1,
-      considerEndpoints: false,
-      multivariate: false,
-      group: false,
-      constantLiar: false,
-      ...options,
-    };
+    this.#options = { ...TPE_DEFAULTS, ...options };
     if (this.#options.group && !this.#options.multivariate) {
       throw new RangeError('group: needs multivariate (as in Optuna)');
     }
