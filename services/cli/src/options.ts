@@ -49,6 +49,15 @@ export function collectOption(
   return { ...options, [text.slice(0, at)]: value };
 }
 
+/** `--<name> key=value`, repeatable: the values kept as text, by key. */
+export function collectFilter(name: string) {
+  return (text: string, filters: Record<string, string> = {}): Record<string, string> => {
+    const at = text.indexOf('=');
+    if (at <= 0) throw new UsageError(`--${name} takes key=value, got '${text}'`);
+    return { ...filters, [text.slice(0, at)]: text.slice(at + 1) };
+  };
+}
+
 export function parseFormat<T extends string>(formats: readonly T[]) {
   return (text: string): T => {
     if (!formats.includes(text as T))

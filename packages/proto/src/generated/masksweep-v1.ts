@@ -184,6 +184,7 @@ const root = loadDescriptor({
                 pageSize: { type: 'uint32', id: 6 },
                 pageToken: { type: 'string', id: 7 },
                 includePredictions: { type: 'bool', id: 8 },
+                metricFilter: { keyType: 'string', type: 'string', id: 9 },
               },
             },
             ListResultsResponse: {
@@ -585,12 +586,14 @@ export interface ListResultsRequest {
   sweep: string;
   /**
    * Dotted paths into the config (method, mask.type, mask.ratio, augmentation.type,
-   * seed, finetune.lr, ...) to the value wanted, compared as text.
+   * seed, finetune.lr, ...) to the value wanted: a number or text that the value equals,
+   * or a range of numbers as comparisons joined by commas (">=0.0001,<0.01").
    */
   configFilter: Record<string, string>;
   /**
    * A validation metric as val_<name> (val_f1, val_recall, ...), a test metric by its name
-   * (f1, recall, ...), or trial, finished_at. Default val_f1: ranking is by validation.
+   * (f1, recall, ...), or trial, finished_at, or config.<path> (config.finetune.lr).
+   * Default val_f1: ranking is by validation.
    */
   sortBy: string;
   ascending: boolean;
@@ -600,6 +603,11 @@ export interface ListResultsRequest {
   pageToken: string;
   /** Leave out per-sample predictions (the default for lists). */
   includePredictions: boolean;
+  /**
+   * Metric names as sort_by spells them (macro_f1, val_f1, ...) to a number the value
+   * equals or a range (">=0.8", ">0.5,<=0.9").
+   */
+  metricFilter: Record<string, string>;
 }
 export const ListResultsRequest: MessageCodec<ListResultsRequest> = createCodec(
   root,

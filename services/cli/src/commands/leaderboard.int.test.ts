@@ -112,6 +112,18 @@ describe('masksweep leaderboard and report over gRPC', () => {
       'study-a1',
       'study-a0',
     ]);
+    // Filters on a config path and a metric range; a sort on a config path.
+    const filtered = await ranked(
+      ...['--sort', 'config.seed', '--filter', 'augmentation.type=cutmix'],
+      ...['--metric-filter', 'val_f1=>=0.55'],
+    );
+    expect(filtered.trials).toEqual(['study-b0']);
+    expect((await ranked('--sort', 'config.seed', '--ascending')).trials).toEqual([
+      'study-a0',
+      'study-b0',
+      'study-a1',
+      'study-b1',
+    ]);
   });
 
   it('prints the tables of each grid, the best row chosen on validation, and the ranking with the trivial rows', async () => {

@@ -10,7 +10,7 @@ import {
   type TrialResult,
 } from '@masksweep/proto';
 import { Command, Option } from 'commander';
-import { parseFormat, parseInteger, UsageError } from '../options.js';
+import { collectFilter, parseFormat, parseInteger, UsageError } from '../options.js';
 import { paperReport } from '../paper-report.js';
 import { table } from '../table.js';
 
@@ -62,8 +62,18 @@ export function leaderboardCommand(): Command {
     .option('--sweep <name>', 'only this sweep')
     .option(
       '--sort <metric>',
-      'a validation metric (val_f1, val_recall, ...), a test metric (f1, recall, precision, accuracy, ...), trial or finished_at',
+      'a validation metric (val_f1, val_recall, ...), a test metric (f1, recall, precision, accuracy, macro_f1, ...), trial, finished_at, or config.<path> (config.finetune.lr)',
       DEFAULT_SORT,
+    )
+    .option(
+      '--filter <path=value>',
+      'only results whose config has this value at the path, or a number in this range (finetune.lr=>=0.0001,<0.001); repeatable',
+      collectFilter('filter'),
+    )
+    .option(
+      '--metric-filter <metric=range>',
+      'only results with this metric in the range (macro_f1=>=0.8, val_f1=>0.5,<=0.9) or equal to the number; repeatable',
+      collectFilter('metric-filter'),
     )
     .option('--ascending', 'lowest first')
     .option('--limit <n>', 'rows to show', parseInteger('--limit', 1), 50)
@@ -73,6 +83,8 @@ export function leaderboardCommand(): Command {
       async (options: {
         sweep?: string;
         sort: string;
+        filter?: Record<string, string>;
+        metricFilter?: Record<string, string>;
         ascending?: boolean;
         limit: number;
         server: string;
@@ -83,6 +95,8 @@ export function leaderboardCommand(): Command {
             namespace: options.namespace,
             sweep: options.sweep ?? '',
             sortBy: options.sort,
+            configFilter: options.filter ?? {},
+            metricFilter: options.metricFilter ?? {},
             ascending: Boolean(options.ascending),
             pageSize: Math.min(options.limit, 1000),
           }),

@@ -70,7 +70,7 @@ describe('migrations', () => {
     const db = new Database(path);
     expect(
       db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(),
-    ).toEqual([1, 2, 3]);
+    ).toEqual([1, 2, 3, 4]);
     db.close();
   });
 

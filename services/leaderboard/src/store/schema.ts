@@ -3,6 +3,8 @@
  * recorded in schema_migrations, so opening a file of any earlier version brings it forward
  * and opening a current one changes nothing.
  */
+import { metricName, validationMetricName } from '@masksweep/api/contracts';
+import { METRIC_NAMES } from '@masksweep/stats';
 import type { Database } from 'better-sqlite3';
 
 export interface Migration {
@@ -56,6 +58,60 @@ const sortIndexes = [
       `CREATE INDEX results_by_sweep_config_${path.replace('.', '_')} ON results (namespace, sweep, ${configPathExpression(path)});`,
   ),
 ].join('\n');
+
+/**
+ * The metrics every result has a row of in result_values (-Infinity when it lacks one, so
+ * it ranks lowest as in the metric columns): the scored test metrics by name (`macro_f1`)
+ * and their validation values (`val_macro_f1`). The names are the listing's sort names.
+ */
+export const VALUE_METRIC_NAMES: readonly string[] = [
+  ...METRIC_NAMES.map(metricName),
+  ...METRIC_NAMES.map(validationMetricName),
+];
+
+/** The result_values field of a config path: `config.` and the path (`config.finetune.lr`). */
+export const CONFIG_FIELD_PREFIX = 'config.';
+
+/**
+ * The result_values rows of the results row `row` (an alias, NEW or OLD), as a SELECT of
+ * (namespace, sweep, field, value, trial); `from` names the results table when `row` is an
+ * alias of it. Each config leaf reached by plain keys (not inside an array) is a row:
+ * numbers and strings as themselves, true, false and null as that text, an array as its
+ * JSON text; objects are not rows. valueExpression reads the same values from a results
+ * row, and must agree with this.
+ */
+export function resultValueRows(row: string, from = ''): string {
+  const metrics = (column: string, prefix: string) => `
+    SELECT ${row}.namespace, ${row}.sweep, '${prefix}' || n.value,
+      coalesce(${row}.${column} ->> ('$."' || n.value || '"'), -9e999), ${row}.trial
+    FROM ${from} json_each('${JSON.stringify(METRIC_NAMES.map(metricName))}') n`;
+  return `
+    SELECT ${row}.namespace, ${row}.sweep, '${CONFIG_FIELD_PREFIX}' || substr(t.fullkey, 3),
+      CASE t.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null'
+        ELSE t.value END,
+      ${row}.trial
+    FROM ${from} json_tree(${row}.config_json) t
+    WHERE t.type != 'object' AND instr(t.fullkey, '[') = 0 AND instr(t.fullkey, '"') = 0
+    UNION ALL ${metrics('metrics_json', '')}
+    UNION ALL ${metrics('val_metrics_json', 'val_')}`;
+}
+
+/**
+ * A result_values field's value read from the results row `r`, as resultValueRows stores
+ * it (NULL when the config lacks the path). `field` must be checked before: it is spelled
+ * into the SQL.
+ */
+export function valueExpression(field: string): string {
+  if (field.startsWith(CONFIG_FIELD_PREFIX)) {
+    const path = `'$.${field.slice(CONFIG_FIELD_PREFIX.length)}'`;
+    return `(CASE json_type(r.config_json, ${path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+      WHEN 'null' THEN 'null' WHEN 'object' THEN NULL ELSE r.config_json ->> ${path} END)`;
+  }
+  const validated = field.startsWith('val_');
+  const column = validated ? 'val_metrics_json' : 'metrics_json';
+  const name = validated ? field.slice('val_'.length) : field;
+  return `coalesce(r.${column} ->> '$."${name}"', -9e999)`;
+}
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -187,6 +243,31 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE results ADD COLUMN grids_json TEXT NOT NULL DEFAULT '[]';
       CREATE INDEX results_by_sweep_val_f1 ON results (namespace, sweep, val_f1, trial);
       CREATE INDEX results_by_namespace_val_f1 ON results (namespace, val_f1, trial);
+    `,
+  },
+  {
+    version: 4,
+    description:
+      'result_values: each config leaf and scored metric of a result, indexed by sweep, field and value, for filters and sorts on any of them',
+    sql: `
+      -- The value column has no type: numbers and text keep their own (numbers sort first).
+      CREATE TABLE result_values (
+        namespace TEXT NOT NULL,
+        sweep TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value NOT NULL,
+        trial TEXT NOT NULL,
+        PRIMARY KEY (namespace, sweep, field, value, trial)
+      ) WITHOUT ROWID;
+      CREATE TRIGGER results_values_insert AFTER INSERT ON results BEGIN
+        INSERT INTO result_values (namespace, sweep, field, value, trial) ${resultValueRows('NEW')};
+      END;
+      -- A later attempt replaces its result row: its values go with it, found by their key.
+      CREATE TRIGGER results_values_delete AFTER DELETE ON results BEGIN
+        DELETE FROM result_values WHERE (namespace, sweep, field, value, trial) IN (${resultValueRows('OLD')});
+      END;
+      INSERT INTO result_values (namespace, sweep, field, value, trial)
+        SELECT * FROM (${resultValueRows('r', 'results r,')}) ORDER BY 1, 2, 3, 4, 5;
     `,
   },
 ];

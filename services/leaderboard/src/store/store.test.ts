@@ -396,7 +396,7 @@ describe('listResults', () => {
     expect(first).toMatchObject({ metrics: { f1: 0.7 }, valMetrics: { f1: 0.9 } });
   });
 
-  it('filters on config paths, comparing values as text', () => {
+  it('filters on config paths: numbers as numbers, other values as their text', () => {
     store.reportResult(resultFixture({ trial: 'a', maskType: 'mesh', maskRatio: 0.7 }));
     store.reportResult(resultFixture({ trial: 'b', maskType: 'mesh', maskRatio: 0.5 }));
     store.reportResult(resultFixture({ trial: 'c', maskType: 'random', maskRatio: 0.7 }));
@@ -409,7 +409,8 @@ describe('listResults', () => {
         .results.map((r) => r.trial);
     expect(trials({ 'mask.type': 'mesh' })).toEqual(['a', 'b']);
     expect(trials({ 'mask.type': 'mesh', 'mask.ratio': '0.7' })).toEqual(['a']);
-    expect(trials({ 'mask.ratio': '0.70' })).toEqual([]);
+    expect(trials({ 'mask.ratio': '0.70' })).toEqual(['a', 'c']);
+    expect(trials({ 'mask.ratio': '0.7x' })).toEqual([]);
     expect(trials({ method: 'simclr' })).toEqual(['d']);
     expect(trials({ 'finetune.lr': '0.00001' })).toEqual(['d']);
     expect(trials({ 'finetune.freezeEncoder': 'false' })).toEqual(['a', 'b', 'c', 'd']);
@@ -448,7 +449,7 @@ describe('listResults', () => {
     const unknown = refusal(list({ sortBy: 'f2' }));
     expect(unknown.field).toBe('sort_by');
     expect(unknown.message).toMatch(
-      /^sort_by: must be one of val_f1, val_accuracy, .*macro_f1, trial, finished_at, got "f2"$/,
+      /^sort_by: must be one of val_f1, val_accuracy, .*macro_f1, trial, finished_at or config.<path>, got "f2"$/,
     );
 
     for (let i = 0; i < 3; i++) store.reportResult(resultFixture({ trial: `t${i}`, seed: i }));

@@ -13,7 +13,7 @@ import { SweepSummaries } from '../analysis/sweep-summary.js';
 import { InvalidResultError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { checkOneTrialPerSeed, checkSameResult } from './conflicts.js';
-import { buildListQuery, encodeCursor } from './list-query.js';
+import { buildListQuery, DRIVING_FILTER_LIMIT, encodeCursor } from './list-query.js';
 import { evictOldest } from './lru.js';
 import { type INDEXED_METRIC_COLUMNS, migrate } from './schema.js';
 import {
@@ -56,6 +56,12 @@ export interface StoreOptions {
    * @default 5000
    */
   busyTimeoutMs?: number;
+  /**
+   * A listing filter matching fewer results than this is where a page starts
+   * (list-query.ts); tests lower it to run both plans on a few rows.
+   * @default DRIVING_FILTER_LIMIT
+   */
+  drivingFilterLimit?: number;
 }
 
 export type StoreListener = (change: StoreChange) => void;
@@ -72,6 +78,7 @@ export class Store {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly metrics: Metrics | undefined;
+  private readonly drivingFilterLimit: number;
   private readonly listeners = new Set<StoreListener>();
   private readonly statements: Statements;
   private readonly listStatements = new Map<string, Database.Statement>();
@@ -97,6 +104,7 @@ export class Store {
     // long-lived connections), so selective filters pick their index.
     this.db.pragma('optimize = 0x10002');
     this.metrics = options.metrics;
+    this.drivingFilterLimit = options.drivingFilterLimit ?? DRIVING_FILTER_LIMIT;
     this.statements = prepareStatements(this.db);
     this.summaries = new SweepSummaries(this.statements);
   }
@@ -243,7 +251,13 @@ export class Store {
   }
 
   listResults(request: ListResultsInput): ListResultsResponse {
-    const query = buildListQuery(request);
+    const query = buildListQuery(request, {
+      limit: this.drivingFilterLimit,
+      count: (filterSql, params) => {
+        const sql = `SELECT count(*) AS count FROM (${filterSql} LIMIT ${this.drivingFilterLimit})`;
+        return (this.listStatement(sql).get(params) as { count: number }).count;
+      },
+    });
     const rows = this.listStatement(query.pageSql).all(query.params) as Array<
       ResultRow & { sort_value: number | string }
     >;

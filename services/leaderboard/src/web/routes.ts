@@ -133,14 +133,17 @@ export function webRoutes(context: RouteContext): Route[] {
       kind: 'json',
       handle: ([namespace, sweep], params) => {
         const configFilter: Record<string, string> = {};
+        const metricFilter: Record<string, string> = {};
         for (const [name, value] of params) {
           if (name.startsWith('filter.')) configFilter[name.slice('filter.'.length)] = value;
+          if (name.startsWith('metric.')) metricFilter[name.slice('metric.'.length)] = value;
         }
         return {
           json: store.listResults({
             namespace: namespace as string,
             sweep: sweep as string,
             configFilter,
+            metricFilter,
             sortBy: params.get('sort_by') ?? undefined,
             ascending: params.get('ascending') === 'true',
             pageSize: optionalInteger(params, 'page_size'),

@@ -311,6 +311,15 @@ describe('JSON API', () => {
       (await get('/api/sweeps/default/study/results?filter.mask.type=random')).text,
     );
     expect(results.totalCount).toBe(1);
+    const ranged = await get(
+      '/api/sweeps/default/study/results?sort_by=config.finetune.lr&metric.f1=%3E%3D0.6',
+    );
+    expect(JSON.parse(ranged.text).totalCount).toBe(0);
+    const badRange = await get('/api/sweeps/default/study/results?metric.f1=%3Ehigh');
+    expect([badRange.status, JSON.parse(badRange.text).error.field]).toEqual([
+      400,
+      'metric_filter.f1',
+    ]);
     const bad = await get('/api/sweeps/default/study/results?page_size=5000');
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.text).error.field).toBe('page_size');
