@@ -26,20 +26,17 @@ export const INDEXED_METRIC_COLUMNS = {
 } as const;
 
 /**
- * Config paths that listResults filters on through an index. The filter's SQL must spell the
- * expression exactly as here (config_json -> '$.<path>') for SQLite to use it.
+ * Config paths that listResults filtered on through expression indexes until version 4,
+ * whose result_values serves every path (the indexes are dropped there).
  */
-export const INDEXED_CONFIG_PATHS = [
+const VERSION_1_CONFIG_PATHS = [
   'method',
   'mask.type',
   'mask.ratio',
   'mask.size',
   'augmentation.type',
-] as const;
-
-export function configPathExpression(path: string): string {
-  return `(config_json -> '$.${path}')`;
-}
+];
+const configIndexName = (path: string) => `results_by_sweep_config_${path.replace('.', '_')}`;
 
 // Every sort key is indexed within a sweep; across a namespace only test F1, validation F1
 // (version 3, the default sort) and recency are, as each index costs every result write a
@@ -53,9 +50,9 @@ const sortIndexes = [
     (column) =>
       `CREATE INDEX results_by_namespace_${column} ON results (namespace, ${column}, trial);`,
   ),
-  ...INDEXED_CONFIG_PATHS.map(
+  ...VERSION_1_CONFIG_PATHS.map(
     (path) =>
-      `CREATE INDEX results_by_sweep_config_${path.replace('.', '_')} ON results (namespace, sweep, ${configPathExpression(path)});`,
+      `CREATE INDEX ${configIndexName(path)} ON results (namespace, sweep, (config_json -> '$.${path}'));`,
   ),
 ].join('\n');
 
@@ -248,7 +245,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 4,
     description:
-      'result_values: each config leaf and scored metric of a result, indexed by sweep, field and value, for filters and sorts on any of them',
+      'result_values: each config leaf and scored metric of a result, indexed by sweep, field and value, for filters and sorts on any of them (the config expression indexes dropped)',
     sql: `
       -- The value column has no type: numbers and text keep their own (numbers sort first).
       CREATE TABLE result_values (
@@ -266,6 +263,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER results_values_delete AFTER DELETE ON results BEGIN
         DELETE FROM result_values WHERE (namespace, sweep, field, value, trial) IN (${resultValueRows('OLD')});
       END;
+      ${VERSION_1_CONFIG_PATHS.map((path) => `DROP INDEX ${configIndexName(path)};`).join('\n')}
       INSERT INTO result_values (namespace, sweep, field, value, trial)
         SELECT * FROM (${resultValueRows('r', 'results r,')}) ORDER BY 1, 2, 3, 4, 5;
     `,
