@@ -307,3 +307,22 @@ describe('schema version 4', () => {
     again.close();
   });
 });
+
+describe('listResults across a namespace', () => {
+  it('sorts and filters by result_values fields over every sweep', () => {
+    const store = storeWith();
+    store.registerSweep({ namespace: 'default', sweep: 'other', specJson: '{}', trialCount: 9 });
+    store.reportResult(resultFixture({ trial: 'a', learningRate: 0.002 }));
+    store.reportResult(resultFixture({ sweep: 'other', trial: 'b', learningRate: 0.003 }));
+    store.reportResult(resultFixture({ sweep: 'other', trial: 'c', maskType: '' }));
+    const trials = (request: Partial<ListResultsInput>) =>
+      allPages(store, request, 1).map((r) => r.trial);
+    expect(trials({ sortBy: 'config.finetune.lr' })).toEqual(['b', 'a', 'c']);
+    expect(trials({ sortBy: 'config.mask.ratio', ascending: true })).toEqual(['a', 'b']);
+    expect(trials({ sortBy: 'macro_f1', configFilter: { 'finetune.lr': '>0.001' } })).toEqual([
+      'b',
+      'a',
+    ]);
+    store.close();
+  });
+});

@@ -254,13 +254,14 @@ export function buildListQuery(request: ListResultsInput, counter?: FilterCounte
   let from: string;
   let sortSql: string;
   let trialSql = 'r.trial';
+  let alongValues = false;
   const where: string[] = [];
   if (driving !== undefined) {
     from = `(${valuesOf(driving, 'drivingField')}) d CROSS JOIN results r ON r.namespace = @namespace AND r.trial = d.trial`;
     where.push('r.namespace = @namespace');
     sortSql = sort.kind === 'column' ? sort.sql : valueExpression(sort.field);
     if (sort.kind === 'value') where.push(`${sortSql} IS NOT NULL`);
-  } else if (sort.kind === 'value') {
+  } else if (sort.kind === 'value' && sweep !== undefined) {
     // Along result_values' key (sweep, field, value, trial): the page's rows come in order.
     params.sortField = sort.field;
     from =
@@ -268,15 +269,17 @@ export function buildListQuery(request: ListResultsInput, counter?: FilterCounte
     where.push(`${sweepOf('v.')} AND v.field = @sortField`);
     sortSql = 'v.value';
     trialSql = 'v.trial';
+    alongValues = true;
   } else {
+    // A column's index, or across a namespace every row's value read and sorted (a scan).
     from = 'results r';
     where.push(sweepOf('r.'));
-    sortSql = sort.sql;
+    sortSql = sort.kind === 'column' ? sort.sql : valueExpression(sort.field);
+    if (sort.kind === 'value') where.push(`${sortSql} IS NOT NULL`);
   }
   for (const filter of filters) {
     if (filter === driving) continue;
-    const onSortValues =
-      sort.kind === 'value' && filter.field === sort.field && driving === undefined;
+    const onSortValues = alongValues && sort.kind === 'value' && filter.field === sort.field;
     where.push(filter.condition(onSortValues ? 'v.value' : valueExpression(filter.field)));
   }
   const countSql = `SELECT count(*) AS count FROM ${from} WHERE ${where.join(' AND ')}`;
