@@ -120,18 +120,22 @@ describe.each([
   });
 
   it('filters by test and validation metric ranges; missing metrics match no range', () => {
-    const listed = allPages(store, {
+    const request = {
       sweep: 'study',
       sortBy: 'config.mask.ratio',
       ascending: true,
       metricFilter: { macro_f1: '<0.7', val_f1: '>=0.1' },
-    });
+    };
+    const listed = allPages(store, request);
     const expected = everything
       .filter((r) => macro(r) > Number.NEGATIVE_INFINITY && macro(r) < 0.7)
       .filter((r) => (r.valMetrics.f1 as number) >= 0.1 && r.config.maskType !== '')
       .sort(byValueThenTrial((r) => r.config.maskRatio, true));
     expect(expected.length).toBeGreaterThan(1);
     expect(trials(listed)).toEqual(trials(expected));
+    expect(store.listResults({ namespace: 'default', ...request }).totalCount).toBe(
+      expected.length,
+    );
   });
 
   it('filters on a config value that is null or an array by its text', () => {

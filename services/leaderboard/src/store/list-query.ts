@@ -282,7 +282,17 @@ export function buildListQuery(request: ListResultsInput, counter?: FilterCounte
     const onSortValues = alongValues && sort.kind === 'value' && filter.field === sort.field;
     where.push(filter.condition(onSortValues ? 'v.value' : valueExpression(filter.field)));
   }
-  const countSql = `SELECT count(*) AS count FROM ${from} WHERE ${where.join(' AND ')}`;
+  // Within a sweep, filtered listings are counted in result_values' key alone: the trials
+  // of each filter, and of a config sort's path, intersected (no result row is read).
+  const countedSets = filters.map((filter, i) => valuesOf(filter, `field${i}`));
+  if (sort.kind === 'value' && sort.field.startsWith(CONFIG_FIELD_PREFIX)) {
+    params.sortField = sort.field;
+    countedSets.push(`SELECT trial FROM result_values WHERE ${sweepOf('')} AND field = @sortField`);
+  }
+  const countSql =
+    sweep !== undefined && countedSets.length > 0
+      ? `SELECT count(*) AS count FROM (${countedSets.join(' INTERSECT ')})`
+      : `SELECT count(*) AS count FROM ${from} WHERE ${where.join(' AND ')}`;
 
   const pageWhere = [...where];
   if (request.pageToken) {
