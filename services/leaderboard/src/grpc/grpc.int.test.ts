@@ -237,7 +237,17 @@ describe('the leaderboard over gRPC on a real port', () => {
     const unknown = await refusal(client.listResults({ sweep: 'study', sortBy: 'f2' }));
     expect(unknown.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(unknown.field).toBe('sort_by');
-    expect(unknown.details).toMatch(/must be one of val_f1, .*, trial, finished_at, got "f2"/);
+    expect(unknown.details).toMatch(
+      /must be one of val_f1, .*, trial, finished_at or config.<path>, got "f2"/,
+    );
+    // metric_filter (field 9) arrives: its bad syntax is refused naming it.
+    const badRange = await refusal(
+      client.listResults({ sweep: 'study', metricFilter: { macro_f1: '>high' } }),
+    );
+    expect([badRange.code, badRange.field]).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      'metric_filter.macro_f1',
+    ]);
   });
 
   it('summarises over seeds and compares two configs on the same samples', async () => {
