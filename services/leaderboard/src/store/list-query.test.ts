@@ -201,6 +201,10 @@ describe('listResults pagination along result_values', () => {
     expect(
       store.listResults({ namespace: 'default', metricFilter: { macro_f1: '>0.5' } }).totalCount,
     ).toBe(0);
+    const equal = (value: string) =>
+      store.listResults({ namespace: 'default', sweep: 'study', metricFilter: { macro_f1: value } })
+        .totalCount;
+    expect([equal('0.1'), equal('0.10'), equal('0.9')]).toEqual([1, 1, 0]);
     store.close();
   });
 });
