@@ -283,9 +283,13 @@ export function buildListQuery(request: ListResultsInput, counter?: FilterCounte
     where.push(filter.condition(onSortValues ? 'v.value' : valueExpression(filter.field)));
   }
   // Within a sweep, filtered listings are counted in result_values' key alone: the trials
-  // of each filter, and of a config sort's path, intersected (no result row is read).
+  // of each filter, and of a config sort's path unless a filter is on it (a filter's
+  // matches have the path), intersected; no result row is read.
   const countedSets = filters.map((filter, i) => valuesOf(filter, `field${i}`));
-  if (sort.kind === 'value' && sort.field.startsWith(CONFIG_FIELD_PREFIX)) {
+  const sortPathFiltered = filters.some(
+    (filter) => sort.kind === 'value' && filter.field === sort.field,
+  );
+  if (sort.kind === 'value' && sort.field.startsWith(CONFIG_FIELD_PREFIX) && !sortPathFiltered) {
     params.sortField = sort.field;
     countedSets.push(`SELECT trial FROM result_values WHERE ${sweepOf('')} AND field = @sortField`);
   }
