@@ -10,7 +10,7 @@ function summaryOf(count: number): SweepSummary {
       ({
         config: { configKey: `k${String(i).padStart(4, '0')}` },
         trials: [`t${i}`],
-        metrics: { f1: { mean: i / count, sd: Number.NaN, values: [i / count] } },
+        metrics: { f1: { mean: i / count, std: Number.NaN, values: [i / count] } },
       }) as unknown as ConfigSummary,
   );
   return {
@@ -36,7 +36,7 @@ describe('a summary from a worker to the event loop', () => {
     expect(packed.tables).toHaveLength(3);
     const unpacked = await unpackSummary(structuredClone(packed));
     expect(unpacked).toEqual(summary);
-    expect(Number.isNaN(unpacked.configs[5]?.metrics.f1?.sd)).toBe(true);
+    expect(Number.isNaN(unpacked.configs[5]?.metrics.f1?.std)).toBe(true);
   });
 
   it('is read one slice per turn of the event loop, letting others in between', async () => {

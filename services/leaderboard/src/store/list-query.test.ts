@@ -26,7 +26,11 @@ function storeWith(drivingFilterLimit?: number): Store {
 }
 
 /** Every result of a listing, page after page. */
-function allPages(store: Store, request: ListResultsInput, pageSize = 3): TrialResult[] {
+function allPages(
+  store: Store,
+  request: Omit<ListResultsInput, 'namespace'>,
+  pageSize = 3,
+): TrialResult[] {
   const results: TrialResult[] = [];
   let pageToken = '';
   do {
@@ -41,7 +45,8 @@ function allPages(store: Store, request: ListResultsInput, pageSize = 3): TrialR
 function fill(store: Store): void {
   const rng = new Random(7);
   for (let i = 0; i < 12; i++) {
-    const macro = i % 4 === 3 ? {} : { macro_f1: Math.round(rng.float() * 100) / 100 };
+    const macro: Record<string, number> =
+      i % 4 === 3 ? {} : { macro_f1: Math.round(rng.float() * 100) / 100 };
     store.reportResult(
       resultFixture({
         trial: `t${String(i).padStart(2, '0')}`,

@@ -122,7 +122,7 @@ describe('sweep pages on the statistics pool', () => {
     const tasks = pooledSummaries.mock.calls.length;
     const { text, extra } = await streamAfterNewSeed(sweep);
     const config = text.split('\n\n').find((block) => block.startsWith('event: config'));
-    expect(config).toContain(`"configKey":"${extra.config.configKey}"`);
+    expect(config).toContain(`"configKey":"${extra.config?.configKey}"`);
     // Counts the new result: computed after it, on the pool.
     expect(text).toMatch(/"resultCount":100/);
     expect(pooledSummaries.mock.calls.length).toBe(tasks + 1);
