@@ -12,10 +12,13 @@ import {
   hasPretraining,
   metricName,
   type PretrainedTrial,
+  SweepValidationError,
   type Trial,
 } from '@masksweep/api';
+import { askSuggestions, searchFinished } from './search.js';
 import {
   type Attempts,
+  addTrial,
   countSweep,
   type EndReason,
   type PretrainState,
@@ -89,20 +92,24 @@ export interface ReconcileOptions {
   retryBackoffMs?: number;
 }
 
-/** The sweep's trials: the expansion, built only up to maxTrials. */
+/**
+ * The sweep's trials: the expansion, built only up to maxTrials. A search has none until
+ * the reconcile asks its sampler (search.ts).
+ */
 export function sweepTrials(sweep: SweepState['sweep']): Trial[] {
   return expandSweep(sweep);
 }
 
 /**
  * A new sweep's state: its trials and one pre-training entry per key (a trial without
- * pre-training, method scratch, has none: it waits for nothing).
+ * pre-training, method scratch, has none: it waits for nothing). A search starts with no
+ * trials and no suggestions.
  */
 export function initialState(
   sweep: SweepState['sweep'],
   baseDir: string,
   now = Date.now(),
-  trials = sweepTrials(sweep),
+  trials = sweep.spec.search ? [] : sweepTrials(sweep),
 ): SweepState {
   const state: SweepState = {
     sweep,
@@ -111,17 +118,9 @@ export function initialState(
     trials: {},
     pretrainings: {},
     startedAt: now,
+    ...(sweep.spec.search && { suggestions: [] }),
   };
-  for (const trial of trials) {
-    state.trials[trial.name] = { trial, phase: 'Pending', finetune: { started: 0 } };
-    if (!hasPretraining(trial)) continue;
-    state.pretrainings[trial.pretrainKey] ??= {
-      key: trial.pretrainKey,
-      trial: trial.name,
-      phase: 'Pending',
-      attempts: { started: 0 },
-    };
-  }
+  for (const trial of trials) addTrial(state, trial);
   return state;
 }
 
@@ -153,7 +152,7 @@ export function reconcile(
   const backoff = (attempts: Attempts) =>
     Math.min((options.retryBackoffMs ?? 10_000) * 2 ** (attempts.started - 1), 300_000);
   // Each key's trials, in trial order: built once per pass (a scan per key is quadratic).
-  const byKey = trialsByKey(state);
+  let byKey = trialsByKey(state);
   const trialsOfKey = (key: string): readonly TrialState[] => byKey.get(key) ?? [];
   const open = (t: TrialState) => !TERMINAL_TRIAL_PHASES.has(t.phase);
   const running = new Set(observation.running);
@@ -213,7 +212,23 @@ export function reconcile(
   }
   const stop = pruned.map((end) => end.workload.name);
   if (state.phase === 'Failed') return { start: [], stop: [...observation.running], pruned };
-  if (counts.total > 0 && Object.values(state.trials).every((t) => !open(t))) {
+  if (spec.search) {
+    try {
+      // Asked after the fold: the sampler is told what ended in this pass.
+      if (askSuggestions(state).length > 0) byKey = trialsByKey(state);
+    } catch (error) {
+      if (!(error instanceof SweepValidationError)) throw error;
+      state.phase = 'Failed';
+      state.reason = `SearchFailed: ${error.message}`;
+      state.finishedAt = now;
+      return { start: [], stop: [...observation.running], pruned };
+    }
+  }
+  if (
+    Object.keys(state.trials).length > 0 &&
+    Object.values(state.trials).every((t) => !open(t)) &&
+    (!spec.search || searchFinished(state))
+  ) {
     state.phase = 'Succeeded';
     state.finishedAt ??= now;
     return { start: [], stop, pruned };

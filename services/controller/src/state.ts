@@ -3,13 +3,15 @@
  * hold the same): per trial and per pre-training key, the phase, the attempts used and why
  * the last one ended. Counters and the best trial are computed from it, never stored apart.
  */
-import type {
-  PRETRAIN_PHASES,
-  SWEEP_PHASES,
-  SweepResource,
-  TRIAL_PHASES,
-  Trial,
+import {
+  hasPretraining,
+  type PRETRAIN_PHASES,
+  type SWEEP_PHASES,
+  type SweepResource,
+  type TRIAL_PHASES,
+  type Trial,
 } from '@masksweep/api';
+import type { Params } from '@masksweep/tuner';
 
 /** The phases the Trial, pre-training and Sweep statuses show (the CRDs list the same). */
 export type TrialPhase = (typeof TRIAL_PHASES)[number];
@@ -58,6 +60,17 @@ export interface PretrainState {
   message?: string;
 }
 
+/** A suggestion of a search's sampler (search.ts): what it asked for and its Trials. */
+export interface SuggestionState {
+  /** Its place in the sampler's history, and the trial number it was drawn with. */
+  number: number;
+  params: Params;
+  /** Its Trials, one per seed: created by it, or the existing ones of its config and seeds. */
+  trials: string[];
+  /** Whether it added Trials; false for a duplicate of earlier suggestions' Trials. */
+  created: boolean;
+}
+
 export interface SweepState {
   sweep: SweepResource;
   /** Where relative dataset paths start. */
@@ -65,6 +78,8 @@ export interface SweepState {
   phase: SweepPhase;
   trials: Record<string, TrialState>;
   pretrainings: Record<string, PretrainState>;
+  /** A search's suggestions, in number order (absent without spec.search). */
+  suggestions?: SuggestionState[];
   reason?: string;
   startedAt: number;
   finishedAt?: number;
@@ -79,6 +94,8 @@ export const TERMINAL_TRIAL_PHASES: ReadonlySet<TrialPhase> = new Set([
 
 export interface SweepCounts {
   total: number;
+  /** The Trials the sweep will have: total for grids, maxTrials for a search. */
+  planned: number;
   pending: number;
   running: number;
   succeeded: number;
@@ -88,6 +105,8 @@ export interface SweepCounts {
   pretrainings: { total: number; succeeded: number; running: number };
   /** The succeeded trial with the best objective: chosen on validation, never on test. */
   best?: { trial: string; objective: number };
+  /** A search's suggestions: asked, and told a final outcome (not running). */
+  suggestions?: { asked: number; told: number };
 }
 
 export function countSweep(state: SweepState): SweepCounts {
@@ -101,8 +120,10 @@ export function countSweep(state: SweepState): SweepCounts {
     if (!best || (maximize ? t.objective > best.objective : t.objective < best.objective))
       best = { trial: t.trial.name, objective: t.objective };
   }
+  const { spec } = state.sweep;
   return {
     total: trials.length,
+    planned: spec.search ? (spec.maxTrials ?? trials.length) : trials.length,
     pending: count('Pending'),
     running: count('Pretraining', 'Finetuning'),
     succeeded: count('Succeeded'),
@@ -115,5 +136,43 @@ export function countSweep(state: SweepState): SweepCounts {
       running: pretrainings.filter((p) => p.phase === 'Running').length,
     },
     best,
+    ...(state.suggestions && {
+      suggestions: {
+        asked: state.suggestions.length,
+        told: state.suggestions.filter((s) =>
+          s.trials.every((name) => {
+            const phase = state.trials[name]?.phase;
+            return phase === undefined || TERMINAL_TRIAL_PHASES.has(phase);
+          }),
+        ).length,
+      },
+    }),
   };
+}
+
+/**
+ * A new Trial in the state, with a pre-training entry for a key not seen yet (a key that
+ * exists is shared). A key whose pre-training already failed fails the Trial at once, as it
+ * failed the key's other Trials: it would wait for that run forever.
+ */
+export function addTrial(state: SweepState, trial: Trial): TrialState {
+  const t: TrialState = { trial, phase: 'Pending', finetune: { started: 0 } };
+  state.trials[trial.name] = t;
+  if (!hasPretraining(trial)) return t;
+  const p = state.pretrainings[trial.pretrainKey];
+  if (!p) {
+    state.pretrainings[trial.pretrainKey] = {
+      key: trial.pretrainKey,
+      trial: trial.name,
+      phase: 'Pending',
+      attempts: { started: 0 },
+    };
+  } else if (p.phase === 'Failed' || p.phase === 'Diverged') {
+    Object.assign(t, {
+      phase: p.phase,
+      reason: p.reason,
+      message: `pre-training ${p.key}: ${p.message}`,
+    });
+  }
+  return t;
 }
