@@ -81,7 +81,7 @@ export function renderProgress(progress: SweepProgress, options: RenderOptions):
     ', ',
     [counts.pruned ? 'yellow' : undefined, `${counts.pruned} pruned`],
     // A sweep of scratch trials alone has no pre-training to count.
-    ` of ${counts.total}${counts.pretrainings.total > 0 ? ` · pre-training ${counts.pretrainings.succeeded}/${counts.pretrainings.total}` : ''} · ${duration(options.now - progress.startedAt)} · ${progress.url}`,
+    ` of ${counts.planned}${counts.pretrainings.total > 0 ? ` · pre-training ${counts.pretrainings.succeeded}/${counts.pretrainings.total}` : ''} · ${duration(options.now - progress.startedAt)} · ${progress.url}`,
   ];
   let shown = progress.workloads;
   let hidden: Segment[] | undefined;

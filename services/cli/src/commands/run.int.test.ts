@@ -111,4 +111,61 @@ describe('masksweep run', () => {
     );
     store.close();
   }, 300_000);
+
+  it('runs a search: asks and tells until exactly maxTrials trials, the best chosen on validation', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'run-'));
+    const file = join(dir, 'search.yaml');
+    writeFileSync(
+      file,
+      tinySweepYaml('tinysearch', {
+        ...tiny,
+        methods: ['scratch'],
+        spec: {
+          maxTrials: 3,
+          search: {
+            sampler: 'random',
+            seed: 7,
+            parameters: [{ path: 'finetune.lr', float: { low: 1e-4, high: 1e-2, log: true } }],
+          },
+        },
+      }),
+    );
+    const workDir = join(dir, 'work');
+    expect(await main(['run', file, '--work-dir', workDir, '--backend', 'cpu'])).toBe(0);
+    const text = out.join('\n');
+    expect(text).toMatch(
+      /sweep tinysearch: a random search \(seed 7\) of 3 trials, 3 suggestions x 1 seeds/,
+    );
+    expect(text.match(/started fine-tuning/g)).toHaveLength(3);
+    const state = JSON.parse(readFileSync(join(workDir, 'state.json'), 'utf8')) as {
+      trials: Record<
+        string,
+        { phase: string; objective?: number; trial: { config: { finetune: { lr: number } } } }
+      >;
+      suggestions: Array<{ number: number; params: Record<string, number>; trials: string[] }>;
+    };
+    const trials = Object.values(state.trials);
+    expect(trials).toHaveLength(3);
+    expect(trials.every((t) => t.phase === 'Succeeded' && typeof t.objective === 'number')).toBe(
+      true,
+    );
+    expect(state.suggestions.map((s) => s.number)).toEqual([0, 1, 2]);
+    // Each trial runs the lr its suggestion asked for.
+    for (const s of state.suggestions) {
+      expect(state.trials[s.trials[0] as string]?.trial.config.finetune.lr).toBe(
+        s.params['finetune.lr'],
+      );
+    }
+    // The summary table lists the best validation objective first, with its suggestion.
+    const best = Math.max(...trials.map((t) => t.objective as number));
+    const header = text.split('\n').findIndex((line) => line.startsWith('TRIAL'));
+    expect(text.split('\n')[header]).toMatch(/VAL F1 .*SUGGESTED/);
+    expect(text.split('\n')[header + 1]).toContain(
+      Object.keys(state.trials).find((name) => state.trials[name]?.objective === best),
+    );
+    expect(text.split('\n')[header + 1]).toMatch(/#\d finetune\.lr=\d/);
+    const store = openStore({ path: join(workDir, 'leaderboard.db') });
+    expect(store.listResults({ namespace: 'default', sweep: 'tinysearch' }).totalCount).toBe(3);
+    store.close();
+  }, 300_000);
 });

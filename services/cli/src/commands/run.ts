@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import {
+  CONFIG_PARAMETER,
   canonicalJson,
   loadSweepFile,
-  SweepValidationError,
-  searchNotRunProblem,
+  type SampledTrial,
   validationMetricName,
 } from '@masksweep/api';
 import {
@@ -55,8 +55,6 @@ export function runCommand(): Command {
         },
       ) => {
         const { sweep, baseDir } = loadSweepFile(file, { checkData: true });
-        const notRun = searchNotRunProblem(sweep);
-        if (notRun) throw new SweepValidationError(file, [notRun]);
         const name = sweep.metadata.name;
         const namespace = sweep.metadata.namespace ?? 'default';
         const workDir = resolve(options.workDir ?? join('.masksweep', name));
@@ -83,11 +81,14 @@ export function runCommand(): Command {
           namespace,
           sweep: name,
           specJson: canonicalJson(sweep),
-          trialCount: Object.keys(state.trials).length,
+          trialCount: countSweep(state).planned,
         });
         const counts = countSweep(state);
+        const { search, seeds, maxTrials = 0 } = sweep.spec;
         log(
-          `sweep ${name}: ${counts.total} trials, ${counts.pretrainings.total} pre-training runs, parallelism ${sweep.spec.parallelism}`,
+          search
+            ? `sweep ${name}: a ${search.sampler} search (seed ${search.seed}) of ${maxTrials} trials, ${maxTrials / seeds.length} suggestions x ${seeds.length} seeds, parallelism ${sweep.spec.parallelism}`
+            : `sweep ${name}: ${counts.total} trials, ${counts.pretrainings.total} pre-training runs, parallelism ${sweep.spec.parallelism}`,
         );
         const url = `${leaderboard.webUrl}/sweeps/${namespace}/${name}`;
         log(`leaderboard: ${url}  (work dir ${workDir})`);
@@ -214,7 +215,10 @@ function progressLine(state: SweepState): string {
     c.pretrainings.total > 0
       ? `pre-training [${bar(c.pretrainings.succeeded, c.pretrainings.total)}] ${c.pretrainings.succeeded}/${c.pretrainings.total} · `
       : '';
-  return `${pretraining}trials [${bar(c.succeeded + failed, c.total)}] ${c.succeeded}/${c.total} done, ${c.running} running${failed ? `, ${failed} failed` : ''}${best}`;
+  const suggestions = c.suggestions
+    ? ` · suggestions ${c.suggestions.told} told of ${c.suggestions.asked} asked`
+    : '';
+  return `${pretraining}trials [${bar(c.succeeded + failed, c.planned)}] ${c.succeeded}/${c.planned} done, ${c.running} running${failed ? `, ${failed} failed` : ''}${suggestions}${best}`;
 }
 
 /** The trials, best first by their objective: the validation metric (test is on the leaderboard). */
@@ -222,6 +226,7 @@ function resultsTable(state: SweepState): string {
   const { metric, direction } = state.sweep.spec.objective;
   const sign = direction === 'maximize' ? 1 : -1;
   const value = (t: TrialState) => sign * (t.objective ?? sign * Number.NEGATIVE_INFINITY);
+  const searched = state.sweep.spec.search !== undefined;
   const rows = Object.values(state.trials)
     .sort((a, b) => value(b) - value(a) || 0)
     .map((t) => [
@@ -233,6 +238,7 @@ function resultsTable(state: SweepState): string {
       t.phase,
       score(t.objective),
       t.reason && t.phase !== 'Succeeded' ? t.reason : '',
+      ...(searched ? [searchedValues(t)] : []),
     ]);
   return table(
     [
@@ -244,7 +250,21 @@ function resultsTable(state: SweepState): string {
       'PHASE',
       `VAL ${metric.toUpperCase()}`,
       'REASON',
+      ...(searched ? ['SUGGESTED'] : []),
     ],
     rows,
   );
+}
+
+/** A sampled trial's suggestion: its number and values (the base config shows in the other columns). */
+function searchedValues(t: TrialState): string {
+  const suggestion = (t.trial as Partial<SampledTrial>).suggestion;
+  if (!suggestion) return '';
+  const values = Object.entries(suggestion.params)
+    .filter(([name]) => name !== CONFIG_PARAMETER)
+    .map(
+      ([name, value]) =>
+        `${name}=${typeof value === 'number' ? value.toPrecision(3) : JSON.stringify(value)}`,
+    );
+  return `#${suggestion.number} ${values.join(' ')}`;
 }
