@@ -15,7 +15,7 @@ import {
   type Workload,
   type WorkloadEnd,
 } from './reconcile.js';
-import type { SweepState } from './state.js';
+import type { PrunedAt, SweepState } from './state.js';
 
 export interface LocalSweepOptions {
   sweep: SweepResource;
@@ -68,17 +68,17 @@ export async function runLocalSweep(
   let wake: () => void = () => {};
   const changed = () => wake();
   options.signal?.addEventListener('abort', changed);
-  /** Trial -> the step the pruner stopped it at; the reconcile stops its workload. */
-  const pruned = new Map<string, number>();
+  /** Trial -> where the pruner stopped it; the reconcile stops its workload. */
+  const pruned = new Map<string, PrunedAt>();
   /** Workloads the reconcile ended as Pruned: their exit says nothing more. */
   const prunedWorkloads = new Set<string>();
   const streams = new PruningStreams(options.natsUrl);
   const pruning = await streams.watch(
     state.sweep,
     () => state,
-    (trial, step) => {
+    (trial, at) => {
       if (pruned.has(trial)) return;
-      pruned.set(trial, step);
+      pruned.set(trial, at);
       changed();
     },
   );
@@ -109,7 +109,7 @@ export async function runLocalSweep(
       );
       for (const end of actions.pruned) {
         prunedWorkloads.add(end.workload.name);
-        options.onPrune?.(end.workload.trial.name, pruned.get(end.workload.trial.name) ?? 0);
+        options.onPrune?.(end.workload.trial.name, pruned.get(end.workload.trial.name)?.step ?? 0);
         options.onEnd?.(end);
       }
       await Promise.all(actions.stop.map((name) => executor.stop(name)));

@@ -16,7 +16,7 @@ import {
 import { MetricKind } from '@masksweep/proto';
 import { AshaPruner, MedianPruner, type Pruner, Study } from '@masksweep/tuner';
 import type { NatsConnection } from 'nats';
-import { type SweepState, TERMINAL_TRIAL_PHASES } from './state.js';
+import { type PrunedAt, type SweepState, TERMINAL_TRIAL_PHASES } from './state.js';
 
 export function createPruner(spec: NonNullable<SweepSpecType['pruner']>): Pruner {
   return spec.type === 'median'
@@ -90,17 +90,18 @@ export class PruningStreams {
   /**
    * Replays the sweep's metric events from the start (a new consumer each time, so a
    * restarted controller rebuilds the same study) and calls `prune` for each trial the pruner
-   * stops. `state` gives the sweep's latest state (trial phases). The consumer is deleted by
+   * stops, with the step and objective it stopped at. `state` gives the sweep's latest state (trial phases). The consumer is deleted by
    * `stop`, or by the server a minute after its process died. Undefined without a pruner or NATS.
    */
   async watch(
     sweep: SweepResource,
     state: () => SweepState | undefined,
-    prune: (trial: string, step: number) => void,
+    prune: (trial: string, at: PrunedAt) => void,
   ): Promise<PruningWatch | undefined> {
     const { spec, metadata } = sweep;
     if (!spec.pruner || !this.#natsUrl) return undefined;
     const monitor = new PruningMonitor(createPruner(spec.pruner), spec.objective);
+    const metric = validationMetricName(spec.objective.metric);
     const connection = await this.#connect();
     const durable = `controller-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const consumer = await consumeEvents({
@@ -114,7 +115,7 @@ export class PruningStreams {
         for (const { kind, event } of batch) {
           if (kind !== 'metric' || event.kind !== MetricKind.METRIC_KIND_VALIDATION) continue;
           if (monitor.report(current, event.trial, event.step, event.values))
-            prune(event.trial, event.step);
+            prune(event.trial, { step: event.step, value: event.values[metric] as number });
         }
       },
       onPoison: () => {},

@@ -1,13 +1,13 @@
 /** The tests' driver of the pure reconcile: workloads end when the test says. */
 import { type Observation, reconcile, type Workload, type WorkloadEnd } from './reconcile.js';
-import type { EndReason, SweepState } from './state.js';
+import type { EndReason, PrunedAt, SweepState } from './state.js';
 
 /** Drives reconcile like the controller: workloads end when the test says. */
 export class World {
   running = new Map<string, Workload>();
   ended: WorkloadEnd[] = [];
   stored = new Set<string>();
-  pruned = new Map<string, number>();
+  pruned = new Map<string, PrunedAt>();
   /** What each trial reports when it finishes, both splits (seed / 10 on both otherwise). */
   results = new Map<
     string,

@@ -191,9 +191,9 @@ describe('reconcile', () => {
     if (!first || !second) throw new Error('two fine-tunings start');
     expect(first.name).toBe(workloadName({ ...first }));
     expect(first.name).toBe(`finetune-${first.trial.name}-1`);
-    world.pruned.set(first.trial.name, 20);
+    world.pruned.set(first.trial.name, { step: 20, value: 0.1 });
     // A trial that is not fine-tuning (it already ended, or never ran) is not stopped twice.
-    world.pruned.set('unknown-trial', 10);
+    world.pruned.set('unknown-trial', { step: 10, value: 0.1 });
     const actions = world.pass();
     expect(actions.stop).toEqual([first.name]);
     expect(actions.pruned).toEqual([

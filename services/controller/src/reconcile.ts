@@ -22,6 +22,7 @@ import {
   countSweep,
   type EndReason,
   type PretrainState,
+  type PrunedAt,
   type SweepState,
   TERMINAL_TRIAL_PHASES,
   type TrialState,
@@ -74,8 +75,8 @@ export interface Observation {
    * have no way in: no choice (objective, best trial) may read them.
    */
   validationMetricsOf(trial: Trial): Readonly<Record<string, number>> | undefined;
-  /** Trials the pruner stopped, with the fine-tuning step it stopped each at. */
-  pruned?: ReadonlyMap<string, number>;
+  /** Trials the pruner stopped, with the fine-tuning step and value it stopped each at. */
+  pruned?: ReadonlyMap<string, PrunedAt>;
   now: number;
 }
 
@@ -197,6 +198,7 @@ export function reconcile(
       t.finetune.notBefore = now + backoff(t.finetune);
     } else {
       t.phase = reason === 'Diverged' || reason === 'Pruned' ? reason : 'Failed';
+      if (reason === 'Pruned') t.prunedAt = observation.pruned?.get(t.trial.name);
     }
   }
 
@@ -282,7 +284,7 @@ function prunedWorkloads(
   running: Set<string>,
 ): WorkloadEnd[] {
   const ends: WorkloadEnd[] = [];
-  for (const [trial, step] of observation.pruned ?? []) {
+  for (const [trial, { step }] of observation.pruned ?? []) {
     const t = state.trials[trial];
     if (t?.phase !== 'Finetuning') continue;
     const stopped = workload('finetune', t.trial, t.finetune.started);

@@ -150,9 +150,16 @@ describe('ask and tell', () => {
     const next = world.state.suggestions?.[1];
     if (!next) throw new Error('no second suggestion');
     world.pass();
-    for (const name of next.trials) world.pruned.set(name, 3);
+    // Seed 0 stopped at step 3, seed 1 at step 5: ranked by the deeper one's report.
+    const [seed0, seed1] = next.trials as [string, string];
+    world.pruned.set(seed0, { step: 3, value: 0.9 });
+    world.pruned.set(seed1, { step: 5, value: 0.4 });
     world.pass();
-    expect(suggestionOutcome(world.state, next)).toEqual({ params: next.params, state: 'pruned' });
+    expect(suggestionOutcome(world.state, next)).toEqual({
+      params: next.params,
+      state: 'pruned',
+      intermediate: new Map([[5, 0.4]]),
+    });
   });
 
   it('after a restart from the state file, suggests the same trials and duplicates none (parallelism 1)', () => {

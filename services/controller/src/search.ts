@@ -55,9 +55,8 @@ function planOf(sweep: SweepResource): SearchPlan {
 /**
  * What the sampler is told of a suggestion, from its Trials: running while any of them is
  * open; failed when any failed or diverged, or succeeded without the objective metric;
- * pruned when any was pruned (without reports: the state does not keep the pruner's
- * values, so Optuna ranks it after the pruned trials that have some); otherwise complete,
- * with the mean validation objective over its seeds.
+ * pruned when any was pruned, with its last report (lastReport); otherwise complete, with
+ * the mean validation objective over its seeds.
  */
 export function suggestionOutcome(state: SweepState, suggestion: SuggestionState): ObservedTrial {
   const trials = suggestion.trials
@@ -71,9 +70,24 @@ export function suggestionOutcome(state: SweepState, suggestion: SuggestionState
     t.phase === 'Diverged' ||
     (t.phase === 'Succeeded' && t.objective === undefined);
   if (trials.some(failed)) return { params, state: 'failed' };
-  if (trials.some((t) => t.phase === 'Pruned')) return { params, state: 'pruned' };
+  const pruned = trials.filter((t) => t.phase === 'Pruned');
+  if (pruned.length > 0) return { params, state: 'pruned', ...lastReport(pruned) };
   const sum = trials.reduce((total, t) => total + (t.objective as number), 0);
   return { params, state: 'complete', value: sum / trials.length };
+}
+
+/**
+ * A pruned suggestion's last report, as Optuna ranks a pruned trial: the deepest step its
+ * pruned seeds were stopped at and the mean of their values there. None when the state has
+ * no value (a state from before values were kept): then it ranks after those with one.
+ */
+function lastReport(pruned: readonly TrialState[]): Pick<ObservedTrial, 'intermediate'> {
+  const reports = pruned.flatMap((t) => (t.prunedAt ? [t.prunedAt] : []));
+  if (reports.length === 0) return {};
+  const step = Math.max(...reports.map((r) => r.step));
+  const atStep = reports.filter((r) => r.step === step);
+  const value = atStep.reduce((sum, r) => sum + r.value, 0) / atStep.length;
+  return { intermediate: new Map([[step, value]]) };
 }
 
 /** The sampler's history: every suggestion so far, in number order, as it stands now. */

@@ -40,6 +40,12 @@ export interface Attempts {
   notBefore?: number;
 }
 
+/** Where the pruner stopped a trial: the fine-tuning step and the objective it reported there. */
+export interface PrunedAt {
+  step: number;
+  value: number;
+}
+
 export interface TrialState {
   trial: Trial;
   phase: TrialPhase;
@@ -48,6 +54,8 @@ export interface TrialState {
   message?: string;
   /** The sweep's objective metric on the validation split at the end of fine-tuning. */
   objective?: number;
+  /** A pruned trial's last report, which a search's sampler ranks it by. */
+  prunedAt?: PrunedAt;
 }
 
 export interface PretrainState {

@@ -27,7 +27,7 @@ import {
 } from '@masksweep/kube';
 import { PruningStreams, type PruningWatch } from '../pruning.js';
 import { type StageAttempt, sweepTrials, workloadName } from '../reconcile.js';
-import type { SweepState } from '../state.js';
+import type { PrunedAt, SweepState } from '../state.js';
 import { cachedJob, cachedPod, cachedTrial } from './cache.js';
 import {
   type CompiledControllerOptions,
@@ -73,7 +73,7 @@ interface FailingPasses {
 interface Pruning {
   generation: string;
   watch: Promise<PruningWatch | undefined>;
-  stopped: Map<string, number>;
+  stopped: Map<string, PrunedAt>;
 }
 
 export class KubeController {
@@ -340,15 +340,15 @@ export class KubeController {
           error: error.message,
         }),
       );
-    const stopped = new Map<string, number>();
+    const stopped = new Map<string, PrunedAt>();
     const watch = this.#pruningStreams
       .watch(
         resource,
         () => this.#states.get(key),
-        (trial, step) => {
+        (trial, at) => {
           if (stopped.has(trial)) return;
-          stopped.set(trial, step);
-          this.#options.log('info', 'pruned trial', { sweep: key, trial, step });
+          stopped.set(trial, at);
+          this.#options.log('info', 'pruned trial', { sweep: key, trial, step: at.step });
           this.enqueue(key);
         },
       )

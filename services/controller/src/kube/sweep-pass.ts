@@ -25,7 +25,7 @@ import {
   patchStatus,
 } from '@masksweep/kube';
 import { type Actions, reconcile, type Workload, type WorkloadEnd } from '../reconcile.js';
-import type { SweepState } from '../state.js';
+import type { PrunedAt, SweepState } from '../state.js';
 import { cachedTrial } from './cache.js';
 import { type ObservedSweep, observeSweep } from './cluster-state.js';
 import type { CompiledControllerOptions, ReconcilePass } from './options.js';
@@ -47,8 +47,8 @@ export interface PassContext {
   trials: Informer<CachedTrial>;
   jobs: Informer<JobObject>;
   pods: Informer<PodObject>;
-  /** Trials the Sweep's pruner stopped, with the step of each. */
-  pruned: ReadonlyMap<string, number> | undefined;
+  /** Trials the Sweep's pruner stopped, with the step and value of each. */
+  pruned: ReadonlyMap<string, PrunedAt> | undefined;
   /** Given the reconciled state before any Job starts (the pruner reads trial phases from it). */
   reconciled(state: SweepState): void;
 }
