@@ -169,7 +169,12 @@ export function fromDrawn(
     );
   }
   if (log) return Math.min(Math.exp(drawn), nextDown(high));
-  if (step !== undefined) return clip(roundHalfEven((drawn - low) / step) * step + low, low, high);
+  if (step !== undefined) {
+    // 12 significant digits: 0.4 + 3 x 0.1 is 0.7000000000000001 in binary, which would
+    // name another config (and pre-training run) than a grid's 0.7. Optuna keeps the bits.
+    const value = roundHalfEven((drawn - low) / step) * step + low;
+    return clip(Number(value.toPrecision(12)), low, high);
+  }
   return Math.min(drawn, nextDown(high));
 }
 

@@ -109,6 +109,13 @@ describe('the random sampler', () => {
     }
   });
 
+  it('puts a stepped float on the decimal grid a user writes, not 0.7000000000000001', () => {
+    const distribution = { type: 'float', low: 0.4, high: 0.8, step: 0.1 } as const;
+    const seen = new Set<number>();
+    for (let i = 0; i < 200; i++) seen.add(sampleUniform(distribution, random) as number);
+    expect([...seen].sort()).toEqual([0.4, 0.5, 0.6, 0.7, 0.8]);
+  });
+
   it('draws a log int with the mass of [v - 0.5, v + 0.5] in log space', () => {
     const distribution = { type: 'int', low: 1, high: 3, log: true } as const;
     const counts = [0, 0, 0];
